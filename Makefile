@@ -1,0 +1,30 @@
+# PGXS build of the afp extension: the C glue (src/pg) and the C++ core (src/core)
+# linked into one module. `make && make install && make installcheck`.
+EXTENSION = afp
+MODULE_big = afp
+DATA = sql/afp--0.1.0.sql
+
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+GLUE_SRCS = $(sort $(wildcard src/pg/*.c))
+OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.cpp=.o)
+
+PG_CPPFLAGS = -Isrc/core
+PG_CXXFLAGS = -std=c++17
+SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lstdc++
+
+# pg_regress: sql/*.sql against expected/*.out; fixtures come from test/data (see scripts/make-fixtures)
+REGRESS = type fingerprint gin match errors
+REGRESS_OPTS = --inputdir=. --outputdir=build/regress
+
+# No LLVM bitcode: it would need clang at build time and buys nothing for functions this heavy.
+override with_llvm = no
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(OBJS): src/core/afp_format.h src/core/facade.h src/pg/afp_pg.h
+
+installcheck: build/regress
+build/regress:
+	mkdir -p $@

@@ -1,0 +1,163 @@
+// facade.cpp — the noexcept C entry points; every exception stops here and becomes an AfpStatus.
+#include "facade.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "errors.hpp"
+#include "fingerprint.hpp"
+#include "format.hpp"
+#include "matcher.hpp"
+
+namespace {
+
+AfpStatusCode code_for(afp::ErrorKind kind) noexcept {
+    switch (kind) {
+        case afp::ErrorKind::EmptyAudio: return AFP_E_EMPTY_AUDIO;
+        case afp::ErrorKind::Undecodable: return AFP_E_UNDECODABLE;
+        case afp::ErrorKind::BadAudioHeader: return AFP_E_BAD_AUDIO_HEADER;
+        case afp::ErrorKind::Truncated: return AFP_E_TRUNCATED;
+        case afp::ErrorKind::NoSamples: return AFP_E_NO_SAMPLES;
+        case afp::ErrorKind::NonFinite: return AFP_E_NON_FINITE;
+        case afp::ErrorKind::Silent: return AFP_E_SILENT;
+        case afp::ErrorKind::TooLong: return AFP_E_TOO_LONG;
+        case afp::ErrorKind::TooLarge: return AFP_E_TOO_LARGE;
+        case afp::ErrorKind::Malformed: return AFP_E_MALFORMED;
+        case afp::ErrorKind::ParamMismatch: return AFP_E_PARAM_MISMATCH;
+        case afp::ErrorKind::Cancelled: return AFP_E_CANCELLED;
+    }
+    return AFP_E_INTERNAL;
+}
+
+void set_status(AfpStatus* status, AfpStatusCode code, const char* detail) noexcept {
+    if (status == nullptr) return;
+    status->code = code;
+    std::snprintf(status->detail, sizeof status->detail, "%s", detail);
+}
+
+// Runs body, translating whatever it throws; returns whether it succeeded.
+template <typename Body>
+bool guarded(AfpStatus* status, Body&& body) noexcept {
+    try {
+        body();
+        set_status(status, AFP_OK, "");
+        return true;
+    } catch (const afp::Error& e) {
+        set_status(status, code_for(e.kind()), e.what());
+    } catch (const std::bad_alloc&) {
+        set_status(status, AFP_E_OUT_OF_MEMORY, "");
+    } catch (const std::exception& e) {
+        set_status(status, AFP_E_INTERNAL, e.what());
+    } catch (...) {
+        set_status(status, AFP_E_INTERNAL, "An unknown exception was raised.");
+    }
+    return false;
+}
+
+// Copies bytes into a malloc()ed buffer, with a terminating NUL that size does not count.
+void hand_out(const void* data, size_t size, AfpBuffer* out) {
+    auto* copy = static_cast<uint8_t*>(std::malloc(size + 1));
+    if (copy == nullptr) throw std::bad_alloc();
+    if (size > 0) std::memcpy(copy, data, size);
+    copy[size] = 0;
+    out->data = copy;
+    out->size = size;
+}
+
+}  // namespace
+
+extern "C" {
+
+bool afp_core_fingerprint(const void* audio, size_t size, const AfpAudioLimits* limits, bool silent_ok,
+                          AfpCancelFn cancel, AfpBuffer* out, AfpFingerprintStats* stats, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        const afp::AudioLimits caps{limits->max_seconds, limits->max_bytes};
+        afp::Fingerprint fp =
+            afp::fingerprint_audio(static_cast<const uint8_t*>(audio), size, caps, silent_ok, cancel);
+        std::vector<uint8_t> body = afp::encode_body(afp::default_params(), fp.n_samples, fp.landmarks);
+        hand_out(body.data(), body.size(), out);
+        if (stats != nullptr) {
+            stats->decoded_seconds = fp.decoded_seconds;
+            stats->peaks = fp.peaks;
+        }
+    });
+}
+
+bool afp_core_validate(const void* body, size_t size, AfpStatus* status) {
+    return guarded(status, [&] { afp::validate_body(static_cast<const uint8_t*>(body), size); });
+}
+
+bool afp_core_parse_text(const char* text, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        std::vector<uint8_t> body = afp::parse_text(text);
+        hand_out(body.data(), body.size(), out);
+    });
+}
+
+bool afp_core_format_text(const void* body, size_t size, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        std::string text = afp::format_text(static_cast<const uint8_t*>(body), size);
+        hand_out(text.data(), text.size(), out);
+    });
+}
+
+void afp_core_free(AfpBuffer* buffer) {
+    if (buffer == nullptr) return;
+    std::free(buffer->data);
+    buffer->data = nullptr;
+    buffer->size = 0;
+}
+
+uint32_t afp_core_count_shared(const int32_t* a, uint32_t na, const int32_t* b, uint32_t nb) {
+    uint32_t i = 0;
+    uint32_t j = 0;
+    uint32_t shared = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j]) {
+            ++i;
+        } else if (b[j] < a[i]) {
+            ++j;
+        } else {
+            const int32_t h = a[i];
+            ++shared;
+            while (i < na && a[i] == h) ++i;
+            while (j < nb && b[j] == h) ++j;
+        }
+    }
+    return shared;
+}
+
+bool afp_core_vote(const AfpHeader* clip, const AfpHeader* track, AfpVote* out, AfpStatus* status) {
+    *out = AfpVote{};
+    return guarded(status, [&] {
+        if (clip->param_set != track->param_set) {
+            throw afp::Error(afp::ErrorKind::ParamMismatch,
+                             "The clip uses parameter set " + std::to_string(clip->param_set) +
+                                 " and the track parameter set " + std::to_string(track->param_set) + ".");
+        }
+        afp::Vote v = afp::vote(*clip, *track);
+        out->score = v.score;
+        out->aligned_pairs = v.aligned_pairs;
+        out->total_pairs = v.total_pairs;
+        out->offset_frames = v.offset_frames;
+        out->clip_first_frame = v.clip_first_frame;
+        out->clip_last_frame = v.clip_last_frame;
+        out->log_chance = v.log_chance;
+    });
+}
+
+double afp_core_confidence(const AfpVote* vote, uint32_t candidates) {
+    afp::Vote v;
+    v.score = vote->score;
+    v.log_chance = vote->log_chance;
+    return afp::confidence(v, candidates);
+}
+
+}  // extern "C"

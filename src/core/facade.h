@@ -1,0 +1,120 @@
+/*
+ * facade.h — the only door from the PostgreSQL glue into the C++ core.
+ *
+ * Every function here is noexcept on the C++ side: it catches everything and
+ * reports through AfpStatus, so no C++ exception ever unwinds into C frames
+ * and the glue can ereport() once the call has returned and every C++ object
+ * is gone. Buffers handed out are malloc()ed by the core; the caller copies
+ * them into palloc()ed memory and releases them with afp_core_free().
+ */
+#ifndef AFP_FACADE_H
+#define AFP_FACADE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "afp_format.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What went wrong, one value per kind of error the glue reports differently. */
+typedef enum AfpStatusCode
+{
+    AFP_OK = 0,
+    AFP_E_EMPTY_AUDIO,      /* zero bytes of input */
+    AFP_E_UNDECODABLE,      /* not a supported container, or corrupt */
+    AFP_E_BAD_AUDIO_HEADER, /* channels or sample rate out of range */
+    AFP_E_TRUNCATED,        /* fewer frames than the header declares */
+    AFP_E_NO_SAMPLES,       /* a valid container with no audio in it */
+    AFP_E_NON_FINITE,       /* NaN or infinite samples */
+    AFP_E_SILENT,           /* nothing above the silence floor */
+    AFP_E_TOO_LONG,         /* longer than the duration cap */
+    AFP_E_TOO_LARGE,        /* more bytes than the size cap */
+    AFP_E_MALFORMED,        /* an afp value that fails validation */
+    AFP_E_PARAM_MISMATCH,   /* two afp values from different parameter sets */
+    AFP_E_CANCELLED,        /* the cancel callback asked us to stop */
+    AFP_E_OUT_OF_MEMORY,
+    AFP_E_INTERNAL
+} AfpStatusCode;
+
+/* Outcome of a facade call; detail is a full sentence or empty. */
+typedef struct AfpStatus
+{
+    AfpStatusCode code;
+    char          detail[512];
+} AfpStatus;
+
+/* A malloc()ed byte buffer owned by the caller until afp_core_free(). */
+typedef struct AfpBuffer
+{
+    uint8_t *data;
+    size_t   size;
+} AfpBuffer;
+
+/* Returns true when the current call should stop as soon as possible. */
+typedef bool (*AfpCancelFn)(void);
+
+/* Caps applied while decoding untrusted audio. */
+typedef struct AfpAudioLimits
+{
+    double max_seconds;  /* decoded duration cap, seconds */
+    size_t max_bytes;    /* encoded size cap, bytes */
+} AfpAudioLimits;
+
+/* Facts about one fingerprint call, for benchmarks and diagnostics. */
+typedef struct AfpFingerprintStats
+{
+    double decoded_seconds;  /* audio duration decoded */
+    uint32_t peaks;          /* spectral peaks kept */
+} AfpFingerprintStats;
+
+/*
+ * Decodes audio bytes and returns the datum body of its fingerprint.
+ * With silent_ok, all-silent audio yields an empty fingerprint instead of
+ * AFP_E_SILENT (match_clip treats silence as "no match", not as an error).
+ */
+bool afp_core_fingerprint(const void *audio, size_t size, const AfpAudioLimits *limits,
+                          bool silent_ok, AfpCancelFn cancel, AfpBuffer *out,
+                          AfpFingerprintStats *stats, AfpStatus *status);
+
+/* Checks that size bytes form a well-formed datum body. */
+bool afp_core_validate(const void *body, size_t size, AfpStatus *status);
+
+/* Parses the text form into a validated datum body. */
+bool afp_core_parse_text(const char *text, AfpBuffer *out, AfpStatus *status);
+
+/* Renders a validated body as NUL-terminated text (size excludes the NUL). */
+bool afp_core_format_text(const void *body, size_t size, AfpBuffer *out, AfpStatus *status);
+
+/* Releases a buffer handed out by the core; safe on an empty buffer. */
+void afp_core_free(AfpBuffer *buffer);
+
+/* Number of distinct hash values present in both ascending arrays. */
+uint32_t afp_core_count_shared(const int32_t *a, uint32_t na, const int32_t *b, uint32_t nb);
+
+/* The best time alignment of a clip against one track. */
+typedef struct AfpVote
+{
+    int32_t  score;            /* distinct clip hashes aligned at the best offset */
+    int32_t  aligned_pairs;    /* (clip, track) landmark pairs in the best offset window */
+    int32_t  total_pairs;      /* all pairs with equal hashes, at any offset */
+    double   offset_frames;    /* track frame minus clip frame, averaged over the window */
+    uint32_t clip_first_frame; /* earliest aligned clip landmark */
+    uint32_t clip_last_frame;  /* latest aligned clip landmark */
+    double   log_chance;       /* natural log of the expected number of chance alignments this good */
+} AfpVote;
+
+/* Votes on time offsets between a clip and a track fingerprint. */
+bool afp_core_vote(const AfpHeader *clip, const AfpHeader *track, AfpVote *out, AfpStatus *status);
+
+/* Turns a vote into a confidence in [0, 1], given how many tracks were compared. */
+double afp_core_confidence(const AfpVote *vote, uint32_t candidates);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AFP_FACADE_H */

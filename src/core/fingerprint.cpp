@@ -1,0 +1,108 @@
+// fingerprint.cpp — streams audio through the pipeline block by block, so memory stays bounded by
+// the peak list rather than by the input length, and cancellation is checked every block.
+#include "fingerprint.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "errors.hpp"
+#include "peaks.hpp"
+#include "resampler.hpp"
+#include "spectrogram.hpp"
+
+namespace afp {
+
+namespace {
+
+// Source frames decoded per block: ~93 ms at 44.1 kHz, small enough to cancel promptly.
+constexpr size_t kBlockFrames = 4096;
+
+// Feeds analysis-rate samples to the spectrogram and counts them.
+class AnalysisStream {
+public:
+    explicit AnalysisStream(const ParamSet& params) : params_(params), picker_(params), spectrogram_(params, picker_) {}
+
+    void push(const float* samples, size_t n) {
+        n_samples_ += n;
+        spectrogram_.push(samples, n);
+    }
+
+    Fingerprint finish() {
+        picker_.finish();
+        Fingerprint fp;
+        fp.n_samples = static_cast<uint32_t>(std::min<uint64_t>(n_samples_, UINT32_MAX));
+        std::vector<Peak> peaks = limit_density(picker_.candidates(), params_);
+        fp.peaks = static_cast<uint32_t>(peaks.size());
+        fp.landmarks = make_landmarks(peaks, params_);
+        return fp;
+    }
+
+    uint64_t n_samples() const noexcept { return n_samples_; }
+
+private:
+    const ParamSet& params_;
+    PeakPicker picker_;
+    Spectrogram spectrogram_;
+    uint64_t n_samples_ = 0;
+};
+
+}  // namespace
+
+Fingerprint fingerprint_audio(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok,
+                              CancelFn cancel, const ParamSet& params) {
+    if (size > limits.max_bytes) {
+        throw Error(ErrorKind::TooLarge, "The input has " + std::to_string(size) + " bytes; the limit is " +
+                                             std::to_string(limits.max_bytes) + " bytes.");
+    }
+    MemoryDecoder decoder(data, size, limits.max_seconds);
+    Resampler resampler(decoder.info().sample_rate, params.sample_rate);
+    AnalysisStream stream(params);
+    std::vector<float> mono;
+    std::vector<float> resampled;
+    mono.reserve(kBlockFrames);
+    float peak_level = 0.0f;  // of the decoded audio, before resampling can smear a short input away
+    for (;;) {
+        if (cancel != nullptr && cancel()) throw Error(ErrorKind::Cancelled, "The call was cancelled.");
+        mono.clear();
+        const size_t n = decoder.read_mono(mono, kBlockFrames);
+        if (n == 0) break;
+        for (float v : mono) peak_level = std::max(peak_level, std::fabs(v));
+        resampled.clear();
+        resampler.push(mono.data(), n, resampled);
+        stream.push(resampled.data(), resampled.size());
+    }
+    resampled.clear();
+    resampler.flush(resampled);
+    stream.push(resampled.data(), resampled.size());
+
+    if (decoder.frames_read() == 0) throw Error(ErrorKind::NoSamples, "The container holds no audio frames.");
+    const double seconds = static_cast<double>(decoder.frames_read()) / decoder.info().sample_rate;
+    if (peak_level < params.silence_level) {
+        if (!silent_ok) {
+            char level[32];
+            std::snprintf(level, sizeof level, "%.0f", 20.0 * std::log10(params.silence_level));
+            throw Error(ErrorKind::Silent, "No sample of the " + std::to_string(decoder.frames_read()) +
+                                               " decoded frames rises above " + level + " dBFS.");
+        }
+        Fingerprint empty;
+        empty.n_samples = static_cast<uint32_t>(std::min<uint64_t>(stream.n_samples(), UINT32_MAX));
+        empty.decoded_seconds = seconds;
+        return empty;
+    }
+    Fingerprint fp = stream.finish();
+    fp.decoded_seconds = seconds;
+    return fp;
+}
+
+Fingerprint fingerprint_samples(const float* samples, size_t n, const ParamSet& params) {
+    AnalysisStream stream(params);
+    stream.push(samples, n);
+    Fingerprint fp = stream.finish();
+    fp.decoded_seconds = static_cast<double>(n) / params.sample_rate;
+    return fp;
+}
+
+}  // namespace afp

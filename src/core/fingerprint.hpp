@@ -1,0 +1,37 @@
+// fingerprint.hpp — the whole analysis: decode, mono, resample, spectrogram, peaks, landmarks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "decoder.hpp"
+#include "landmarks.hpp"
+#include "params.hpp"
+
+namespace afp {
+
+// Caps on untrusted input.
+struct AudioLimits {
+    double max_seconds;  // decoded duration
+    size_t max_bytes;    // encoded size
+};
+
+// A fingerprint before it is laid out as a datum body.
+struct Fingerprint {
+    uint32_t n_samples = 0;            // at the analysis rate
+    uint32_t peaks = 0;                // peaks kept after the density limit
+    double decoded_seconds = 0.0;      // at the source rate
+    std::vector<Landmark> landmarks;   // sorted by (hash, frame), no duplicates
+};
+
+// Fingerprints audio bytes with the given parameter set. Polls cancel between blocks of input and
+// throws Error(Cancelled) when it returns true. With silent_ok, silence yields no landmarks instead
+// of Error(Silent). Deterministic: the same bytes give the same landmarks on every run.
+Fingerprint fingerprint_audio(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok,
+                              CancelFn cancel, const ParamSet& params = default_params());
+
+// Fingerprints mono samples already at params.sample_rate (used by tests and by the pipeline).
+Fingerprint fingerprint_samples(const float* samples, size_t n, const ParamSet& params = default_params());
+
+}  // namespace afp

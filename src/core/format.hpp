@@ -1,0 +1,29 @@
+// format.hpp — building, validating and printing afp datum bodies (layout in afp_format.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "afp_format.h"
+#include "landmarks.hpp"
+#include "params.hpp"
+
+namespace afp {
+
+// Builds a body from landmarks already sorted by (hash, frame) without duplicates.
+std::vector<uint8_t> encode_body(const ParamSet& params, uint32_t n_samples, const std::vector<Landmark>& landmarks);
+
+// Throws Error(Malformed) with a sentence saying what is wrong unless size bytes form a valid body:
+// known version and parameter set, matching rate and hop, exact size for the count, hashes of that
+// set, frames inside the audio, and landmarks strictly ascending by (hash, frame).
+void validate_body(const uint8_t* body, size_t size);
+
+// Parses "version:param_set:sample_rate:hop:n_samples:hash@frame,hash@frame,..." into a valid body.
+std::vector<uint8_t> parse_text(const char* text);
+
+// Prints a valid body in the text form parse_text reads.
+std::string format_text(const uint8_t* body, size_t size);
+
+}  // namespace afp

@@ -1,0 +1,41 @@
+// matcher.hpp — offset voting between a clip fingerprint and a track fingerprint.
+#pragma once
+
+#include <cstdint>
+
+#include "afp_format.h"
+
+namespace afp {
+
+// Half-width, in frames, of the offset window that counts as one alignment (+-16 ms).
+inline constexpr int32_t kOffsetTolerance = 1;
+
+// Background pairs per offset window assumed even when none are seen (keeps confidence finite).
+inline constexpr double kMinBackground = 0.05;
+
+// The best alignment of a clip in a track.
+struct Vote {
+    int32_t score = 0;             // distinct clip hashes with a pair inside the best window
+    int32_t aligned_pairs = 0;     // pairs inside the best window
+    int32_t total_pairs = 0;       // pairs at any offset
+    double offset_frames = 0.0;    // mean (track frame - clip frame) over the window's pairs
+    uint32_t clip_first_frame = 0;
+    uint32_t clip_last_frame = 0;
+    double log_chance = 0.0;       // ln(expected number of offset windows scoring this well by chance)
+};
+
+// Merge-joins the two hash arrays (both ascending), histograms track frame minus clip frame for
+// every pair of equal hashes, and scores the (2 * kOffsetTolerance + 1)-frame window holding the
+// most pairs. The score counts distinct clip hashes, so it never exceeds the number of distinct
+// hashes the two fingerprints share: the bound the GIN threshold relies on.
+Vote vote(const AfpHeader& clip, const AfpHeader& track);
+
+// ln P(X >= s) for X ~ Poisson(lambda).
+double log_poisson_tail(int32_t s, double lambda);
+
+// Confidence that a vote is not chance, given the number of tracks it competed with:
+// exp(-E), where E = candidates * exp(log_chance) is the expected number of chance alignments
+// scoring as well, so 0.5 means E = ln 2.
+double confidence(const Vote& vote, uint32_t candidates);
+
+}  // namespace afp

@@ -1,0 +1,46 @@
+/*
+ * afp_pg.h — declarations shared by the glue files: the datum, the GUCs and
+ * the mapping of core statuses to ereport().
+ */
+#ifndef AFP_PG_H
+#define AFP_PG_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "afp_format.h"
+#include "facade.h"
+
+/* An afp value once detoasted: varlena header, then the body of afp_format.h. */
+typedef struct AfpDatum
+{
+    int32     vl_len_;
+    AfpHeader header;
+    /* hashes and frames follow */
+} AfpDatum;
+
+/* GUCs (module.c). */
+extern int    afp_max_audio_seconds;
+extern int    afp_max_audio_bytes;
+extern int    afp_min_shared_hashes;
+extern double afp_min_confidence;
+
+/* Returns true when a cancel or termination is pending; handed to the core. */
+extern bool afp_interrupt_pending(void);
+
+/* Detoasts an afp value and checks its framing before any field is trusted. */
+extern AfpDatum *afp_detoast(Datum datum);
+
+#define PG_GETARG_AFP_P(n) afp_detoast(PG_GETARG_DATUM(n))
+
+/* Wraps a core-made body in a palloc()ed datum and releases the core buffer. */
+extern AfpDatum *afp_datum_from_buffer(AfpBuffer *buffer);
+
+/* Reports a failed core call with the SQLSTATE, message and hint of its status code. */
+extern void afp_raise(const AfpStatus *status) pg_attribute_noreturn();
+
+/* fingerprint() of raw bytes, shared with match_clip(). */
+extern AfpDatum *afp_fingerprint_bytes(const char *data, size_t size, bool silent_ok);
+
+#endif /* AFP_PG_H */

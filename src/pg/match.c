@@ -1,0 +1,383 @@
+/*
+ * match.c — match_afp() and match_clip(): candidates come from the catalogue
+ * through the % operator (and so through its GIN index when the planner picks
+ * it), then each candidate is scored by offset voting in the core.
+ *
+ * A catalogue is any table, view or materialized view the caller can read with
+ *   - exactly one column of type afp (the fingerprint),
+ *   - an integer id: the column named "id", or else a one-column integer primary key,
+ *   - optionally a text column named "title", returned with each match.
+ */
+#include "afp_pg.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(afp_match_afp);
+PG_FUNCTION_INFO_V1(afp_match_clip);
+
+/* Candidate rows fetched from the cursor per batch; interrupts are checked between rows. */
+#define MATCH_FETCH_BATCH 64
+
+#define MATCH_COLUMNS 10
+
+/* The columns of a catalogue that matching reads. */
+typedef struct CatalogColumns
+{
+    char       *relation;   /* schema-qualified, quoted */
+    char       *id;         /* quoted column names */
+    char       *fp;
+    char       *title;      /* NULL when the catalogue has no title column */
+} CatalogColumns;
+
+/* One scored candidate. */
+typedef struct MatchRow
+{
+    int64       track_id;
+    char       *title;
+    AfpVote     vote;
+    double      confidence;
+} MatchRow;
+
+/* The OID of the afp type, found in the schema of the calling function. */
+static Oid
+afp_type_oid(FunctionCallInfo fcinfo, Oid *namespace_out)
+{
+    Oid         nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+    Oid         typoid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+                                         CStringGetDatum("afp"), ObjectIdGetDatum(nsp));
+
+    if (!OidIsValid(typoid))
+        elog(ERROR, "type afp not found in the schema of the afp extension");
+    *namespace_out = nsp;
+    return typoid;
+}
+
+/* Whether a type is one of the integer types an id may have. */
+static bool
+is_integer_type(Oid typid)
+{
+    return typid == INT2OID || typid == INT4OID || typid == INT8OID;
+}
+
+/* Finds the id, fingerprint and title columns of a catalogue, or explains why it has none. */
+static CatalogColumns
+find_catalog_columns(Oid relid, Oid afp_type)
+{
+    CatalogColumns cols = {0};
+    Relation    rel;
+    TupleDesc   desc;
+    const char *relname;
+    int         afp_columns = 0;
+    AttrNumber  id_attnum = InvalidAttrNumber;
+    AclResult   acl;
+
+    /* Refuse before revealing anything about a table the caller cannot read. */
+    acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+    if (acl != ACLCHECK_OK)
+        aclcheck_error(acl, get_relkind_objtype(get_rel_relkind(relid)), get_rel_name(relid));
+
+    rel = relation_open(relid, AccessShareLock);
+    relname = RelationGetRelationName(rel);
+    switch (rel->rd_rel->relkind)
+    {
+        case RELKIND_RELATION:
+        case RELKIND_PARTITIONED_TABLE:
+        case RELKIND_MATVIEW:
+        case RELKIND_VIEW:
+        case RELKIND_FOREIGN_TABLE:
+            break;
+        default:
+            ereport(ERROR,
+                    (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                     errmsg("\"%s\" is not a table, view or materialized view", relname)));
+    }
+    desc = RelationGetDescr(rel);
+    for (int i = 0; i < desc->natts; i++)
+    {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        const char *name = NameStr(att->attname);
+
+        if (att->attisdropped)
+            continue;
+        if (att->atttypid == afp_type)
+        {
+            afp_columns++;
+            cols.fp = pstrdup(quote_identifier(name));
+        }
+        else if (strcmp(name, "id") == 0 && is_integer_type(att->atttypid))
+            id_attnum = att->attnum;
+        else if (strcmp(name, "title") == 0 && (att->atttypid == TEXTOID || att->atttypid == VARCHAROID))
+            cols.title = pstrdup(quote_identifier(name));
+    }
+    if (afp_columns == 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_COLUMN),
+                 errmsg("catalogue \"%s\" has no column of type afp", relname),
+                 errhint("A catalogue needs one afp column, an integer \"id\" column or primary key, "
+                         "and optionally a \"title\" column.")));
+    if (afp_columns > 1)
+        ereport(ERROR,
+                (errcode(ERRCODE_AMBIGUOUS_COLUMN),
+                 errmsg("catalogue \"%s\" has %d columns of type afp", relname, afp_columns),
+                 errhint("Match against a view that selects the id and one afp column.")));
+
+    /* No column called "id": accept a one-column integer primary key instead. */
+    if (id_attnum == InvalidAttrNumber && rel->rd_rel->relkind != RELKIND_VIEW)
+    {
+        Oid         pk = RelationGetPrimaryKeyIndex(rel);
+
+        if (OidIsValid(pk))
+        {
+            HeapTuple   tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pk));
+
+            if (HeapTupleIsValid(tup))
+            {
+                Form_pg_index index = (Form_pg_index) GETSTRUCT(tup);
+
+                if (index->indnkeyatts == 1 && index->indkey.values[0] > 0 &&
+                    is_integer_type(TupleDescAttr(desc, index->indkey.values[0] - 1)->atttypid))
+                    id_attnum = index->indkey.values[0];
+                ReleaseSysCache(tup);
+            }
+        }
+    }
+    if (id_attnum == InvalidAttrNumber)
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_COLUMN),
+                 errmsg("catalogue \"%s\" has no integer id column", relname),
+                 errhint("Name the id column \"id\", or make it a one-column integer primary key.")));
+    cols.id = pstrdup(quote_identifier(NameStr(TupleDescAttr(desc, id_attnum - 1)->attname)));
+    cols.relation = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), relname);
+    relation_close(rel, AccessShareLock);
+    return cols;
+}
+
+/* Rejects a max_results no caller could mean. */
+static void
+check_max_results(int32 max_results)
+{
+    if (max_results < 1)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("max_results must be at least 1"),
+                 errdetail("max_results is %d.", max_results)));
+}
+
+/* Best first: higher score, then higher confidence, then lower id. */
+static int
+compare_matches(const void *a, const void *b)
+{
+    const MatchRow *x = (const MatchRow *) a;
+    const MatchRow *y = (const MatchRow *) b;
+
+    if (x->vote.score != y->vote.score)
+        return x->vote.score > y->vote.score ? -1 : 1;
+    if (x->confidence != y->confidence)
+        return x->confidence > y->confidence ? -1 : 1;
+    if (x->track_id != y->track_id)
+        return x->track_id < y->track_id ? -1 : 1;
+    return 0;
+}
+
+/*
+ * Scores every catalogue row sharing at least afp.min_shared_hashes hashes with
+ * the query and writes the accepted ones, best first, to the SRF result.
+ */
+static void
+match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, Oid catalog, int32 max_results)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+    MemoryContext result_cxt;
+    MemoryContext row_cxt;
+    Oid         ext_nsp;
+    Oid         afp_type;
+    CatalogColumns cols;
+    StringInfoData sql;
+    Portal      portal;
+    Oid         argtypes[1];
+    Datum       args[1];
+    MatchRow   *rows = NULL;
+    int         nrows = 0;
+    int         capacity = 0;
+    uint32      candidates = 0;
+    double      seconds_per_frame = (double) query->header.hop / query->header.sample_rate;
+    int         emitted = 0;
+
+    check_max_results(max_results);
+
+    InitMaterializedSRF(fcinfo, 0);
+    afp_type = afp_type_oid(fcinfo, &ext_nsp);
+    cols = find_catalog_columns(catalog, afp_type);
+
+    /* An empty fingerprint (a silent or very short clip) matches nothing. */
+    if (query->header.count == 0)
+        return;
+
+    result_cxt = CurrentMemoryContext;
+    row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp match row", ALLOCSET_DEFAULT_SIZES);
+
+    initStringInfo(&sql);
+    appendStringInfo(&sql, "SELECT c.%s::pg_catalog.int8, c.%s, %s FROM %s c WHERE c.%s OPERATOR(%s.%%) $1",
+                     cols.id, cols.fp, cols.title ? psprintf("c.%s::pg_catalog.text", cols.title) : "NULL::pg_catalog.text",
+                     cols.relation, cols.fp, quote_identifier(get_namespace_name(ext_nsp)));
+    argtypes[0] = afp_type;
+    args[0] = PointerGetDatum(query);
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    portal = SPI_cursor_open_with_args(NULL, sql.data, 1, argtypes, args, NULL, true, 0);
+    for (;;)
+    {
+        SPI_cursor_fetch(portal, true, MATCH_FETCH_BATCH);
+        if (SPI_processed == 0)
+            break;
+        for (uint64 i = 0; i < SPI_processed; i++)
+        {
+            HeapTuple   tuple = SPI_tuptable->vals[i];
+            TupleDesc   desc = SPI_tuptable->tupdesc;
+            bool        isnull;
+            Datum       id_datum;
+            Datum       fp_datum;
+            Datum       title_datum;
+            AfpDatum   *track;
+            AfpVote     vote;
+            AfpStatus   status;
+            MemoryContext old;
+
+            CHECK_FOR_INTERRUPTS();
+            id_datum = SPI_getbinval(tuple, desc, 1, &isnull);
+            if (isnull)
+                continue;
+            fp_datum = SPI_getbinval(tuple, desc, 2, &isnull);
+            if (isnull)
+                continue;
+            candidates++;
+
+            old = MemoryContextSwitchTo(row_cxt);
+            track = afp_detoast(fp_datum);
+            if (!afp_core_vote(&query->header, &track->header, &vote, &status))
+                afp_raise(&status);
+            MemoryContextSwitchTo(old);
+            MemoryContextReset(row_cxt);
+            if (vote.score < afp_min_shared_hashes)
+                continue;
+
+            old = MemoryContextSwitchTo(result_cxt);
+            if (nrows == capacity)
+            {
+                capacity = capacity == 0 ? 16 : capacity * 2;
+                rows = rows == NULL ? palloc(sizeof(MatchRow) * capacity)
+                    : repalloc(rows, sizeof(MatchRow) * capacity);
+            }
+            rows[nrows].track_id = DatumGetInt64(id_datum);
+            title_datum = SPI_getbinval(tuple, desc, 3, &isnull);
+            rows[nrows].title = isnull ? NULL : TextDatumGetCString(title_datum);
+            rows[nrows].vote = vote;
+            nrows++;
+            MemoryContextSwitchTo(old);
+        }
+        SPI_freetuptable(SPI_tuptable);
+    }
+    SPI_cursor_close(portal);
+    SPI_finish();
+    MemoryContextDelete(row_cxt);
+
+    /* Confidence depends on how many tracks competed, known only now. */
+    for (int i = 0; i < nrows; i++)
+        rows[i].confidence = afp_core_confidence(&rows[i].vote, candidates);
+    if (nrows > 1)
+        qsort(rows, nrows, sizeof(MatchRow), compare_matches);
+
+    for (int i = 0; i < nrows && emitted < max_results; i++)
+    {
+        MatchRow   *r = &rows[i];
+        Datum       values[MATCH_COLUMNS];
+        bool        nulls[MATCH_COLUMNS] = {0};
+        double      offset_s = r->vote.offset_frames * seconds_per_frame;
+        double      clip_start = r->vote.clip_first_frame * seconds_per_frame;
+        double      clip_end = r->vote.clip_last_frame * seconds_per_frame;
+
+        if (r->confidence < afp_min_confidence)
+            continue;
+        values[0] = Int64GetDatum(r->track_id);
+        if (r->title)
+            values[1] = CStringGetTextDatum(r->title);
+        else
+            nulls[1] = true;
+        values[2] = Int32GetDatum(r->vote.score);
+        values[3] = Float8GetDatum(offset_s);
+        values[4] = Float4GetDatum((float4) r->confidence);
+        values[5] = Float8GetDatum(clip_end - clip_start);
+        values[6] = Float8GetDatum(clip_start);
+        values[7] = Float8GetDatum(clip_end);
+        values[8] = Float8GetDatum(clip_start + offset_s);
+        values[9] = Float8GetDatum(clip_end + offset_s);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        emitted++;
+    }
+}
+
+/* match_afp(query afp, catalog regclass, max_results int). */
+Datum
+afp_match_afp(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *query = PG_GETARG_AFP_P(0);
+
+    match_into_result(fcinfo, query, PG_GETARG_OID(1), PG_GETARG_INT32(2));
+    return (Datum) 0;
+}
+
+/* The afp_tracks table of the extension's schema. */
+static Oid
+default_catalog(FunctionCallInfo fcinfo)
+{
+    Oid         nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+    Oid         relid = get_relname_relid("afp_tracks", nsp);
+
+    if (!OidIsValid(relid))
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_TABLE),
+                 errmsg("table \"afp_tracks\" of the afp extension does not exist"),
+                 errhint("Pass a catalogue: match_clip(clip, 'my_table'::regclass).")));
+    return relid;
+}
+
+/* match_clip(clip bytea[, catalog regclass], max_results int): fingerprints, then matches. */
+Datum
+afp_match_clip(PG_FUNCTION_ARGS)
+{
+    bytea      *clip = PG_GETARG_BYTEA_PP(0);
+    Oid         catalog;
+    int32       max_results;
+    AfpDatum   *query;
+
+    if (PG_NARGS() == 2)
+    {
+        catalog = default_catalog(fcinfo);
+        max_results = PG_GETARG_INT32(1);
+    }
+    else
+    {
+        catalog = PG_GETARG_OID(1);
+        max_results = PG_GETARG_INT32(2);
+    }
+    check_max_results(max_results);
+    /* Silence is not an error here: a silent clip matches nothing. */
+    query = afp_fingerprint_bytes(VARDATA_ANY(clip), VARSIZE_ANY_EXHDR(clip), true);
+    match_into_result(fcinfo, query, catalog, max_results);
+    return (Datum) 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * module.c — module magic, GUCs and the interrupt probe the core polls.
+ */
+#include "afp_pg.h"
+
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+PG_MODULE_MAGIC;
+
+int    afp_max_audio_seconds = 3600;
+int    afp_max_audio_bytes = 256 * 1024 * 1024;
+int    afp_min_shared_hashes = 8;
+double afp_min_confidence = 0.5;
+
+void _PG_init(void);
+
+/* Registers the afp.* settings. */
+void
+_PG_init(void)
+{
+    DefineCustomIntVariable("afp.max_audio_seconds",
+                            "Longest audio fingerprint() and match_clip() will decode.",
+                            "Checked against the container header before decoding and again while decoding.",
+                            &afp_max_audio_seconds,
+                            3600, 1, 86400,
+                            PGC_SUSET, GUC_UNIT_S,
+                            NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.max_audio_bytes",
+                            "Largest encoded audio fingerprint() and match_clip() will accept.",
+                            "Checked before any decoding starts.",
+                            &afp_max_audio_bytes,
+                            256 * 1024 * 1024, 1, (int) MaxAllocSize,
+                            PGC_SUSET, GUC_UNIT_BYTE,
+                            NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.min_shared_hashes",
+                            "Distinct hashes two fingerprints must share for the % operator, "
+                            "and the least score match_clip() reports.",
+                            "match_clip() asks the GIN index for rows sharing this many hashes with the clip.",
+                            &afp_min_shared_hashes,
+                            8, 1, 1000000,
+                            PGC_USERSET, 0,
+                            NULL, NULL, NULL);
+    DefineCustomRealVariable("afp.min_confidence",
+                             "Least confidence match_clip() reports.",
+                             NULL,
+                             &afp_min_confidence,
+                             0.5, 0.0, 1.0,
+                             PGC_USERSET, 0,
+                             NULL, NULL, NULL);
+    MarkGUCPrefixReserved("afp");
+}
+
+/* Reads only the flags the signal handlers set; safe to call from C++ frames. */
+bool
+afp_interrupt_pending(void)
+{
+    return QueryCancelPending || ProcDiePending;
+}

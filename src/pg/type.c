@@ -1,0 +1,238 @@
+/*
+ * type.c — the afp type: text and binary I/O, and the functions that read a
+ * fingerprint's header and landmarks. Every input path ends in the core's
+ * single validation routine.
+ */
+#include "afp_pg.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(afp_in);
+PG_FUNCTION_INFO_V1(afp_out);
+PG_FUNCTION_INFO_V1(afp_recv);
+PG_FUNCTION_INFO_V1(afp_send);
+PG_FUNCTION_INFO_V1(afp_duration);
+PG_FUNCTION_INFO_V1(afp_landmark_count);
+PG_FUNCTION_INFO_V1(afp_param_set);
+PG_FUNCTION_INFO_V1(afp_hashes);
+PG_FUNCTION_INFO_V1(afp_landmarks);
+
+/* Bytes of the body of a detoasted datum. */
+static size_t
+afp_body_bytes(const AfpDatum *fp)
+{
+    return VARSIZE(fp) - VARHDRSZ;
+}
+
+/* Detoasts an afp value and checks its framing before any field is trusted. */
+AfpDatum *
+afp_detoast(Datum datum)
+{
+    AfpDatum   *fp = (AfpDatum *) PG_DETOAST_DATUM(datum);
+    size_t      size = VARSIZE(fp) - VARHDRSZ;
+
+    /* Values were validated on input; this catches corruption and foreign bytes cheaply. */
+    if (size < sizeof(AfpHeader) ||
+        fp->header.version != AFP_FORMAT_VERSION ||
+        size != afp_body_size(fp->header.count))
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_CORRUPTED),
+                 errmsg("afp value is corrupted"),
+                 errdetail("The stored value has %zu bytes and format version %d.",
+                           size, size >= 1 ? (int) fp->header.version : -1)));
+    return fp;
+}
+
+/* Wraps a core-made body in a palloc()ed datum and releases the core buffer. */
+AfpDatum *
+afp_datum_from_buffer(AfpBuffer *buffer)
+{
+    AfpDatum   *fp;
+    size_t      size = buffer->size;
+
+    fp = (AfpDatum *) palloc_extended(VARHDRSZ + size, MCXT_ALLOC_NO_OOM);
+    if (fp == NULL)
+    {
+        afp_core_free(buffer);
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    }
+    SET_VARSIZE(fp, VARHDRSZ + size);
+    memcpy(&fp->header, buffer->data, size);
+    afp_core_free(buffer);
+    return fp;
+}
+
+/* Text input: "version:param_set:rate:hop:samples:hash@frame,...". */
+Datum
+afp_in(PG_FUNCTION_ARGS)
+{
+    char       *text = PG_GETARG_CSTRING(0);
+    AfpBuffer   buffer;
+    AfpStatus   status;
+
+    if (!afp_core_parse_text(text, &buffer, &status))
+        afp_raise(&status);
+    PG_RETURN_POINTER(afp_datum_from_buffer(&buffer));
+}
+
+/* Text output, the form afp_in reads. */
+Datum
+afp_out(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+    AfpBuffer   buffer;
+    AfpStatus   status;
+    char       *text;
+
+    if (!afp_core_format_text(&fp->header, afp_body_bytes(fp), &buffer, &status))
+        afp_raise(&status);
+    text = palloc_extended(buffer.size + 1, MCXT_ALLOC_NO_OOM);
+    if (text == NULL)
+    {
+        afp_core_free(&buffer);
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    }
+    memcpy(text, buffer.data, buffer.size + 1);
+    afp_core_free(&buffer);
+    PG_RETURN_CSTRING(text);
+}
+
+/*
+ * Binary input: version (int1), param_set (int1), hop (int2), sample_rate,
+ * n_samples, count (int4 each), then count (hash int4, frame int4) pairs.
+ */
+Datum
+afp_recv(PG_FUNCTION_ARGS)
+{
+    StringInfo  buf = (StringInfo) PG_GETARG_POINTER(0);
+    AfpHeader   header;
+    AfpDatum   *fp;
+    int32      *hashes;
+    uint32     *frames;
+    AfpStatus   status;
+    int         remaining;
+
+    memset(&header, 0, sizeof(header));
+    header.version = (uint8) pq_getmsgbyte(buf);
+    header.param_set = (uint8) pq_getmsgbyte(buf);
+    header.hop = (uint16) pq_getmsgint(buf, 2);
+    header.sample_rate = (uint32) pq_getmsgint(buf, 4);
+    header.n_samples = (uint32) pq_getmsgint(buf, 4);
+    header.count = (uint32) pq_getmsgint(buf, 4);
+
+    /* Check the count against the bytes actually sent before allocating for it. */
+    remaining = buf->len - buf->cursor;
+    if ((uint64) header.count * 8 != (uint64) remaining)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                 errmsg("malformed afp value"),
+                 errdetail("The header declares %u landmarks, which need %llu bytes, but %d bytes follow it.",
+                           header.count, (unsigned long long) header.count * 8, remaining)));
+
+    fp = (AfpDatum *) palloc(VARHDRSZ + afp_body_size(header.count));
+    SET_VARSIZE(fp, VARHDRSZ + afp_body_size(header.count));
+    fp->header = header;
+    hashes = (int32 *) (&fp->header + 1);
+    frames = (uint32 *) (hashes + header.count);
+    for (uint32 i = 0; i < header.count; i++)
+    {
+        hashes[i] = pq_getmsgint(buf, 4);
+        frames[i] = (uint32) pq_getmsgint(buf, 4);
+    }
+    if (!afp_core_validate(&fp->header, afp_body_bytes(fp), &status))
+        afp_raise(&status);
+    PG_RETURN_POINTER(fp);
+}
+
+/* Binary output, the form afp_recv reads. */
+Datum
+afp_send(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+    const int32 *hashes = afp_body_hashes(&fp->header);
+    const uint32 *frames = afp_body_frames(&fp->header);
+    StringInfoData buf;
+
+    pq_begintypsend(&buf);
+    pq_sendbyte(&buf, fp->header.version);
+    pq_sendbyte(&buf, fp->header.param_set);
+    pq_sendint16(&buf, fp->header.hop);
+    pq_sendint32(&buf, fp->header.sample_rate);
+    pq_sendint32(&buf, fp->header.n_samples);
+    pq_sendint32(&buf, fp->header.count);
+    for (uint32 i = 0; i < fp->header.count; i++)
+    {
+        pq_sendint32(&buf, (uint32) hashes[i]);
+        pq_sendint32(&buf, frames[i]);
+    }
+    PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* Seconds of audio the fingerprint covers. */
+Datum
+afp_duration(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+
+    PG_RETURN_FLOAT8((double) fp->header.n_samples / fp->header.sample_rate);
+}
+
+/* Number of landmarks. */
+Datum
+afp_landmark_count(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+
+    PG_RETURN_INT32((int32) fp->header.count);
+}
+
+/* The analysis parameter set that made the fingerprint. */
+Datum
+afp_param_set(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+
+    PG_RETURN_INT32((int32) fp->header.param_set);
+}
+
+/* Distinct hashes, ascending. */
+Datum
+afp_hashes(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+    const int32 *hashes = afp_body_hashes(&fp->header);
+    Datum      *elems = palloc(sizeof(Datum) * Max(fp->header.count, 1));
+    int         n = 0;
+
+    for (uint32 i = 0; i < fp->header.count; i++)
+        if (i == 0 || hashes[i] != hashes[i - 1])
+            elems[n++] = Int32GetDatum(hashes[i]);
+    PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/* Every landmark as (hash, t_s), in stored order: by hash, then time. */
+Datum
+afp_landmarks(PG_FUNCTION_ARGS)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+    const int32 *hashes = afp_body_hashes(&fp->header);
+    const uint32 *frames = afp_body_frames(&fp->header);
+    double      seconds_per_frame = (double) fp->header.hop / fp->header.sample_rate;
+
+    InitMaterializedSRF(fcinfo, 0);
+    for (uint32 i = 0; i < fp->header.count; i++)
+    {
+        Datum       values[2];
+        bool        nulls[2] = {false, false};
+
+        values[0] = Int32GetDatum(hashes[i]);
+        values[1] = Float8GetDatum(frames[i] * seconds_per_frame);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return (Datum) 0;
+}

@@ -1,0 +1,95 @@
+// make_fixtures.cpp — writes the deterministic audio fixtures the SQL tests and the demo use.
+//   afp-fixtures DIR
+// Songs are synthetic (chords, melody, drums); clips are cut at known offsets and degraded;
+// broken files exercise every decode error. Same bytes on every run.
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "encode.hpp"
+#include "synth.hpp"
+
+using namespace afp::test;
+
+namespace {
+
+constexpr double kSongSeconds = 20.0;
+
+struct SongSpec {
+    const char* name;
+    uint64_t seed;
+    int rate;
+    int channels;
+    const Container* container;
+};
+
+const SongSpec kSongs[] = {
+    {"song1", 1, 44100, 2, &kWavPcm16},  {"song2", 2, 48000, 2, &kFlac},
+    {"song3", 3, 44100, 2, &kOggVorbis}, {"song4", 4, 44100, 2, &kMp3},
+    {"song5", 5, 48000, 2, &kOggOpus},   {"song6", 6, 22050, 1, &kWavFloat},
+    {"unknown", 99, 44100, 2, &kWavPcm16},
+};
+
+void put_le(std::vector<uint8_t>& b, size_t at, uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    const std::string dir = argv[1];
+    auto path = [&](const std::string& name) { return dir + "/" + name; };
+    try {
+        std::vector<Audio> songs;
+        for (const SongSpec& s : kSongs) {
+            songs.push_back(synth_song(s.seed, kSongSeconds, s.rate, s.channels));
+            write_file(path(std::string(s.name) + "." + s.container->extension), encode(songs.back(), *s.container));
+        }
+        const Audio& song1 = songs[0];
+        const Audio& song2 = songs[1];
+        const Audio& song3 = songs[2];
+        const Audio& song5 = songs[4];
+        const Audio& unknown = songs[6];
+
+        // Clips at known offsets, in other containers and rates than their songs.
+        write_file(path("clip_song3_at_7.5s.wav"), encode(resample_linear(to_mono(cut(song3, 7.5, 5.0)), 16000), kWavPcm16));
+        write_file(path("clip_song2_at_11.25s_snr5.mp3"), encode(add_noise(cut(song2, 11.25, 6.0), 5.0, 42), kMp3));
+        write_file(path("clip_song5_at_3s_quiet.flac"), encode(scale(cut(song5, 3.0, 5.0), -30.0), kFlac));
+        write_file(path("clip_song1_at_12s.ogg"), encode(cut(song1, 12.0, 5.0), kOggVorbis));
+        write_file(path("clip_unknown.wav"), encode(cut(unknown, 4.0, 5.0), kWavPcm16));
+        write_file(path("silence.wav"), encode(scale(sine(440.0, 3.0, 44100), -400.0), kWavPcm16));
+        write_file(path("noise.wav"), encode(white_noise(5.0, 44100, 0.3, 7), kWavPcm16));
+        write_file(path("one_sample.wav"), encode(cut(song1, 1.0, 1.0 / 44100), kWavPcm16));
+
+        // Broken inputs.
+        const std::vector<uint8_t> wav = encode(cut(song1, 0.0, 2.0), kWavPcm16);
+        write_file(path("truncated.wav"), std::vector<uint8_t>(wav.begin(), wav.begin() + static_cast<long>(wav.size() / 2)));
+        const std::vector<uint8_t> flac = encode(cut(song1, 0.0, 2.0), kFlac);
+        write_file(path("truncated.flac"), std::vector<uint8_t>(flac.begin(), flac.begin() + static_cast<long>(flac.size() / 2)));
+        write_file(path("header_only.wav"), std::vector<uint8_t>(wav.begin(), wav.begin() + 44));
+        std::vector<uint8_t> zero_channels(wav.begin(), wav.begin() + 4096);
+        put_le(zero_channels, 22, 0, 2);  // fmt chunk: channel count
+        write_file(path("zero_channels.wav"), zero_channels);
+        std::vector<uint8_t> huge(wav.begin(), wav.begin() + 4096);
+        put_le(huge, 4, 0xFFFFFFFFu, 4);   // RIFF size
+        put_le(huge, 40, 0xFFFFFFF0u, 4);  // data size: ~6.7 hours at 44.1 kHz stereo 16-bit
+        write_file(path("huge_header.wav"), huge);
+        Audio nan_audio = cut(song1, 0.0, 1.0);
+        nan_audio.samples[1000] = std::numeric_limits<float>::quiet_NaN();
+        write_file(path("nan.wav"), encode(nan_audio, kWavFloat));
+        const char* text = "this is not audio, just a few words of text\n";
+        write_file(path("not_audio.txt"), std::vector<uint8_t>(text, text + std::strlen(text)));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "afp-fixtures: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,131 @@
+// format_test.cpp — the datum body: building, the one validation routine, and the text form.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "errors.hpp"
+#include "format.hpp"
+#include "landmarks.hpp"
+
+using namespace afp;
+
+namespace {
+
+std::vector<Landmark> sample_landmarks() {
+    const ParamSet& p = default_params();
+    std::vector<Landmark> lm = {{pack_hash({p.id, 10, 3, 4}), 7}, {pack_hash({p.id, 10, 3, 4}), 9},
+                                {pack_hash({p.id, 200, -5, 1}), 0}};
+    std::sort(lm.begin(), lm.end());
+    return lm;
+}
+
+std::string malformed_detail(const std::vector<uint8_t>& body) {
+    try {
+        validate_body(body.data(), body.size());
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Malformed);
+        return e.what();
+    }
+    ADD_FAILURE() << "accepted a malformed body";
+    return "";
+}
+
+std::string malformed_text(const char* text) {
+    try {
+        parse_text(text);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Malformed);
+        return e.what();
+    }
+    ADD_FAILURE() << "accepted malformed text: " << text;
+    return "";
+}
+
+AfpHeader header_of(const std::vector<uint8_t>& body) {
+    AfpHeader h;
+    std::memcpy(&h, body.data(), sizeof h);
+    return h;
+}
+
+void set_header(std::vector<uint8_t>& body, const AfpHeader& h) { std::memcpy(body.data(), &h, sizeof h); }
+
+}  // namespace
+
+TEST(Format, BodyLayoutIsHeaderThenHashesThenFrames) {
+    auto lm = sample_landmarks();
+    auto body = encode_body(default_params(), 16000, lm);
+    ASSERT_EQ(body.size(), 16u + 3u * 8u);
+    const AfpHeader h = header_of(body);
+    EXPECT_EQ(h.version, AFP_FORMAT_VERSION);
+    EXPECT_EQ(h.param_set, 1);
+    EXPECT_EQ(h.sample_rate, 8000u);
+    EXPECT_EQ(h.hop, 128);
+    EXPECT_EQ(h.n_samples, 16000u);
+    EXPECT_EQ(h.count, 3u);
+    const auto* hp = reinterpret_cast<const AfpHeader*>(body.data());
+    EXPECT_EQ(afp_body_hashes(hp)[0], lm[0].hash);
+    EXPECT_EQ(afp_body_frames(hp)[2], lm[2].frame);
+    EXPECT_NO_THROW(validate_body(body.data(), body.size()));
+}
+
+TEST(Format, TextRoundTrips) {
+    auto body = encode_body(default_params(), 16000, sample_landmarks());
+    const std::string text = format_text(body.data(), body.size());
+    EXPECT_EQ(text.rfind("1:1:8000:128:16000:", 0), 0u) << text;
+    EXPECT_EQ(parse_text(text.c_str()), body);
+    EXPECT_EQ(parse_text(("  " + text + "\n").c_str()), body);
+}
+
+TEST(Format, EmptyFingerprintIsValid) {
+    auto body = parse_text("1:1:8000:128:0:");
+    EXPECT_EQ(header_of(body).count, 0u);
+    EXPECT_EQ(format_text(body.data(), body.size()), "1:1:8000:128:0:");
+}
+
+TEST(Format, RejectsWrongVersionParamsAndCount) {
+    auto body = encode_body(default_params(), 16000, sample_landmarks());
+    AfpHeader h = header_of(body);
+
+    auto v = body;
+    h.version = 9;
+    set_header(v, h);
+    EXPECT_NE(malformed_detail(v).find("version 9"), std::string::npos);
+
+    h = header_of(body);
+    auto p = body;
+    h.param_set = 42;
+    set_header(p, h);
+    EXPECT_NE(malformed_detail(p).find("Parameter set 42"), std::string::npos);
+
+    h = header_of(body);
+    auto r = body;
+    h.sample_rate = 16000;
+    set_header(r, h);
+    EXPECT_NE(malformed_detail(r).find("16000 Hz"), std::string::npos);
+
+    h = header_of(body);
+    auto c = body;
+    h.count = 4;
+    set_header(c, h);
+    EXPECT_NE(malformed_detail(c).find("declares 4 landmarks"), std::string::npos);
+
+    EXPECT_NE(malformed_detail(std::vector<uint8_t>(5, 0)).find("header"), std::string::npos);
+}
+
+TEST(Format, RejectsUnsortedDuplicateForeignAndOutOfRangeLandmarks) {
+    EXPECT_NE(malformed_text("1:1:8000:128:16000:16777300@5,16777250@5").find("out of order"), std::string::npos);
+    EXPECT_NE(malformed_text("1:1:8000:128:16000:16777300@5,16777300@5").find("repeats"), std::string::npos);
+    EXPECT_NE(malformed_text("1:1:8000:128:16000:33554433@5").find("cannot produce"), std::string::npos);
+    EXPECT_NE(malformed_text("1:1:8000:128:16000:16777300@500").find("frame 500"), std::string::npos);
+}
+
+TEST(Format, RejectsSyntaxErrors) {
+    malformed_text("");
+    malformed_text("1:1:8000:128");
+    malformed_text("1:1:8000:128:16000:16777300");
+    malformed_text("1:1:8000:128:16000:16777300@5,");
+    malformed_text("1:1:8000:128:16000:16777300@5 trailing");
+    malformed_text("-1:1:8000:128:16000:");
+    malformed_text("1:1:8000:128:99999999999:");
+    malformed_text("1:1:8000:128:16000:4294967296@1");
+}

@@ -1,0 +1,103 @@
+// matcher_test.cpp — offset voting recovers a known offset; the null model behaves.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "format.hpp"
+#include "landmarks.hpp"
+#include "matcher.hpp"
+#include "synth.hpp"
+
+using namespace afp;
+
+namespace {
+
+std::vector<uint8_t> body_with(const std::vector<Landmark>& lm, uint32_t n_samples) {
+    std::vector<Landmark> sorted = lm;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    return encode_body(default_params(), n_samples, sorted);
+}
+
+const AfpHeader& header(const std::vector<uint8_t>& body) { return *reinterpret_cast<const AfpHeader*>(body.data()); }
+
+}  // namespace
+
+TEST(Vote, RecoversAKnownOffsetAmongDistractors) {
+    test::Rng rng(5);
+    std::vector<Landmark> track;
+    std::vector<Landmark> clip;
+    for (int i = 0; i < 400; ++i) {
+        const int32_t h = pack_hash({1, static_cast<uint32_t>(rng.below(512)), rng.below(200) - 100,
+                                     static_cast<uint32_t>(1 + rng.below(60))});
+        const uint32_t t = static_cast<uint32_t>(rng.below(1800));
+        track.push_back({h, t});
+        // The clip starts 700 frames into the track and keeps about half of the landmarks in its range.
+        if (t >= 700 && t < 1000 && rng.below(2) == 0) clip.push_back({h, t - 700});
+    }
+    for (int i = 0; i < 50; ++i)  // noise landmarks in the clip
+        clip.push_back({pack_hash({1, static_cast<uint32_t>(rng.below(512)), 3, 9}), static_cast<uint32_t>(rng.below(300))});
+    auto tb = body_with(track, 240000);
+    auto cb = body_with(clip, 40000);
+    Vote v = vote(header(cb), header(tb));
+    EXPECT_NEAR(v.offset_frames, 700.0, 0.01);
+    EXPECT_GE(v.score, 20);
+    EXPECT_LE(v.score, v.aligned_pairs);
+    EXPECT_LE(v.aligned_pairs, v.total_pairs);
+    EXPECT_GT(confidence(v, 10), 0.99);
+}
+
+TEST(Vote, ScoreNeverExceedsDistinctSharedHashes) {
+    // One hash repeated at many clip times aligns many pairs but counts once.
+    const int32_t h = pack_hash({1, 50, 1, 1});
+    std::vector<Landmark> track;
+    std::vector<Landmark> clip;
+    for (uint32_t t = 0; t < 20; ++t) {
+        track.push_back({h, 100 + t * 10});
+        clip.push_back({h, t * 10});
+    }
+    auto tb = body_with(track, 80000);
+    auto cb = body_with(clip, 40000);
+    Vote v = vote(header(cb), header(tb));
+    EXPECT_EQ(v.score, 1);
+    EXPECT_EQ(v.aligned_pairs, 20);
+    EXPECT_NEAR(v.offset_frames, 100.0, 1e-9);
+}
+
+TEST(Vote, NothingSharedScoresZero) {
+    auto tb = body_with({{pack_hash({1, 1, 1, 1}), 5}}, 80000);
+    auto cb = body_with({{pack_hash({1, 2, 1, 1}), 5}}, 40000);
+    Vote v = vote(header(cb), header(tb));
+    EXPECT_EQ(v.score, 0);
+    EXPECT_EQ(v.total_pairs, 0);
+    EXPECT_EQ(confidence(v, 1), 0.0);
+}
+
+TEST(PoissonTail, MatchesDirectSums) {
+    for (double lambda : {0.01, 0.5, 3.0, 20.0}) {
+        for (int s : {1, 2, 5, 10, 30}) {
+            double direct = 0;
+            double pmf = std::exp(-lambda);
+            for (int k = 0; k < 400; ++k) {
+                if (k >= s) direct += pmf;
+                pmf *= lambda / (k + 1);
+            }
+            if (direct > 1e-300) {
+                EXPECT_NEAR(log_poisson_tail(s, lambda), std::log(direct), 1e-6) << lambda << " " << s;
+            }
+        }
+    }
+    EXPECT_EQ(log_poisson_tail(0, 1.0), 0.0);
+}
+
+TEST(Confidence, FallsWithMoreCandidatesAndRisesWithScore) {
+    Vote weak;
+    weak.score = 3;
+    weak.log_chance = std::log(0.3);
+    Vote strong = weak;
+    strong.score = 30;
+    strong.log_chance = -60;
+    EXPECT_GT(confidence(weak, 1), confidence(weak, 100));
+    EXPECT_GT(confidence(strong, 1000), 0.999);
+    EXPECT_NEAR(confidence(weak, 1), std::exp(-0.3), 1e-12);
+}
