@@ -144,6 +144,7 @@ bool afp_core_vote(const AfpHeader* clip, const AfpHeader* track, AfpVote* out, 
         }
         afp::Vote v = afp::vote(*clip, *track);
         out->score = v.score;
+        out->anchors = v.anchors;
         out->aligned_pairs = v.aligned_pairs;
         out->total_pairs = v.total_pairs;
         out->offset_frames = v.offset_frames;

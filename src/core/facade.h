@@ -99,6 +99,7 @@ uint32_t afp_core_count_shared(const int32_t *a, uint32_t na, const int32_t *b, 
 typedef struct AfpVote
 {
     int32_t  score;            /* distinct clip hashes aligned at the best offset */
+    int32_t  anchors;          /* distinct clip times among the aligned landmarks */
     int32_t  aligned_pairs;    /* (clip, track) landmark pairs in the best offset window */
     int32_t  total_pairs;      /* all pairs with equal hashes, at any offset */
     double   offset_frames;    /* track frame minus clip frame, averaged over the window */

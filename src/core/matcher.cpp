@@ -102,22 +102,28 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
     }
 
     std::vector<uint32_t> ids;
+    std::vector<uint32_t> times;
     ids.reserve(best_hi - best_lo);
+    times.reserve(best_hi - best_lo);
     double offset_sum = 0.0;
     v.clip_first_frame = std::numeric_limits<uint32_t>::max();
     for (size_t k = best_lo; k < best_hi; ++k) {
         ids.push_back(pairs[k].hash_id);
+        times.push_back(pairs[k].clip_frame);
         offset_sum += pairs[k].offset;
         v.clip_first_frame = std::min(v.clip_first_frame, pairs[k].clip_frame);
         v.clip_last_frame = std::max(v.clip_last_frame, pairs[k].clip_frame);
     }
     std::sort(ids.begin(), ids.end());
     v.score = static_cast<int32_t>(std::unique(ids.begin(), ids.end()) - ids.begin());
+    std::sort(times.begin(), times.end());
+    v.anchors = static_cast<int32_t>(std::unique(times.begin(), times.end()) - times.begin());
     v.aligned_pairs = static_cast<int32_t>(best_hi - best_lo);
     v.offset_frames = offset_sum / static_cast<double>(best_hi - best_lo);
 
     // Null model: pairs outside the best window fall uniformly on the offsets the two fingerprints
-    // allow, so each window sees Poisson(lambda) pairs; E = windows * P(X >= score).
+    // allow, so each window sees Poisson(lambda) pairs; E = windows * P(X >= anchors). Using anchors
+    // (at most the pairs in the window) keeps the estimate conservative.
     const ParamSet* params = find_params(clip.param_set);
     const double span = params == nullptr
                             ? 1.0
@@ -125,7 +131,7 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
                                   Spectrogram::frames_for(*params, track.n_samples);
     const double windows = std::max(1.0, span / width);
     const double lambda = std::max(kMinBackground, (v.total_pairs - v.aligned_pairs) / windows);
-    v.log_chance = std::log(windows) + log_poisson_tail(v.score, lambda);
+    v.log_chance = std::log(windows) + log_poisson_tail(v.anchors, lambda);
     return v;
 }
 

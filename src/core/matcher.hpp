@@ -16,6 +16,7 @@ inline constexpr double kMinBackground = 0.05;
 // The best alignment of a clip in a track.
 struct Vote {
     int32_t score = 0;             // distinct clip hashes with a pair inside the best window
+    int32_t anchors = 0;           // distinct clip frames among those pairs: independent moments of evidence
     int32_t aligned_pairs = 0;     // pairs inside the best window
     int32_t total_pairs = 0;       // pairs at any offset
     double offset_frames = 0.0;    // mean (track frame - clip frame) over the window's pairs
@@ -28,6 +29,9 @@ struct Vote {
 // every pair of equal hashes, and scores the (2 * kOffsetTolerance + 1)-frame window holding the
 // most pairs. The score counts distinct clip hashes, so it never exceeds the number of distinct
 // hashes the two fingerprints share: the bound the GIN threshold relies on.
+// The chance model counts anchors instead: landmarks sharing an anchor peak are not independent
+// (one chord onset common to two songs yields a burst of equal hashes at one instant), so only
+// distinct clip times count as separate pieces of evidence.
 Vote vote(const AfpHeader& clip, const AfpHeader& track);
 
 // ln P(X >= s) for X ~ Poisson(lambda).

@@ -85,6 +85,11 @@ find_catalog_columns(Oid relid, Oid afp_type)
     AttrNumber  id_attnum = InvalidAttrNumber;
     AclResult   acl;
 
+    if (get_rel_name(relid) == NULL)
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_TABLE),
+                 errmsg("catalogue with OID %u does not exist", relid)));
+
     /* Refuse before revealing anything about a table the caller cannot read. */
     acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
     if (acl != ACLCHECK_OK)

@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
         write_file(path("clip_unknown.wav"), encode(cut(unknown, 4.0, 5.0), kWavPcm16));
         write_file(path("silence.wav"), encode(scale(sine(440.0, 3.0, 44100), -400.0), kWavPcm16));
         write_file(path("noise.wav"), encode(white_noise(5.0, 44100, 0.3, 7), kWavPcm16));
-        write_file(path("one_sample.wav"), encode(cut(song1, 1.0, 1.0 / 44100), kWavPcm16));
+        Audio one_sample = sine(440.0, 1.0 / 44100, 44100);
+        one_sample.samples.assign(1, 0.5f);
+        write_file(path("one_sample.wav"), encode(one_sample, kWavPcm16));
 
         // Broken inputs.
         const std::vector<uint8_t> wav = encode(cut(song1, 0.0, 2.0), kWavPcm16);

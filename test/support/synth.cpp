@@ -26,8 +26,16 @@ void add_note(std::vector<double>& out, int rate, double start_s, double length_
     }
 }
 
+// The sound of one song's drums: every song gets its own kit, as produced music does.
+struct DrumKit {
+    double kick_hz;      // resting pitch of the kick sweep
+    double kick_decay;   // 1/s
+    double snare_lp;     // one-pole low-pass coefficient of the snare noise
+    double hat_lp;       // one-pole low-pass coefficient subtracted from the hat noise
+};
+
 // Adds a drum hit: a pitch-swept sine (kick) or filtered noise burst (snare, hat).
-void add_drum(std::vector<double>& out, int rate, double start_s, int kind, Rng& rng) {
+void add_drum(std::vector<double>& out, int rate, double start_s, int kind, const DrumKit& kit, Rng& rng) {
     const size_t start = static_cast<size_t>(start_s * rate);
     const double length = kind == 0 ? 0.25 : kind == 1 ? 0.18 : 0.05;
     const size_t n = static_cast<size_t>(length * rate);
@@ -37,11 +45,11 @@ void add_drum(std::vector<double>& out, int rate, double start_s, int kind, Rng&
         const double t = static_cast<double>(i) / rate;
         double v;
         if (kind == 0) {
-            phase += kTwoPi * (50.0 + 100.0 * std::exp(-t * 30.0)) / rate;
-            v = 0.9 * std::sin(phase) * std::exp(-t * 12.0);
+            phase += kTwoPi * (kit.kick_hz + 2.0 * kit.kick_hz * std::exp(-t * 30.0)) / rate;
+            v = 0.9 * std::sin(phase) * std::exp(-t * kit.kick_decay);
         } else {
             const double noise = rng.uniform() * 2.0 - 1.0;
-            lp += (kind == 1 ? 0.3 : 0.9) * (noise - lp);
+            lp += (kind == 1 ? kit.snare_lp : kit.hat_lp) * (noise - lp);
             const double band = kind == 1 ? lp : noise - lp;  // snare: low-passed, hat: high-passed
             v = (kind == 1 ? 0.5 : 0.25) * band * std::exp(-t * (kind == 1 ? 20.0 : 60.0));
         }
@@ -64,6 +72,8 @@ Audio synth_song(uint64_t seed, double seconds, int rate, int channels) {
     int progression[4];
     for (int& degree : progression) degree = rng.below(7);
     const int beats = static_cast<int>(seconds / beat) + 1;
+    const DrumKit kit{40.0 + 40.0 * rng.uniform(), 8.0 + 10.0 * rng.uniform(), 0.15 + 0.35 * rng.uniform(),
+                      0.6 + 0.35 * rng.uniform()};
 
     for (int b = 0; b < beats; ++b) {
         const double t = b * beat;
@@ -90,9 +100,9 @@ Audio synth_song(uint64_t seed, double seconds, int rate, int channels) {
         std::vector<double>* both[] = {&left, &right};
         for (auto* ch : both) {
             Rng drum_rng(seed * 1000 + static_cast<uint64_t>(b));
-            add_drum(*ch, rate, t, b % 2 == 0 ? 0 : 1, drum_rng);
-            add_drum(*ch, rate, t, 2, drum_rng);
-            add_drum(*ch, rate, t + beat / 2.0, 2, drum_rng);
+            add_drum(*ch, rate, t, b % 2 == 0 ? 0 : 1, kit, drum_rng);
+            add_drum(*ch, rate, t, 2, kit, drum_rng);
+            add_drum(*ch, rate, t + beat / 2.0, 2, kit, drum_rng);
         }
     }
 

@@ -60,8 +60,32 @@ TEST(Vote, ScoreNeverExceedsDistinctSharedHashes) {
     auto cb = body_with(clip, 40000);
     Vote v = vote(header(cb), header(tb));
     EXPECT_EQ(v.score, 1);
+    EXPECT_EQ(v.anchors, 20);
     EXPECT_EQ(v.aligned_pairs, 20);
     EXPECT_NEAR(v.offset_frames, 100.0, 1e-9);
+}
+
+TEST(Vote, ManyHashesAtOneInstantAreWeakEvidence) {
+    // Eight equal hashes, all anchored at one clip frame: a shared chord onset, not a match.
+    std::vector<Landmark> track;
+    std::vector<Landmark> clip;
+    for (uint32_t k = 0; k < 8; ++k) {
+        const int32_t h = pack_hash({1, 100 + k * 20, 5, 7});
+        track.push_back({h, 300});
+        clip.push_back({h, 40});
+    }
+    test::Rng rng(9);
+    for (int i = 0; i < 30; ++i) {  // some unrelated shared hashes at scattered offsets
+        const int32_t h = pack_hash({1, 7, static_cast<int32_t>(i), 3});
+        track.push_back({h, static_cast<uint32_t>(rng.below(1200))});
+        clip.push_back({h, static_cast<uint32_t>(rng.below(300))});
+    }
+    auto tb = body_with(track, 160000);
+    auto cb = body_with(clip, 40000);
+    Vote v = vote(header(cb), header(tb));
+    EXPECT_GE(v.score, 8);
+    EXPECT_LE(v.anchors, 2);
+    EXPECT_LT(confidence(v, 6), 0.5);
 }
 
 TEST(Vote, NothingSharedScoresZero) {
@@ -93,6 +117,7 @@ TEST(PoissonTail, MatchesDirectSums) {
 TEST(Confidence, FallsWithMoreCandidatesAndRisesWithScore) {
     Vote weak;
     weak.score = 3;
+    weak.anchors = 3;
     weak.log_chance = std::log(0.3);
     Vote strong = weak;
     strong.score = 30;
