@@ -31,8 +31,9 @@ COMMENT ON TYPE afp IS 'audio fingerprint: a versioned, sorted set of (hash, tim
 
 -- Making and reading fingerprints --------------------------------------------
 
+-- COST: decoding and analysing audio takes milliseconds per call.
 CREATE FUNCTION fingerprint(audio bytea) RETURNS afp
-    AS 'MODULE_PATHNAME', 'afp_fingerprint' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'afp_fingerprint' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 100000;
 COMMENT ON FUNCTION fingerprint(bytea) IS 'decodes audio (WAV, FLAC, Ogg Vorbis/Opus, MP3, ...) and returns its fingerprint';
 
 CREATE FUNCTION afp_duration(afp) RETURNS float8
@@ -55,18 +56,20 @@ CREATE FUNCTION afp_landmarks(afp, OUT hash int4, OUT t_s float8) RETURNS SETOF 
     AS 'MODULE_PATHNAME', 'afp_landmarks' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
 COMMENT ON FUNCTION afp_landmarks(afp) IS 'every landmark as (hash, time in seconds), by hash then time';
 
+-- Comparing fingerprints detoasts them (a few kB each): cost them like it, so that the planner
+-- prefers the GIN index to evaluating the operators row by row.
 CREATE FUNCTION afp_shared_hashes(afp, afp) RETURNS int
-    AS 'MODULE_PATHNAME', 'afp_shared_hashes' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'afp_shared_hashes' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
 COMMENT ON FUNCTION afp_shared_hashes(afp, afp) IS 'number of distinct hashes two fingerprints share';
 
 -- Operators and the GIN operator class ----------------------------------------
 
 CREATE FUNCTION afp_overlaps(afp, afp) RETURNS bool
-    AS 'MODULE_PATHNAME', 'afp_overlaps' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'afp_overlaps' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
 
 -- STABLE: the threshold comes from the afp.min_shared_hashes setting.
 CREATE FUNCTION afp_shares(afp, afp) RETURNS bool
-    AS 'MODULE_PATHNAME', 'afp_shares' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'afp_shares' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 1000;
 
 CREATE OPERATOR && (
     LEFTARG = afp, RIGHTARG = afp, PROCEDURE = afp_overlaps,
