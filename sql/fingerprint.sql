@@ -1,12 +1,7 @@
 -- fingerprint(): every container decodes, the result is deterministic and sized as designed.
 CREATE EXTENSION IF NOT EXISTS afp;
 
-\set song1 `base64 -w0 "$AFP_FIXTURES/song1.wav"`
-\set song2 `base64 -w0 "$AFP_FIXTURES/song2.flac"`
-\set song3 `base64 -w0 "$AFP_FIXTURES/song3.ogg"`
-\set song4 `base64 -w0 "$AFP_FIXTURES/song4.mp3"`
-\set song5 `base64 -w0 "$AFP_FIXTURES/song5.opus"`
-\set song6 `base64 -w0 "$AFP_FIXTURES/song6.wav"`
+\i sql/include/songs.psql
 
 CREATE TEMP TABLE songs (name text, format text, audio bytea);
 INSERT INTO songs VALUES

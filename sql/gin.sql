@@ -2,12 +2,7 @@
 -- and several thresholds, and EXPLAIN shows it is used.
 CREATE EXTENSION IF NOT EXISTS afp;
 
-\set song1 `base64 -w0 "$AFP_FIXTURES/song1.wav"`
-\set song2 `base64 -w0 "$AFP_FIXTURES/song2.flac"`
-\set song3 `base64 -w0 "$AFP_FIXTURES/song3.ogg"`
-\set song4 `base64 -w0 "$AFP_FIXTURES/song4.mp3"`
-\set song5 `base64 -w0 "$AFP_FIXTURES/song5.opus"`
-\set song6 `base64 -w0 "$AFP_FIXTURES/song6.wav"`
+\i sql/include/songs.psql
 \set clip1 `base64 -w0 "$AFP_FIXTURES/clip_song1_at_12s.ogg"`
 \set clip2 `base64 -w0 "$AFP_FIXTURES/clip_song2_at_11.25s_snr5.mp3"`
 \set clip3 `base64 -w0 "$AFP_FIXTURES/clip_song3_at_7.5s.wav"`

@@ -3,12 +3,7 @@
 -- the catalogue; the caller's privileges apply.
 CREATE EXTENSION IF NOT EXISTS afp;
 
-\set song1 `base64 -w0 "$AFP_FIXTURES/song1.wav"`
-\set song2 `base64 -w0 "$AFP_FIXTURES/song2.flac"`
-\set song3 `base64 -w0 "$AFP_FIXTURES/song3.ogg"`
-\set song4 `base64 -w0 "$AFP_FIXTURES/song4.mp3"`
-\set song5 `base64 -w0 "$AFP_FIXTURES/song5.opus"`
-\set song6 `base64 -w0 "$AFP_FIXTURES/song6.wav"`
+\i sql/include/songs.psql
 
 INSERT INTO afp_tracks (title, fp, meta)
 SELECT title, fingerprint(decode(audio, 'base64')), jsonb_build_object('fixture', title)

@@ -40,6 +40,9 @@ extern AfpDatum *afp_datum_from_buffer(AfpBuffer *buffer);
 /* Reports a failed core call with the SQLSTATE, message and hint of its status code. */
 extern void afp_raise(const AfpStatus *status) pg_attribute_noreturn();
 
+/* The distinct hashes of a fingerprint as int4 Datums, ascending; NULL when it has none. */
+extern Datum *afp_distinct_hashes(const AfpDatum *fp, int32 *nkeys);
+
 /* fingerprint() of raw bytes, shared with match_clip(). */
 extern AfpDatum *afp_fingerprint_bytes(const char *data, size_t size, bool silent_ok);
 

@@ -77,9 +77,9 @@ afp_shared_hashes(PG_FUNCTION_ARGS)
     PG_RETURN_INT32(result);
 }
 
-/* The distinct hashes of a fingerprint as GIN keys (already ascending in the datum). */
-static Datum *
-distinct_keys(const AfpDatum *fp, int32 *nkeys)
+/* The distinct hashes of a fingerprint as int4 Datums, ascending (the datum is sorted). */
+Datum *
+afp_distinct_hashes(const AfpDatum *fp, int32 *nkeys)
 {
     const int32 *hashes = afp_body_hashes(&fp->header);
     Datum      *keys;
@@ -104,7 +104,7 @@ afp_gin_extract_value(PG_FUNCTION_ARGS)
 {
     AfpDatum   *fp = PG_GETARG_AFP_P(0);
     int32      *nkeys = (int32 *) PG_GETARG_POINTER(1);
-    Datum      *keys = distinct_keys(fp, nkeys);
+    Datum      *keys = afp_distinct_hashes(fp, nkeys);
 
     PG_FREE_IF_COPY(fp, 0);
     PG_RETURN_POINTER(keys);
@@ -122,7 +122,7 @@ afp_gin_extract_query(PG_FUNCTION_ARGS)
     int32      *nkeys = (int32 *) PG_GETARG_POINTER(1);
     StrategyNumber strategy = PG_GETARG_UINT16(2);
     int32      *search_mode = (int32 *) PG_GETARG_POINTER(6);
-    Datum      *keys = distinct_keys(query, nkeys);
+    Datum      *keys = afp_distinct_hashes(query, nkeys);
 
     *search_mode = GIN_SEARCH_MODE_DEFAULT;
     if (*nkeys < required_keys(strategy))

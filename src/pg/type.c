@@ -204,13 +204,9 @@ Datum
 afp_hashes(PG_FUNCTION_ARGS)
 {
     AfpDatum   *fp = PG_GETARG_AFP_P(0);
-    const int32 *hashes = afp_body_hashes(&fp->header);
-    Datum      *elems = palloc(sizeof(Datum) * Max(fp->header.count, 1));
-    int         n = 0;
+    int32       n;
+    Datum      *elems = afp_distinct_hashes(fp, &n);
 
-    for (uint32 i = 0; i < fp->header.count; i++)
-        if (i == 0 || hashes[i] != hashes[i - 1])
-            elems[n++] = Int32GetDatum(hashes[i]);
     PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
 }
 
