@@ -121,7 +121,6 @@ MemoryDecoder::MemoryDecoder(const uint8_t* data, size_t size, double max_second
     info_.channels = sfinfo.channels;
     info_.sample_rate = sfinfo.samplerate;
     info_.declared_frames = sfinfo.frames == SF_COUNT_MAX ? 0 : sfinfo.frames;
-    info_.exact_length = has_exact_length(sfinfo.format) && info_.declared_frames > 0;
     length_check_ = static_cast<int>(length_check_for(sfinfo.format));
     riff_truncated_ = riff_data_truncated(data, size);
 

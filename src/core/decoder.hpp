@@ -24,7 +24,6 @@ struct AudioInfo {
     int channels = 0;
     int sample_rate = 0;       // Hz
     int64_t declared_frames = 0;  // per the header; 0 or less when unknown
-    bool exact_length = false;    // whether declared_frames can be trusted to the frame
 };
 
 // An open container; reads mono blocks until the audio ends.
