@@ -101,10 +101,10 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
         }
     }
 
-    std::vector<uint32_t> ids;
-    std::vector<uint32_t> times;
-    ids.reserve(best_hi - best_lo);
-    times.reserve(best_hi - best_lo);
+    static std::vector<uint32_t> ids;    // reused like pairs: no allocation per candidate
+    static std::vector<uint32_t> times;
+    ids.clear();
+    times.clear();
     double offset_sum = 0.0;
     v.clip_first_frame = std::numeric_limits<uint32_t>::max();
     for (size_t k = best_lo; k < best_hi; ++k) {
