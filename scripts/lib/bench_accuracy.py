@@ -1,0 +1,549 @@
+#!/usr/bin/python3
+"""Accuracy benchmark for afp: recall of degraded clips and false answers for absent ones.
+
+Ingests the db tracks of a catalogue CSV through SQL (the client sends the bytes to
+fingerprint()), cuts clips at seeded random offsets from db tracks, held tracks and non-music
+sources, degrades them with sox and numpy, writes them in several containers, asks match_clip()
+and prints tables. Run through scripts/bench-accuracy, which starts the private cluster.
+"""
+import argparse
+import concurrent.futures
+import csv
+import hashlib
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+import psycopg2
+
+WORK_RATE = 44100          # clips are cut, degraded and mixed at this rate, in stereo
+OFFSET_TOLERANCE_S = 0.1   # a right answer names the right track within this offset error
+TIGHT_OFFSET_S = 0.032
+
+# name: (sox effects, numpy step, forced container); the numpy step gets (audio, rng, context).
+DEGRADATIONS = {
+    "clean":           ([], None, None),
+    "white noise 10 dB": ([], ("white", 10), None),
+    "white noise 5 dB":  ([], ("white", 5), None),
+    "white noise 0 dB":  ([], ("white", 0), None),
+    "white noise -5 dB": ([], ("white", -5), None),
+    "pink noise 5 dB":   ([], ("pink", 5), None),
+    "babble 5 dB":       ([], ("babble", 5), None),
+    "MP3 64 kbps":       ([], None, "mp3-64"),
+    "MP3 32 kbps":       ([], None, "mp3-32"),
+    "telephone + GSM":   (["sinc", "300-3400"], None, "gsm"),
+    "reverb":            (["reverb", "50", "50", "100"], None, None),
+    "level -30 dB":      (["vol", "-30dB"], None, "wav16"),
+    "hard clipping":     ([], ("clip", 12), None),
+    "speed +2%":         (["speed", "1.02"], None, None),
+    "speed -2%":         (["speed", "0.98"], None, None),
+    "speed +5%":         (["speed", "1.05"], None, None),
+    "speed -5%":         (["speed", "0.95"], None, None),
+    "pitch +1 semitone": (["pitch", "100"], None, None),
+    "pitch -1 semitone": (["pitch", "-100"], None, None),
+    "tempo +5%":         (["tempo", "1.05"], None, None),
+    "tempo -5%":         (["tempo", "0.95"], None, None),
+}
+# Degradations also applied to clips of held tracks (false-positive check): the ones that
+# change the signal most, where a wrong answer is most likely.
+HELD_DEGRADATIONS = ["clean", "white noise 5 dB", "white noise -5 dB", "pink noise 5 dB",
+                     "babble 5 dB", "MP3 32 kbps", "telephone + GSM", "reverb", "speed +2%",
+                     "pitch -1 semitone"]
+NON_MUSIC = ["silence", "white noise", "pink noise", "speech babble", "quiet hum"]
+
+# Containers the clips rotate through, so every decoder path is exercised.
+CONTAINERS = ["wav16-44k-stereo", "wav16-22k-mono", "wavfloat-48k-stereo", "flac-48k",
+              "ogg-44k", "mp3-128"]
+
+BABBLE_TEXTS = [
+    ("en+m3", "The committee met on Tuesday to discuss the harbour project, and after a long debate "
+              "they agreed that the old warehouse would become a library with a small cafe."),
+    ("en-us+f2", "Please remember to bring your tickets, a warm coat and something to read, because "
+                 "the train to the coast leaves early and the heating rarely works in winter."),
+    ("de+m1", "Am Morgen regnete es in der ganzen Stadt, aber am Nachmittag kam die Sonne heraus "
+              "und die Kinder spielten bis zum Abend im Park neben dem Fluss."),
+    ("fr+f3", "Nous avons traverse la vallee a pied pendant trois jours, en dormant dans des "
+              "granges et en mangeant du pain, du fromage et des pommes du verger."),
+    ("es+m2", "El mercado abre a las ocho y cierra a mediodia, asi que conviene llegar temprano "
+              "si quieres encontrar pescado fresco y las mejores naranjas de la temporada."),
+    ("it+f1", "Il museo della citta ha riaperto dopo due anni di lavori, con nuove sale dedicate "
+              "alla storia del porto e una terrazza con vista sul mare."),
+]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, data=None):
+    proc = subprocess.run(cmd, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (cmd[0], proc.stderr.decode(errors="replace").strip()))
+    return proc.stdout
+
+
+RAW = ["-t", "raw", "-e", "floating-point", "-b", "32"]
+
+
+def sox_read(path, offset=None, length=None, rate=WORK_RATE, channels=2):
+    """Decodes (a part of) a file to float32 frames x channels at the working rate."""
+    cmd = ["sox", "-V1", path] + RAW + ["-r", str(rate), "-c", str(channels), "-"]
+    if offset is not None:
+        cmd += ["trim", "%.6f" % offset, "%.6f" % length]
+    return np.frombuffer(run(cmd), dtype=np.float32).reshape(-1, channels).copy()
+
+
+def sox_effects(audio, effects, rate=WORK_RATE):
+    """Runs sox effects on float frames; the output keeps the working rate and channel count."""
+    if not effects:
+        return audio
+    ch = audio.shape[1]
+    cmd = (["sox", "-V1"] + RAW + ["-r", str(rate), "-c", str(ch), "-"] + RAW +
+           ["-r", str(rate), "-c", str(ch), "-"] + effects)
+    out = run(cmd, audio.astype(np.float32).tobytes())
+    return np.frombuffer(out, dtype=np.float32).reshape(-1, ch).copy()
+
+
+def encode(audio, container, tmpdir):
+    """Writes float frames into a container with sox and returns its bytes."""
+    ch = audio.shape[1]
+    src = ["sox", "-V1", "-D"] + RAW + ["-r", str(WORK_RATE), "-c", str(ch), "-"]
+    spec = {
+        "wav16-44k-stereo": ("wav", ["-b", "16", "-c", "2", "-r", "44100"]),
+        "wav16": ("wav", ["-b", "16"]),
+        "wav16-22k-mono": ("wav", ["-b", "16", "-c", "1", "-r", "22050"]),
+        "wavfloat-48k-stereo": ("wav", ["-e", "floating-point", "-b", "32", "-r", "48000"]),
+        "flac-48k": ("flac", ["-r", "48000"]),
+        "ogg-44k": ("ogg", ["-C", "4"]),
+        "mp3-128": ("mp3", ["-C", "128"]),
+        "mp3-64": ("mp3", ["-C", "64"]),
+        "mp3-32": ("mp3", ["-C", "32"]),
+        "gsm": ("wav", ["-e", "gsm-full-rate", "-c", "1", "-r", "8000"]),
+    }[container]
+    path = os.path.join(tmpdir, "clip." + spec[0])
+    data = np.clip(audio, -1.0, 1.0) if container.startswith(("wav16", "flac", "gsm")) else audio
+    run(src + spec[1] + [path], data.astype(np.float32).tobytes())
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def noise_like(kind, n, ch, rng):
+    if kind == "white":
+        return rng.standard_normal((n, ch)).astype(np.float32)
+    if kind == "pink":
+        spec = np.fft.rfft(rng.standard_normal((n, ch)), axis=0)
+        f = np.arange(spec.shape[0], dtype=np.float64)
+        f[0] = 1.0
+        return np.fft.irfft(spec / np.sqrt(f)[:, None], n, axis=0).astype(np.float32)
+    raise ValueError(kind)
+
+
+def mix_at_snr(signal, noise, snr_db):
+    ps = float(np.mean(signal.astype(np.float64) ** 2))
+    pn = float(np.mean(noise.astype(np.float64) ** 2))
+    if ps <= 0 or pn <= 0:
+        return signal + noise
+    return signal + noise * math.sqrt(ps / (pn * 10 ** (snr_db / 10.0)))
+
+
+class Babble:
+    """Several voices of espeak-ng reading different texts at once, looped into one bed."""
+
+    def __init__(self, tmpdir):
+        voices = []
+        for i, (voice, text) in enumerate(BABBLE_TEXTS):
+            path = os.path.join(tmpdir, "voice%d.wav" % i)
+            run(["espeak-ng", "-v", voice, "-s", str(150 + 10 * i), "-w", path, text + " " + text])
+            v = sox_read(path, channels=1)[:, 0]
+            v = v / (np.sqrt(np.mean(v.astype(np.float64) ** 2)) + 1e-9)
+            voices.append(v)
+        n = max(len(v) for v in voices)
+        bed = np.zeros(n, dtype=np.float64)
+        for i, v in enumerate(voices):
+            bed += np.roll(np.resize(v, n), i * n // len(voices))
+        self.bed = bed.astype(np.float32)
+
+    def take(self, n, ch, rng):
+        start = int(rng.integers(0, len(self.bed)))
+        seg = np.take(self.bed, np.arange(start, start + n), mode="wrap")
+        return np.repeat(seg[:, None], ch, axis=1)
+
+
+def apply_numpy(step, audio, rng, babble):
+    kind, amount = step
+    if kind in ("white", "pink"):
+        return mix_at_snr(audio, noise_like(kind, len(audio), audio.shape[1], rng), amount)
+    if kind == "babble":
+        return mix_at_snr(audio, babble.take(len(audio), audio.shape[1], rng), amount)
+    if kind == "clip":
+        peak = float(np.max(np.abs(audio))) or 1.0
+        return np.clip(audio / peak * 10 ** (amount / 20.0), -1.0, 1.0)
+    raise ValueError(kind)
+
+
+def non_music(kind, seconds, rng, babble):
+    n = int(seconds * WORK_RATE)
+    if kind == "silence":
+        return np.zeros((n, 2), dtype=np.float32)
+    if kind == "white noise":
+        return 0.1 * noise_like("white", n, 2, rng)
+    if kind == "pink noise":
+        x = noise_like("pink", n, 2, rng)
+        return 0.1 * x / (np.sqrt(np.mean(x ** 2)) + 1e-9)
+    if kind == "speech babble":
+        return 0.1 * babble.take(n, 2, rng)
+    if kind == "quiet hum":
+        t = np.arange(n) / WORK_RATE
+        hum = 0.01 * (np.sin(2 * np.pi * 50 * t) + 0.5 * np.sin(2 * np.pi * 150 * t))
+        return (hum[:, None] + 0.001 * rng.standard_normal((n, 2))).astype(np.float32)
+    raise ValueError(kind)
+
+
+def read_catalogue(path):
+    base = os.path.dirname(os.path.abspath(path))
+    tracks = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            p = row["path"]
+            if not os.path.isabs(p):
+                p = os.path.join(base, p)
+            dur = row.get("duration_s")
+            if not dur:
+                dur = run(["soxi", "-D", p]).decode().strip()
+            tracks.append({"name": row["track_id"], "path": p, "split": row["split"].strip(),
+                           "duration": float(dur)})
+    return tracks
+
+
+class Database:
+    """One connection per thread to the benchmark database."""
+
+    def __init__(self, dbname, settings):
+        self.dbname = dbname
+        self.settings = settings
+        self.local = threading.local()
+        self.all = []
+        self.lock = threading.Lock()
+
+    def conn(self):
+        c = getattr(self.local, "conn", None)
+        if c is None:
+            c = psycopg2.connect(dbname=self.dbname)
+            c.autocommit = True
+            with c.cursor() as cur:
+                for k, v in self.settings.items():
+                    cur.execute("SELECT set_config(%s, %s, false)", (k, v))
+            self.local.conn = c
+            with self.lock:
+                self.all.append(c)
+        return c
+
+    def close(self):
+        for c in self.all:
+            c.close()
+
+
+def prepare_database(dbname, reingest):
+    admin = psycopg2.connect(dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+        exists = cur.fetchone() is not None
+        if exists and reingest:
+            cur.execute("DROP DATABASE %s" % dbname)
+            exists = False
+        if not exists:
+            cur.execute("CREATE DATABASE %s" % dbname)
+    admin.close()
+    c = psycopg2.connect(dbname=dbname)
+    c.autocommit = True
+    with c.cursor() as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS afp")
+        cur.execute("""CREATE TABLE IF NOT EXISTS bench_tracks (
+                         id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                         title text UNIQUE NOT NULL, fp afp NOT NULL)""")
+        cur.execute("CREATE TABLE IF NOT EXISTS bench_probe (title text, digest text)")
+    c.close()
+
+
+def fingerprint_digest(db, path):
+    with open(path, "rb") as f:
+        data = f.read()
+    with db.conn().cursor() as cur:
+        cur.execute("SELECT md5(afp_send(fingerprint(%s))::text)", (psycopg2.Binary(data),))
+        return cur.fetchone()[0]
+
+
+def ingest(db, tracks, jobs):
+    """Fingerprints the db tracks; a stored probe digest tells whether a rerun can keep them."""
+    db_tracks = [t for t in tracks if t["split"] == "db"]
+    probe = db_tracks[0]
+    digest = fingerprint_digest(db, probe["path"])
+    with db.conn().cursor() as cur:
+        cur.execute("SELECT digest FROM bench_probe WHERE title = %s", (probe["name"],))
+        row = cur.fetchone()
+        cur.execute("SELECT title FROM bench_tracks")
+        have = {r[0] for r in cur.fetchall()}
+        if row is None or row[0] != digest:
+            cur.execute("TRUNCATE bench_tracks, bench_probe")
+            cur.execute("DROP INDEX IF EXISTS bench_tracks_fp_idx")
+            have = set()
+    todo = [t for t in db_tracks if t["name"] not in have]
+    if not todo:
+        log("catalogue: %d db tracks already ingested with the current fingerprint" % len(have))
+        return 0.0
+    hours = sum(t["duration"] for t in todo) / 3600
+    log("ingesting %d tracks (%.2f h of audio) with %d connections" % (len(todo), hours, jobs))
+    t0 = time.time()
+    done = [0]
+
+    def one(t):
+        with open(t["path"], "rb") as f:
+            data = f.read()
+        with db.conn().cursor() as cur:
+            cur.execute("INSERT INTO bench_tracks (title, fp) VALUES (%s, fingerprint(%s))",
+                        (t["name"], psycopg2.Binary(data)))
+        done[0] += 1
+        if done[0] % 10 == 0 or done[0] == len(todo):
+            log("  ingested %d/%d (%.0f s)" % (done[0], len(todo), time.time() - t0))
+
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, todo))
+    with db.conn().cursor() as cur:
+        cur.execute("CREATE INDEX IF NOT EXISTS bench_tracks_fp_idx ON bench_tracks USING gin (fp afp_ops)")
+        cur.execute("VACUUM ANALYZE bench_tracks")
+        cur.execute("INSERT INTO bench_probe VALUES (%s, %s)", (probe["name"], digest))
+    elapsed = time.time() - t0
+    log("ingest: %.1f s for %.2f h (%.0f x real time with %d connections)"
+        % (elapsed, hours, hours * 3600 / elapsed, jobs))
+    return elapsed
+
+
+def plan_clips(tracks, lengths, per_cell, held_per_cell, nonmusic_per_cell, seed):
+    """Every (length, index) picks one position; each degradation is applied to that same cut."""
+    clips = []
+    by_split = {s: [t for t in tracks if t["split"] == s] for s in ("db", "held")}
+    for length in lengths:
+        for split, degs, count in (("db", list(DEGRADATIONS), per_cell),
+                                   ("held", HELD_DEGRADATIONS, held_per_cell)):
+            pool = [t for t in by_split[split] if t["duration"] >= length + 1.0]
+            if not pool:
+                continue
+            for i in range(count):
+                rng = random.Random("%s:%s:%s:%d" % (seed, split, length, i))
+                track = rng.choice(pool)
+                offset = round(rng.uniform(0.0, track["duration"] - length - 0.5), 3)
+                for d, deg in enumerate(degs):
+                    clips.append({"kind": split, "degradation": deg, "length": length,
+                                  "track": track["name"], "path": track["path"], "offset": offset,
+                                  "container": CONTAINERS[(i + d) % len(CONTAINERS)],
+                                  "seed": "%s:%s:%s:%d:%s" % (seed, split, length, i, deg)})
+        for i in range(nonmusic_per_cell):
+            for d, kind in enumerate(NON_MUSIC):
+                clips.append({"kind": "nonmusic", "degradation": kind, "length": length,
+                              "track": None, "path": None, "offset": None,
+                              "container": CONTAINERS[(i + d) % len(CONTAINERS)],
+                              "seed": "%s:nonmusic:%s:%d:%s" % (seed, length, i, kind)})
+    return clips
+
+
+def make_clip(clip, babble, tmpdir):
+    rng = np.random.default_rng(int(hashlib.sha256(clip["seed"].encode()).hexdigest()[:16], 16))
+    if clip["kind"] == "nonmusic":
+        return encode(non_music(clip["degradation"], clip["length"], rng, babble), clip["container"], tmpdir)
+    effects, step, forced = DEGRADATIONS[clip["degradation"]]
+    audio = sox_read(clip["path"], clip["offset"], clip["length"])
+    audio = sox_effects(audio, effects)
+    if step is not None:
+        audio = apply_numpy(step, audio, rng, babble)
+    return encode(audio, forced or clip["container"], tmpdir)
+
+
+def query(db, data):
+    t0 = time.perf_counter()
+    with db.conn().cursor() as cur:
+        cur.execute("SELECT track_id, title, score, offset_s, confidence "
+                    "FROM match_clip(%s, 'bench_tracks'::regclass, 5)", (psycopg2.Binary(data),))
+        rows = cur.fetchall()
+    return rows, (time.perf_counter() - t0) * 1000.0
+
+
+def evaluate(db, clips, babble, jobs, workdir):
+    results = []
+    t0 = time.time()
+    lock = threading.Lock()
+    local = threading.local()
+
+    def one(clip):
+        if not hasattr(local, "tmp"):
+            local.tmp = tempfile.mkdtemp(dir=workdir)
+        data = make_clip(clip, babble, local.tmp)
+        rows, ms = query(db, data)
+        r = dict(clip)
+        r["ms"] = ms
+        r["bytes"] = len(data)
+        if rows:
+            r.update(answer=rows[0][1], score=rows[0][2], answer_offset=rows[0][3], confidence=rows[0][4])
+        else:
+            r.update(answer=None, score=0, answer_offset=None, confidence=0.0)
+        with lock:
+            results.append(r)
+            n = len(results)
+            if n % 100 == 0 or n == len(clips):
+                el = time.time() - t0
+                log("  clips %d/%d, %.0f s elapsed, ETA %.0f s" % (n, len(clips), el, el / n * (len(clips) - n)))
+        return r
+
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, clips))
+    return results, time.time() - t0
+
+
+def is_right(r, tol=OFFSET_TOLERANCE_S):
+    return (r["answer"] == r["track"] and r["answer_offset"] is not None
+            and abs(r["answer_offset"] - r["offset"]) <= tol)
+
+
+def pct(k, n):
+    return "—" if n == 0 else "%.1f%%" % (100.0 * k / n)
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def report(results, lengths, elapsed, ingest_s, args, n_db, n_held, hours_db):
+    out = []
+    out.append("afp accuracy benchmark: %d db tracks (%.2f h) ingested, %d held tracks, %d clips, seed %s"
+               % (n_db, hours_db, n_held, len(results), args.seed))
+    out.append("")
+    out.append("recall@1: the first row names the right track with |offset error| <= %.1f s" % OFFSET_TOLERANCE_S)
+    out.append("")
+    rows = []
+    hdr = ["degradation"] + ["%g s" % l for l in lengths]
+    for deg in DEGRADATIONS:
+        row = [deg]
+        for l in lengths:
+            cell = [r for r in results if r["kind"] == "db" and r["degradation"] == deg and r["length"] == l]
+            row.append(pct(sum(is_right(r) for r in cell), len(cell)))
+        rows.append(row)
+    row = ["**all**"]
+    for l in lengths:
+        cell = [r for r in results if r["kind"] == "db" and r["length"] == l]
+        row.append(pct(sum(is_right(r) for r in cell), len(cell)))
+    rows.append(row)
+    out.append(table(hdr, rows))
+    out.append("")
+
+    db = [r for r in results if r["kind"] == "db"]
+    wrong = [r for r in db if r["answer"] is not None and r["answer"] != r["track"]]
+    misplaced = [r for r in db if r["answer"] == r["track"] and not is_right(r)]
+    out.append("answers for db clips: %d right, %d named another track, %d right track but offset off, %d no answer"
+               % (sum(is_right(r) for r in db), len(wrong), len(misplaced), sum(r["answer"] is None for r in db)))
+    out.append("")
+    out.append("false positives: any row returned for a clip that is not in the catalogue")
+    out.append("")
+    rows = []
+    for kind, label in (("held", "held-track clips"), ("nonmusic", "non-music clips")):
+        row = [label]
+        for l in lengths:
+            cell = [r for r in results if r["kind"] == kind and r["length"] == l]
+            row.append("%d / %d" % (sum(r["answer"] is not None for r in cell), len(cell)))
+        rows.append(row)
+    out.append(table(["negatives"] + ["%g s" % l for l in lengths], rows))
+    out.append("")
+
+    errs = sorted(abs(r["answer_offset"] - r["offset"]) * 1000 for r in db if is_right(r))
+    if errs:
+        q = lambda p: errs[min(len(errs) - 1, int(p * len(errs)))]
+        out.append("offset error of right answers: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; %s within %d ms"
+                   % (q(0.5), q(0.95), q(0.99), errs[-1],
+                      pct(sum(e <= TIGHT_OFFSET_S * 1000 for e in errs), len(errs)), TIGHT_OFFSET_S * 1000))
+    ms = sorted(r["ms"] for r in results)
+    out.append("match_clip() round trip, client side: p50 %.1f ms, p95 %.1f ms (clip decode included)"
+               % (ms[len(ms) // 2], ms[int(0.95 * len(ms))]))
+    out.append("time: ingest %.0f s, clips %.0f s with %d workers" % (ingest_s, elapsed, args.jobs))
+
+    if args.min_confidence is not None and float(args.min_confidence) == 0.0:
+        out.append("")
+        out.append("confidence of the first row (db clips: right answers kept; negatives: answers given)")
+        out.append("")
+        rows = []
+        for th in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99):
+            kept = sum(is_right(r) and r["confidence"] >= th for r in db)
+            fp = sum(r["answer"] is not None and r["confidence"] >= th for r in results if r["kind"] != "db")
+            wr = sum(r["answer"] is not None and not is_right(r) and r["confidence"] >= th for r in db)
+            rows.append(["%.2f" % th, pct(kept, len(db)), fp, wr])
+        out.append(table(["threshold", "recall (db clips)", "false positives (negatives)", "wrong answers (db clips)"], rows))
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("catalogue", help="CSV with track_id,path,split (split: db or held)")
+    ap.add_argument("--clips-per-cell", type=int, default=24, help="db clips per degradation and length")
+    ap.add_argument("--held-per-cell", type=int, default=8, help="held-track clips per degradation and length")
+    ap.add_argument("--nonmusic-per-cell", type=int, default=4, help="non-music clips per kind and length")
+    ap.add_argument("--lengths", default="3,5,10", help="clip lengths in seconds")
+    ap.add_argument("--only", default=None, help="comma-separated degradations to run (default all)")
+    ap.add_argument("--seed", default="afp-accuracy-1")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--database", default="afp_bench_accuracy")
+    ap.add_argument("--reingest", action="store_true", help="drop and rebuild the benchmark database")
+    ap.add_argument("--min-confidence", default=None,
+                    help="afp.min_confidence for the queries; 0 also prints a calibration table")
+    ap.add_argument("--min-shared-hashes", default=None, help="afp.min_shared_hashes for the queries")
+    ap.add_argument("--results", default=None, help="write one CSV row per clip here")
+    args = ap.parse_args()
+
+    for tool in ("sox", "soxi", "espeak-ng"):
+        if shutil.which(tool) is None:
+            sys.exit("bench-accuracy: %s not found (scripts/setup installs it)" % tool)
+    lengths = [float(x) for x in args.lengths.split(",")]
+    lengths = [int(l) if l.is_integer() else l for l in lengths]
+    tracks = read_catalogue(args.catalogue)
+    settings = {}
+    if args.min_confidence is not None:
+        settings["afp.min_confidence"] = str(args.min_confidence)
+    if args.min_shared_hashes is not None:
+        settings["afp.min_shared_hashes"] = str(args.min_shared_hashes)
+
+    prepare_database(args.database, args.reingest)
+    db = Database(args.database, settings)
+    ingest_s = ingest(db, tracks, args.jobs)
+
+    clips = plan_clips(tracks, lengths, args.clips_per_cell, args.held_per_cell, args.nonmusic_per_cell, args.seed)
+    if args.only:
+        keep = set(s.strip() for s in args.only.split(","))
+        clips = [c for c in clips if c["degradation"] in keep or c["kind"] == "nonmusic"]
+    workdir = tempfile.mkdtemp(prefix="afp-bench-accuracy-")
+    try:
+        babble = Babble(workdir)
+        log("querying %d clips with %d workers" % (len(clips), args.jobs))
+        results, elapsed = evaluate(db, clips, babble, args.jobs, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        db.close()
+    if args.results:
+        cols = ["kind", "degradation", "length", "container", "track", "offset", "answer",
+                "answer_offset", "score", "confidence", "ms", "bytes"]
+        with open(args.results, "w", newline="") as f:
+            w = csv.DictWriter(f, cols, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(results)
+    n_db = sum(t["split"] == "db" for t in tracks)
+    hours_db = sum(t["duration"] for t in tracks if t["split"] == "db") / 3600
+    print(report(results, lengths, elapsed, ingest_s, args, n_db, len(tracks) - n_db, hours_db))
+
+
+if __name__ == "__main__":
+    main()
