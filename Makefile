@@ -23,7 +23,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): src/core/afp_format.h src/core/facade.h src/pg/afp_pg.h
+# Without dependency tracking, any header change rebuilds every object: a stale struct layout in one
+# object would otherwise pass the compiler and corrupt values at run time.
+$(OBJS): $(wildcard src/core/*.h src/core/*.hpp) src/pg/afp_pg.h
 
 installcheck: build/regress
 build/regress:

@@ -127,7 +127,7 @@ CREATE FUNCTION match_afp(
     max_results int DEFAULT 5,
     OUT track_id bigint, OUT title text, OUT score int, OUT offset_s float8, OUT confidence float4,
     OUT matched_s float8, OUT clip_start_s float8, OUT clip_end_s float8,
-    OUT track_start_s float8, OUT track_end_s float8)
+    OUT track_start_s float8, OUT track_end_s float8, OUT speed float8)
 RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'afp_match_afp' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 5;
 COMMENT ON FUNCTION match_afp(afp, regclass, int) IS 'tracks of a catalogue that contain the fingerprinted clip, best first';
@@ -137,7 +137,7 @@ CREATE FUNCTION match_clip(
     max_results int DEFAULT 5,
     OUT track_id bigint, OUT title text, OUT score int, OUT offset_s float8, OUT confidence float4,
     OUT matched_s float8, OUT clip_start_s float8, OUT clip_end_s float8,
-    OUT track_start_s float8, OUT track_end_s float8)
+    OUT track_start_s float8, OUT track_end_s float8, OUT speed float8)
 RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'afp_match_clip' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 5;
 COMMENT ON FUNCTION match_clip(bytea, int) IS 'tracks of afp_tracks that contain the audio clip, best first';
@@ -148,7 +148,7 @@ CREATE FUNCTION match_clip(
     max_results int DEFAULT 5,
     OUT track_id bigint, OUT title text, OUT score int, OUT offset_s float8, OUT confidence float4,
     OUT matched_s float8, OUT clip_start_s float8, OUT clip_end_s float8,
-    OUT track_start_s float8, OUT track_end_s float8)
+    OUT track_start_s float8, OUT track_end_s float8, OUT speed float8)
 RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'afp_match_clip' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 5;
 COMMENT ON FUNCTION match_clip(bytea, regclass, int) IS 'tracks of a catalogue that contain the audio clip, best first';

@@ -134,6 +134,10 @@ def encode(audio, container, tmpdir):
         return f.read()
 
 
+CONTAINER_EXT = {"wav16-44k-stereo": "wav", "wav16": "wav", "wav16-22k-mono": "wav", "wavfloat-48k-stereo": "wav",
+                 "flac-48k": "flac", "ogg-44k": "ogg", "mp3-128": "mp3", "mp3-64": "mp3", "mp3-32": "mp3", "gsm": "wav"}
+
+
 def noise_like(kind, n, ch, rng):
     if kind == "white":
         return rng.standard_normal((n, ch)).astype(np.float32)
@@ -351,6 +355,8 @@ def plan_clips(tracks, lengths, per_cell, held_per_cell, nonmusic_per_cell, seed
                               "track": None, "path": None, "offset": None,
                               "container": CONTAINERS[(i + d) % len(CONTAINERS)],
                               "seed": "%s:nonmusic:%s:%d:%s" % (seed, length, i, kind)})
+    for i, c in enumerate(clips):
+        c["index"] = i
     return clips
 
 
@@ -363,7 +369,8 @@ def make_clip(clip, babble, tmpdir):
     audio = sox_effects(audio, effects)
     if step is not None:
         audio = apply_numpy(step, audio, rng, babble)
-    return encode(audio, forced or clip["container"], tmpdir)
+    clip["container"] = forced or clip["container"]
+    return encode(audio, clip["container"], tmpdir)
 
 
 def query(db, data):
@@ -375,7 +382,7 @@ def query(db, data):
     return rows, (time.perf_counter() - t0) * 1000.0
 
 
-def evaluate(db, clips, babble, jobs, workdir):
+def evaluate(db, clips, babble, jobs, workdir, save_dir=None):
     results = []
     t0 = time.time()
     lock = threading.Lock()
@@ -385,6 +392,10 @@ def evaluate(db, clips, babble, jobs, workdir):
         if not hasattr(local, "tmp"):
             local.tmp = tempfile.mkdtemp(dir=workdir)
         data = make_clip(clip, babble, local.tmp)
+        if save_dir:
+            clip["file"] = "%s/clip%05d.%s" % (save_dir, clip["index"], CONTAINER_EXT[clip["container"]])
+            with open(clip["file"], "wb") as f:
+                f.write(data)
         rows, ms = query(db, data)
         r = dict(clip)
         r["ms"] = ms
@@ -406,9 +417,46 @@ def evaluate(db, clips, babble, jobs, workdir):
     return results, time.time() - t0
 
 
+def log_spectrogram(path, offset, length):
+    x = sox_read(path, max(0.0, offset), length, rate=8000, channels=1)[:, 0]
+    n = (len(x) - 1024) // 256
+    if n <= 0:
+        return None
+    frames = np.stack([x[i * 256:i * 256 + 1024] * np.hanning(1024) for i in range(n)])
+    return np.log(np.abs(np.fft.rfft(frames, axis=1)) + 1e-4)
+
+
+def is_repeat(r, tracks_by_name):
+    """Whether the track holds the clip's audio again where the answer placed it: looped music
+    repeats whole bars sample for sample, and naming the other occurrence is not an error."""
+    path = tracks_by_name[r["track"]]["path"]
+    a = log_spectrogram(path, r["offset"], r["length"])
+    b = log_spectrogram(path, r["answer_offset"], r["length"])
+    if a is None or b is None:
+        return False
+    n = min(len(a), len(b))
+    best = -1.0
+    for lag in range(-3, 4):  # frames of 32 ms: the answer's own offset error
+        x = a[max(0, lag):n + min(0, lag)]
+        y = b[max(0, -lag):n - max(0, lag)]
+        if len(x) > 4:
+            best = max(best, float(np.corrcoef(x.ravel(), y.ravel())[0, 1]))
+    return best >= 0.95
+
+
+def mark_repeats(results, tracks):
+    by_name = {t["name"]: t for t in tracks}
+    for r in results:
+        r["repeat"] = False
+        if (r["kind"] == "db" and r["answer"] == r["track"] and r["answer_offset"] is not None
+                and abs(r["answer_offset"] - r["offset"]) > OFFSET_TOLERANCE_S):
+            r["repeat"] = is_repeat(r, by_name)
+
+
 def is_right(r, tol=OFFSET_TOLERANCE_S):
-    return (r["answer"] == r["track"] and r["answer_offset"] is not None
-            and abs(r["answer_offset"] - r["offset"]) <= tol)
+    if r["answer"] != r["track"] or r["answer_offset"] is None:
+        return False
+    return abs(r["answer_offset"] - r["offset"]) <= tol or r.get("repeat", False)
 
 
 def pct(k, n):
@@ -426,7 +474,9 @@ def report(results, lengths, elapsed, ingest_s, args, n_db, n_held, hours_db):
     out.append("afp accuracy benchmark: %d db tracks (%.2f h) ingested, %d held tracks, %d clips, seed %s"
                % (n_db, hours_db, n_held, len(results), args.seed))
     out.append("")
-    out.append("recall@1: the first row names the right track with |offset error| <= %.1f s" % OFFSET_TOLERANCE_S)
+    out.append("recall@1: the first row names the right track with |offset error| <= %.1f s, or at another place"
+               % OFFSET_TOLERANCE_S)
+    out.append("where the track repeats the clip's audio (log spectrogram correlation >= 0.95)")
     out.append("")
     rows = []
     hdr = ["degradation"] + ["%g s" % l for l in lengths]
@@ -447,8 +497,11 @@ def report(results, lengths, elapsed, ingest_s, args, n_db, n_held, hours_db):
     db = [r for r in results if r["kind"] == "db"]
     wrong = [r for r in db if r["answer"] is not None and r["answer"] != r["track"]]
     misplaced = [r for r in db if r["answer"] == r["track"] and not is_right(r)]
-    out.append("answers for db clips: %d right, %d named another track, %d right track but offset off, %d no answer"
-               % (sum(is_right(r) for r in db), len(wrong), len(misplaced), sum(r["answer"] is None for r in db)))
+    repeats = [r for r in db if r.get("repeat")]
+    out.append("answers for db clips: %d right (%d of them at a repeat of the clip's audio), %d named another track, "
+               "%d right track but offset off, %d no answer"
+               % (sum(is_right(r) for r in db), len(repeats), len(wrong), len(misplaced),
+                  sum(r["answer"] is None for r in db)))
     out.append("")
     out.append("false positives: any row returned for a clip that is not in the catalogue")
     out.append("")
@@ -462,10 +515,10 @@ def report(results, lengths, elapsed, ingest_s, args, n_db, n_held, hours_db):
     out.append(table(["negatives"] + ["%g s" % l for l in lengths], rows))
     out.append("")
 
-    errs = sorted(abs(r["answer_offset"] - r["offset"]) * 1000 for r in db if is_right(r))
+    errs = sorted(abs(r["answer_offset"] - r["offset"]) * 1000 for r in db if is_right(r) and not r["repeat"])
     if errs:
         q = lambda p: errs[min(len(errs) - 1, int(p * len(errs)))]
-        out.append("offset error of right answers: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; %s within %d ms"
+        out.append("offset error of right answers (repeats aside): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; %s within %d ms"
                    % (q(0.5), q(0.95), q(0.99), errs[-1],
                       pct(sum(e <= TIGHT_OFFSET_S * 1000 for e in errs), len(errs)), TIGHT_OFFSET_S * 1000))
     ms = sorted(r["ms"] for r in results)
@@ -503,6 +556,7 @@ def main():
                     help="afp.min_confidence for the queries; 0 also prints a calibration table")
     ap.add_argument("--min-shared-hashes", default=None, help="afp.min_shared_hashes for the queries")
     ap.add_argument("--results", default=None, help="write one CSV row per clip here")
+    ap.add_argument("--save-clips", default=None, help="keep each clip's bytes in this directory")
     args = ap.parse_args()
 
     for tool in ("sox", "soxi", "espeak-ng"):
@@ -529,13 +583,16 @@ def main():
     try:
         babble = Babble(workdir)
         log("querying %d clips with %d workers" % (len(clips), args.jobs))
-        results, elapsed = evaluate(db, clips, babble, args.jobs, workdir)
+        if args.save_clips:
+            os.makedirs(args.save_clips, exist_ok=True)
+        results, elapsed = evaluate(db, clips, babble, args.jobs, workdir, args.save_clips)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         db.close()
+    mark_repeats(results, tracks)
     if args.results:
-        cols = ["kind", "degradation", "length", "container", "track", "offset", "answer",
-                "answer_offset", "score", "confidence", "ms", "bytes"]
+        cols = ["index", "file", "kind", "degradation", "length", "container", "track", "offset", "answer",
+                "answer_offset", "repeat", "score", "confidence", "ms", "bytes"]
         with open(args.results, "w", newline="") as f:
             w = csv.DictWriter(f, cols, extrasaction="ignore")
             w.writeheader()

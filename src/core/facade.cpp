@@ -1,10 +1,13 @@
 // facade.cpp — the noexcept C entry points; every exception stops here and becomes an AfpStatus.
 #include "facade.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,8 @@
 #include "fingerprint.hpp"
 #include "format.hpp"
 #include "matcher.hpp"
+#include "params.hpp"
+#include "warp.hpp"
 
 namespace {
 
@@ -88,6 +93,19 @@ bool afp_core_fingerprint(const void* audio, size_t size, const AfpAudioLimits* 
     });
 }
 
+bool afp_core_fingerprint_clip(const void* audio, size_t size, const AfpAudioLimits* limits, AfpCancelFn cancel,
+                               AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        const afp::AudioLimits caps{limits->max_seconds, limits->max_bytes};
+        const afp::ParamSet& params = afp::query_params(afp::default_params());
+        afp::Fingerprint fp =
+            afp::fingerprint_audio(static_cast<const uint8_t*>(audio), size, caps, true, cancel, params);
+        std::vector<uint8_t> body = afp::encode_body(params, fp.n_samples, fp.landmarks);
+        hand_out(body.data(), body.size(), out);
+    });
+}
+
 bool afp_core_validate(const void* body, size_t size, AfpStatus* status) {
     return guarded(status, [&] { afp::validate_body(static_cast<const uint8_t*>(body), size); });
 }
@@ -105,6 +123,40 @@ bool afp_core_format_text(const void* body, size_t size, AfpBuffer* out, AfpStat
     return guarded(status, [&] {
         std::string text = afp::format_text(static_cast<const uint8_t*>(body), size);
         hand_out(text.data(), text.size(), out);
+    });
+}
+
+bool afp_core_warp(const AfpHeader* clip, double speed, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        const afp::ParamSet* params = afp::find_params(clip->param_set);
+        if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
+        std::vector<afp::Landmark> landmarks = afp::warp_landmarks(*clip, speed);
+        // The warped clip lasts n_samples * speed in the original's time; one hop of slack
+        // covers the rounding of frames.
+        const double n = std::ceil(clip->n_samples * speed) + params->hop;
+        const uint32_t n_samples = static_cast<uint32_t>(std::min(n, 4294967295.0));
+        std::vector<uint8_t> body = afp::encode_body(*params, n_samples, landmarks);
+        hand_out(body.data(), body.size(), out);
+    });
+}
+
+bool afp_core_merge(const AfpHeader* const* parts, uint32_t n_parts, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        if (n_parts == 0) throw std::invalid_argument("Nothing to merge.");
+        const afp::ParamSet* params = afp::find_params(parts[0]->param_set);
+        if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
+        uint32_t n_samples = 0;
+        for (uint32_t p = 0; p < n_parts; ++p) {
+            if (parts[p]->param_set != parts[0]->param_set) {
+                throw afp::Error(afp::ErrorKind::ParamMismatch, "The values to merge use different parameter sets.");
+            }
+            n_samples = std::max(n_samples, parts[p]->n_samples);
+        }
+        std::vector<afp::Landmark> landmarks = afp::merge_landmarks(parts, n_parts);
+        std::vector<uint8_t> body = afp::encode_body(*params, n_samples, landmarks);
+        hand_out(body.data(), body.size(), out);
     });
 }
 

@@ -80,6 +80,13 @@ bool afp_core_fingerprint(const void *audio, size_t size, const AfpAudioLimits *
                           bool silent_ok, AfpCancelFn cancel, AfpBuffer *out,
                           AfpFingerprintStats *stats, AfpStatus *status);
 
+/*
+ * Fingerprints a clip to be matched: like afp_core_fingerprint with silent_ok,
+ * but with the denser query analysis (more landmarks from the same hashes).
+ */
+bool afp_core_fingerprint_clip(const void *audio, size_t size, const AfpAudioLimits *limits,
+                               AfpCancelFn cancel, AfpBuffer *out, AfpStatus *status);
+
 /* Checks that size bytes form a well-formed datum body. */
 bool afp_core_validate(const void *body, size_t size, AfpStatus *status);
 
@@ -91,6 +98,15 @@ bool afp_core_format_text(const void *body, size_t size, AfpBuffer *out, AfpStat
 
 /* Releases a buffer handed out by the core; safe on an empty buffer. */
 void afp_core_free(AfpBuffer *buffer);
+
+/*
+ * The clip's fingerprint as it would read had its audio been played at `speed`
+ * (1.02: 2% faster and higher), for matching clips from sped-up or slowed sources.
+ */
+bool afp_core_warp(const AfpHeader *clip, double speed, AfpBuffer *out, AfpStatus *status);
+
+/* One body holding the landmarks of n_parts bodies of one parameter set: one index probe for all. */
+bool afp_core_merge(const AfpHeader *const *parts, uint32_t n_parts, AfpBuffer *out, AfpStatus *status);
 
 /* Number of distinct hash values present in both ascending arrays. */
 uint32_t afp_core_count_shared(const int32_t *a, uint32_t na, const int32_t *b, uint32_t nb);

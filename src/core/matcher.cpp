@@ -17,6 +17,14 @@ namespace {
 // Pairs examined per (clip, track) comparison; past this a pathological track stops adding pairs.
 constexpr size_t kMaxPairs = size_t{1} << 20;
 
+// A clip landmark whose hash the track holds: its clip frame and the track landmarks it pairs with.
+struct Shared {
+    uint32_t clip_frame;
+    uint32_t pairs;
+
+    friend bool operator<(const Shared& a, const Shared& b) noexcept { return a.clip_frame < b.clip_frame; }
+};
+
 struct Pair {
     int32_t offset;       // track frame - clip frame
     uint32_t hash_id;     // index of the hash's first landmark in the clip: one id per distinct hash
@@ -31,31 +39,11 @@ struct Pair {
 
 }  // namespace
 
-double log_poisson_tail(int32_t s, double lambda) {
-    if (s <= 0) return 0.0;
-    if (lambda <= 0.0) return -std::numeric_limits<double>::infinity();
-    if (lambda < s) {
-        // P(X >= s) = pmf(s) * (1 + l/(s+1) + l^2/((s+1)(s+2)) + ...); the series converges since l < s + 1.
-        double term = 1.0;
-        double sum = 1.0;
-        for (int k = 1; k < 1000 && term > 1e-17 * sum; ++k) {
-            term *= lambda / (s + k);
-            sum += term;
-        }
-        return -lambda + s * std::log(lambda) - std::lgamma(s + 1.0) + std::log(sum);
-    }
-    double cdf = 0.0;
-    double pmf = std::exp(-lambda);
-    for (int32_t k = 0; k < s; ++k) {
-        cdf += pmf;
-        pmf *= lambda / (k + 1);
-    }
-    return std::log(std::max(1.0 - cdf, std::numeric_limits<double>::min()));
-}
-
 Vote vote(const AfpHeader& clip, const AfpHeader& track) {
     static std::vector<Pair> pairs;  // reused: one backend, one call at a time
+    static std::vector<Shared> shared;
     pairs.clear();
+    shared.clear();
     const int32_t* qh = afp_body_hashes(&clip);
     const uint32_t* qf = afp_body_frames(&clip);
     const int32_t* th = afp_body_hashes(&track);
@@ -73,6 +61,7 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
             while (i_end < clip.count && qh[i_end] == h) ++i_end;
             uint32_t j_end = j;
             while (j_end < track.count && th[j_end] == h) ++j_end;
+            for (uint32_t a = i; a < i_end; ++a) shared.push_back(Shared{qf[a], j_end - j});
             for (uint32_t a = i; a < i_end; ++a) {
                 for (uint32_t b = j; b < j_end && pairs.size() < kMaxPairs; ++b) {
                     pairs.push_back(Pair{static_cast<int32_t>(tf[b]) - static_cast<int32_t>(qf[a]), i, qf[a]});
@@ -121,23 +110,62 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
     v.aligned_pairs = static_cast<int32_t>(best_hi - best_lo);
     v.offset_frames = offset_sum / static_cast<double>(best_hi - best_lo);
 
-    // Null model: pairs outside the best window fall uniformly on the offsets the two fingerprints
-    // allow, so each window sees Poisson(lambda) pairs; E = windows * P(X >= anchors). Using anchors
-    // (at most the pairs in the window) keeps the estimate conservative.
+    // Null model. Landmarks anchored at one clip frame share their anchor peak, so they stand or
+    // fall together: the unit of evidence is a clip frame. A frame whose landmarks make k pairs
+    // with the track has one of them inside a given offset window by chance with probability
+    // p = min(1, k * width / span): a frame of a drone, a loop or a hum, whose hashes recur all
+    // over the track, aligns somewhere almost surely and proves little; a frame of rare hashes
+    // proves much. The evidence is the sum of -ln p over the frames aligned in the best window.
+    // Its tail under the null (independent frames) is bounded with Chernoff,
+    //   ln P(E >= e) <= min over theta of  sum_frames ln(1 - p + p^(1 - theta)) - theta * e,
+    // and multiplied by the number of offset windows a chance alignment could have picked.
     const ParamSet* params = find_params(clip.param_set);
     const double span = params == nullptr
                             ? 1.0
                             : static_cast<double>(Spectrogram::frames_for(*params, clip.n_samples)) +
                                   Spectrogram::frames_for(*params, track.n_samples);
     const double windows = std::max(1.0, span / width);
-    const double lambda = std::max(kMinBackground, (v.total_pairs - v.aligned_pairs) / windows);
-    v.log_chance = std::log(windows) + log_poisson_tail(v.anchors, lambda);
+    auto chance_of = [&](uint32_t k) { return std::min(1.0, k * static_cast<double>(width) / span); };
+
+    // Pairs per clip frame, then the aligned frames' evidence by a merge with the sorted times.
+    std::sort(shared.begin(), shared.end());
+    static std::vector<uint32_t> frame_pairs;
+    frame_pairs.clear();
+    double evidence = 0.0;
+    size_t t_idx = 0;
+    for (size_t k = 0; k < shared.size();) {
+        size_t run = k;
+        uint32_t total = 0;
+        while (run < shared.size() && shared[run].clip_frame == shared[k].clip_frame) total += shared[run++].pairs;
+        frame_pairs.push_back(total);
+        while (t_idx < static_cast<size_t>(v.anchors) && times[t_idx] < shared[k].clip_frame) ++t_idx;
+        if (t_idx < static_cast<size_t>(v.anchors) && times[t_idx] == shared[k].clip_frame) {
+            evidence -= std::log(chance_of(total));
+        }
+        k = run;
+    }
+    // Frames grouped by pair count: most make one or two pairs, so the bound costs a few logs.
+    std::sort(frame_pairs.begin(), frame_pairs.end());
+    double best_bound = 0.0;
+    for (double theta : {0.25, 0.5, 0.75, 0.9}) {
+        double log_mgf = 0.0;
+        for (size_t k = 0; k < frame_pairs.size();) {
+            size_t run = k;
+            while (run < frame_pairs.size() && frame_pairs[run] == frame_pairs[k]) ++run;
+            const double p = chance_of(frame_pairs[k]);
+            log_mgf += static_cast<double>(run - k) * std::log1p(-p + std::pow(p, 1.0 - theta));
+            k = run;
+        }
+        best_bound = std::min(best_bound, log_mgf - theta * evidence);
+    }
+    v.evidence = evidence;
+    v.log_chance = std::log(windows) + best_bound;
     return v;
 }
 
 double confidence(const Vote& vote, uint32_t candidates) {
     if (vote.score <= 0) return 0.0;
-    const double expected = std::max<uint32_t>(candidates, 1) * std::exp(vote.log_chance);
+    const double expected = std::max<uint32_t>(candidates, 1) * std::exp(vote.log_chance + kDependenceAllowance);
     return std::exp(-expected);
 }
 

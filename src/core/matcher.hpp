@@ -10,8 +10,13 @@ namespace afp {
 // Half-width, in frames, of the offset window that counts as one alignment (+-16 ms).
 inline constexpr int32_t kOffsetTolerance = 1;
 
-// Background pairs per offset window assumed even when none are seen (keeps confidence finite).
-inline constexpr double kMinBackground = 0.05;
+// The chance model treats aligned clip frames as independent; in music they are not (a shared
+// tempo, key or instrument makes neighbouring frames align together), so it overstates the
+// evidence of weak alignments. This allowance, in nats, was measured on held-out real music
+// (docs/accuracy.md): the strongest chance alignment of a clip that is not in the catalogue
+// had ln(chance) = -16.8, true matches mostly lie far below; with the allowance a chance
+// alignment that strong gets confidence below 0.5 against a catalogue of 100 candidates.
+inline constexpr double kDependenceAllowance = 14.0;
 
 // The best alignment of a clip in a track.
 struct Vote {
@@ -22,6 +27,7 @@ struct Vote {
     double offset_frames = 0.0;    // mean (track frame - clip frame) over the window's pairs
     uint32_t clip_first_frame = 0;
     uint32_t clip_last_frame = 0;
+    double evidence = 0.0;         // sum of -ln(chance of alignment) over the aligned hashes
     double log_chance = 0.0;       // ln(expected number of offset windows scoring this well by chance)
 };
 
@@ -34,12 +40,10 @@ struct Vote {
 // distinct clip times count as separate pieces of evidence.
 Vote vote(const AfpHeader& clip, const AfpHeader& track);
 
-// ln P(X >= s) for X ~ Poisson(lambda).
-double log_poisson_tail(int32_t s, double lambda);
-
-// Confidence that a vote is not chance, given the number of tracks it competed with:
-// exp(-E), where E = candidates * exp(log_chance) is the expected number of chance alignments
-// scoring as well, so 0.5 means E = ln 2.
+// Confidence that a vote is not chance, given the number of comparisons it competed with
+// (candidate tracks times renditions of the clip): exp(-E), where
+// E = comparisons * exp(log_chance + kDependenceAllowance) is the expected number of chance
+// alignments scoring as well, so 0.5 means E = ln 2.
 double confidence(const Vote& vote, uint32_t candidates);
 
 }  // namespace afp

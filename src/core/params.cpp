@@ -27,9 +27,22 @@ constexpr ParamSet kParamSet1{
     /* silence_level */ 2.5e-4f, // -72 dBFS
 };
 
+// Set 1 analysed for a query; see query_params().
+constexpr ParamSet dense(const ParamSet& p) {
+    ParamSet q = p;
+    q.peaks_per_window = 2 * p.peaks_per_window;
+    q.fan_out = 2 * p.fan_out;
+    return q;
+}
+constexpr ParamSet kParamSet1Query = dense(kParamSet1);
+
 }  // namespace
 
 const ParamSet& default_params() noexcept { return kParamSet1; }
+
+const ParamSet& query_params(const ParamSet& reference) noexcept {
+    return reference.id == kParamSet1.id ? kParamSet1Query : reference;
+}
 
 const ParamSet* find_params(uint8_t id) noexcept { return id == kParamSet1.id ? &kParamSet1 : nullptr; }
 

@@ -31,6 +31,12 @@ struct ParamSet {
 // The parameter set fingerprint() uses today.
 const ParamSet& default_params() noexcept;
 
+// The analysis of a clip to be matched against fingerprints of `reference`: the same hashes, with
+// twice the peaks per density window and twice the fan-out. A noisy clip loses many of the
+// reference's peaks; drawing four times the landmarks from it finds more of those that survive,
+// at the cost of a bigger index probe (measured in docs/accuracy.md).
+const ParamSet& query_params(const ParamSet& reference) noexcept;
+
 // The set with this id, or nullptr when the id is unknown.
 const ParamSet* find_params(uint8_t id) noexcept;
 

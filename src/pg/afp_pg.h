@@ -25,6 +25,7 @@ extern int    afp_max_audio_seconds;
 extern int    afp_max_audio_bytes;
 extern int    afp_min_shared_hashes;
 extern double afp_min_confidence;
+extern double afp_max_speed_change;
 
 /* Returns true when a cancel or termination is pending; handed to the core. */
 extern bool afp_interrupt_pending(void);
@@ -43,7 +44,7 @@ extern void afp_raise(const AfpStatus *status) pg_attribute_noreturn();
 /* The distinct hashes of a fingerprint as int4 Datums, ascending; NULL when it has none. */
 extern Datum *afp_distinct_hashes(const AfpDatum *fp, int32 *nkeys);
 
-/* fingerprint() of raw bytes, shared with match_clip(). */
-extern AfpDatum *afp_fingerprint_bytes(const char *data, size_t size, bool silent_ok);
+/* fingerprint() of raw bytes, shared with match_clip() (as_clip: query analysis, silence allowed). */
+extern AfpDatum *afp_fingerprint_bytes(const char *data, size_t size, bool as_clip);
 
 #endif /* AFP_PG_H */

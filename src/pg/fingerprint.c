@@ -7,13 +7,17 @@
 
 PG_FUNCTION_INFO_V1(afp_fingerprint);
 
-/* Fingerprints raw audio bytes; with silent_ok, silence gives an empty fingerprint. */
+/*
+ * Fingerprints raw audio bytes. A clip (as_clip) gets the denser query analysis,
+ * and silence gives it an empty fingerprint instead of an error.
+ */
 AfpDatum *
-afp_fingerprint_bytes(const char *data, size_t size, bool silent_ok)
+afp_fingerprint_bytes(const char *data, size_t size, bool as_clip)
 {
     AfpAudioLimits limits;
     AfpBuffer   buffer;
     AfpStatus   status;
+    bool        ok;
 
     /* Checked here too, before the core sees a byte, so the cap holds for every caller. */
     if (size > (size_t) afp_max_audio_bytes)
@@ -24,7 +28,11 @@ afp_fingerprint_bytes(const char *data, size_t size, bool silent_ok)
                  errhint("Compress the audio, split it, or ask a superuser to raise afp.max_audio_bytes.")));
     limits.max_seconds = afp_max_audio_seconds;
     limits.max_bytes = (size_t) afp_max_audio_bytes;
-    if (!afp_core_fingerprint(data, size, &limits, silent_ok, afp_interrupt_pending, &buffer, NULL, &status))
+    if (as_clip)
+        ok = afp_core_fingerprint_clip(data, size, &limits, afp_interrupt_pending, &buffer, &status);
+    else
+        ok = afp_core_fingerprint(data, size, &limits, false, afp_interrupt_pending, &buffer, NULL, &status);
+    if (!ok)
         afp_raise(&status);
     return afp_datum_from_buffer(&buffer);
 }

@@ -26,13 +26,19 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include <math.h>
+
 PG_FUNCTION_INFO_V1(afp_match_afp);
 PG_FUNCTION_INFO_V1(afp_match_clip);
 
 /* Candidate rows fetched from the cursor per batch; interrupts are checked between rows. */
 #define MATCH_FETCH_BATCH 64
 
-#define MATCH_COLUMNS 10
+#define MATCH_COLUMNS 11
+
+/* Spacing of the speeds tried when a clip does not match as recorded (0.5%): warped hashes
+ * survive a residual speed error of about half of it. */
+#define AFP_SPEED_STEP 0.005
 
 /* The columns of a catalogue that matching reads. */
 typedef struct CatalogColumns
@@ -49,6 +55,7 @@ typedef struct MatchRow
     int64       track_id;
     char       *title;
     AfpVote     vote;
+    double      speed;      /* speed of the clip relative to the track */
     double      confidence;
 } MatchRow;
 
@@ -199,48 +206,70 @@ compare_matches(const void *a, const void *b)
 }
 
 /*
+ * The fingerprints one search votes with: the clip as recorded, or renditions of
+ * it at other speeds, and the union of their landmarks that probes the index once.
+ */
+typedef struct QuerySet
+{
+    AfpDatum   *probe;
+    AfpDatum  **variants;
+    double     *speeds;
+    int         n;
+} QuerySet;
+
+/* Scored candidates of one search. */
+typedef struct MatchList
+{
+    MatchRow   *rows;
+    int         nrows;
+    int         capacity;
+    uint32      candidates;
+} MatchList;
+
+/* Keeps a candidate's best vote over the query's variants; returns its speed through *speed. */
+static AfpVote
+best_vote(const QuerySet *qs, const AfpDatum *track, double *speed)
+{
+    AfpVote     best = {0};
+    AfpStatus   status;
+
+    *speed = 1.0;
+    for (int v = 0; v < qs->n; v++)
+    {
+        AfpVote     vote;
+
+        if (!afp_core_vote(&qs->variants[v]->header, &track->header, &vote, &status))
+            afp_raise(&status);
+        if (vote.score > best.score || (vote.score == best.score && vote.log_chance < best.log_chance))
+        {
+            best = vote;
+            *speed = qs->speeds[v];
+        }
+    }
+    return best;
+}
+
+/*
  * Scores every catalogue row sharing at least afp.min_shared_hashes hashes with
- * the query and writes the accepted ones, best first, to the SRF result.
+ * the probe; rows scoring at least that much are added to the list.
  */
 static void
-match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, Oid catalog, int32 max_results)
+collect_matches(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid afp_type, MatchList *list)
 {
-    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-    MemoryContext result_cxt;
+    MemoryContext result_cxt = CurrentMemoryContext;
     MemoryContext row_cxt;
-    Oid         ext_nsp;
-    Oid         afp_type;
-    CatalogColumns cols;
     StringInfoData sql;
     Portal      portal;
     Oid         argtypes[1];
     Datum       args[1];
-    MatchRow   *rows = NULL;
-    int         nrows = 0;
-    int         capacity = 0;
-    uint32      candidates = 0;
-    double      seconds_per_frame = (double) query->header.hop / query->header.sample_rate;
-    int         emitted = 0;
 
-    check_max_results(max_results);
-
-    InitMaterializedSRF(fcinfo, 0);
-    afp_type = afp_type_oid(fcinfo, &ext_nsp);
-    cols = find_catalog_columns(catalog, afp_type);
-
-    /* An empty fingerprint (a silent or very short clip) matches nothing. */
-    if (query->header.count == 0)
-        return;
-
-    result_cxt = CurrentMemoryContext;
     row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp match row", ALLOCSET_DEFAULT_SIZES);
-
     initStringInfo(&sql);
     appendStringInfo(&sql, "SELECT c.%s::pg_catalog.int8, c.%s, %s FROM %s c WHERE c.%s OPERATOR(%s.%%) $1",
-                     cols.id, cols.fp, cols.title ? psprintf("c.%s::pg_catalog.text", cols.title) : "NULL::pg_catalog.text",
-                     cols.relation, cols.fp, quote_identifier(get_namespace_name(ext_nsp)));
+                     cols->id, cols->fp, cols->title ? psprintf("c.%s::pg_catalog.text", cols->title) : "NULL::pg_catalog.text",
+                     cols->relation, cols->fp, quote_identifier(get_namespace_name(ext_nsp)));
     argtypes[0] = afp_type;
-    args[0] = PointerGetDatum(query);
+    args[0] = PointerGetDatum(qs->probe);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
@@ -258,10 +287,10 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, Oid catalog, int32 m
             Datum       id_datum;
             Datum       fp_datum;
             Datum       title_datum;
-            AfpDatum   *track;
             AfpVote     vote;
-            AfpStatus   status;
+            double      speed;
             MemoryContext old;
+            MatchRow   *row;
 
             CHECK_FOR_INTERRUPTS();
             id_datum = SPI_getbinval(tuple, desc, 1, &isnull);
@@ -270,29 +299,28 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, Oid catalog, int32 m
             fp_datum = SPI_getbinval(tuple, desc, 2, &isnull);
             if (isnull)
                 continue;
-            candidates++;
+            list->candidates++;
 
             old = MemoryContextSwitchTo(row_cxt);
-            track = afp_detoast(fp_datum);
-            if (!afp_core_vote(&query->header, &track->header, &vote, &status))
-                afp_raise(&status);
+            vote = best_vote(qs, afp_detoast(fp_datum), &speed);
             MemoryContextSwitchTo(old);
             MemoryContextReset(row_cxt);
             if (vote.score < afp_min_shared_hashes)
                 continue;
 
             old = MemoryContextSwitchTo(result_cxt);
-            if (nrows == capacity)
+            if (list->nrows == list->capacity)
             {
-                capacity = capacity == 0 ? 16 : capacity * 2;
-                rows = rows == NULL ? palloc(sizeof(MatchRow) * capacity)
-                    : repalloc(rows, sizeof(MatchRow) * capacity);
+                list->capacity = list->capacity == 0 ? 16 : list->capacity * 2;
+                list->rows = list->rows == NULL ? palloc(sizeof(MatchRow) * list->capacity)
+                    : repalloc(list->rows, sizeof(MatchRow) * list->capacity);
             }
-            rows[nrows].track_id = DatumGetInt64(id_datum);
+            row = &list->rows[list->nrows++];
+            row->track_id = DatumGetInt64(id_datum);
             title_datum = SPI_getbinval(tuple, desc, 3, &isnull);
-            rows[nrows].title = isnull ? NULL : TextDatumGetCString(title_datum);
-            rows[nrows].vote = vote;
-            nrows++;
+            row->title = isnull ? NULL : TextDatumGetCString(title_datum);
+            row->vote = vote;
+            row->speed = speed;
             MemoryContextSwitchTo(old);
         }
         SPI_freetuptable(SPI_tuptable);
@@ -300,21 +328,119 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, Oid catalog, int32 m
     SPI_cursor_close(portal);
     SPI_finish();
     MemoryContextDelete(row_cxt);
+}
 
-    /* Confidence depends on how many tracks competed, known only now. */
-    for (int i = 0; i < nrows; i++)
-        rows[i].confidence = afp_core_confidence(&rows[i].vote, candidates);
-    if (nrows > 1)
-        qsort(rows, nrows, sizeof(MatchRow), compare_matches);
+/*
+ * Confidence depends on how many tracks competed and how many renditions of the
+ * clip were tried (each is another chance to align by luck): both known only now.
+ * Returns the number of rows reaching afp.min_confidence.
+ */
+static int
+score_matches(MatchList *list, uint32 renditions)
+{
+    int         accepted = 0;
+    uint64      trials = (uint64) Max(list->candidates, 1) * Max(renditions, 1);
 
-    for (int i = 0; i < nrows && emitted < max_results; i++)
+    for (int i = 0; i < list->nrows; i++)
     {
-        MatchRow   *r = &rows[i];
+        list->rows[i].confidence = afp_core_confidence(&list->rows[i].vote, (uint32) Min(trials, PG_UINT32_MAX));
+        if (list->rows[i].confidence >= afp_min_confidence)
+            accepted++;
+    }
+    return accepted;
+}
+
+/* Renditions of the query at speeds 1 +- k * AFP_SPEED_STEP up to afp.max_speed_change. */
+static QuerySet
+speed_renditions(AfpDatum *query)
+{
+    QuerySet    qs;
+    int         steps = (int) floor(afp_max_speed_change / AFP_SPEED_STEP + 1e-9);
+    const AfpHeader **parts;
+    AfpBuffer   buffer;
+    AfpStatus   status;
+
+    qs.n = 0;
+    qs.variants = palloc(sizeof(AfpDatum *) * 2 * steps);
+    qs.speeds = palloc(sizeof(double) * 2 * steps);
+    parts = palloc(sizeof(AfpHeader *) * 2 * steps);
+    for (int k = 1; k <= steps; k++)
+    {
+        for (int sign = -1; sign <= 1; sign += 2)
+        {
+            double      speed = 1.0 + sign * k * AFP_SPEED_STEP;
+
+            if (!afp_core_warp(&query->header, speed, &buffer, &status))
+                afp_raise(&status);
+            qs.variants[qs.n] = afp_datum_from_buffer(&buffer);
+            qs.speeds[qs.n] = speed;
+            parts[qs.n] = &qs.variants[qs.n]->header;
+            qs.n++;
+        }
+    }
+    if (!afp_core_merge(parts, qs.n, &buffer, &status))
+        afp_raise(&status);
+    qs.probe = afp_datum_from_buffer(&buffer);
+    return qs;
+}
+
+/*
+ * Finds the catalogue rows that contain the query and writes the accepted ones,
+ * best first, to the SRF result. The clip as recorded is tried first; only when
+ * nothing is accepted are renditions at other speeds tried, so clips that match
+ * directly pay nothing for the speed search.
+ */
+static void
+match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, Oid catalog, int32 max_results)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+    Oid         ext_nsp;
+    Oid         afp_type;
+    CatalogColumns cols;
+    QuerySet    direct;
+    MatchList   list = {0};
+    uint32      renditions = 1;
+    double      seconds_per_frame = (double) query->header.hop / query->header.sample_rate;
+    int         emitted = 0;
+
+    check_max_results(max_results);
+
+    InitMaterializedSRF(fcinfo, 0);
+    afp_type = afp_type_oid(fcinfo, &ext_nsp);
+    cols = find_catalog_columns(catalog, afp_type);
+
+    /* An empty fingerprint (a silent or very short clip) matches nothing. */
+    if (query->header.count == 0)
+        return;
+
+    direct.probe = query;
+    direct.variants = &query;
+    direct.speeds = palloc(sizeof(double));
+    direct.speeds[0] = 1.0;
+    direct.n = 1;
+    collect_matches(&direct, &cols, ext_nsp, afp_type, &list);
+    if (score_matches(&list, renditions) == 0 && afp_max_speed_change >= AFP_SPEED_STEP)
+    {
+        QuerySet    warped = speed_renditions(query);
+
+        list.nrows = 0;
+        list.candidates = 0;
+        renditions += warped.n;
+        collect_matches(&warped, &cols, ext_nsp, afp_type, &list);
+        score_matches(&list, renditions);
+    }
+    if (list.nrows > 1)
+        qsort(list.rows, list.nrows, sizeof(MatchRow), compare_matches);
+
+    for (int i = 0; i < list.nrows && emitted < max_results; i++)
+    {
+        MatchRow   *r = &list.rows[i];
         Datum       values[MATCH_COLUMNS];
         bool        nulls[MATCH_COLUMNS] = {0};
+        /* Vote frames of a rendition are in the track's time; the clip's own time runs speed times faster. */
         double      offset_s = r->vote.offset_frames * seconds_per_frame;
-        double      clip_start = r->vote.clip_first_frame * seconds_per_frame;
-        double      clip_end = r->vote.clip_last_frame * seconds_per_frame;
+        double      first_s = r->vote.clip_first_frame * seconds_per_frame;
+        double      last_s = r->vote.clip_last_frame * seconds_per_frame;
 
         if (r->confidence < afp_min_confidence)
             continue;
@@ -326,11 +452,12 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, Oid catalog, int32 m
         values[2] = Int32GetDatum(r->vote.score);
         values[3] = Float8GetDatum(offset_s);
         values[4] = Float4GetDatum((float4) r->confidence);
-        values[5] = Float8GetDatum(clip_end - clip_start);
-        values[6] = Float8GetDatum(clip_start);
-        values[7] = Float8GetDatum(clip_end);
-        values[8] = Float8GetDatum(clip_start + offset_s);
-        values[9] = Float8GetDatum(clip_end + offset_s);
+        values[5] = Float8GetDatum((last_s - first_s) / r->speed);
+        values[6] = Float8GetDatum(first_s / r->speed);
+        values[7] = Float8GetDatum(last_s / r->speed);
+        values[8] = Float8GetDatum(first_s + offset_s);
+        values[9] = Float8GetDatum(last_s + offset_s);
+        values[10] = Float8GetDatum(r->speed);
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         emitted++;
     }
@@ -381,7 +508,7 @@ afp_match_clip(PG_FUNCTION_ARGS)
         max_results = PG_GETARG_INT32(2);
     }
     check_max_results(max_results);
-    /* Silence is not an error here: a silent clip matches nothing. */
+    /* A clip gets the query analysis; silence is not an error here, it matches nothing. */
     query = afp_fingerprint_bytes(VARDATA_ANY(clip), VARSIZE_ANY_EXHDR(clip), true);
     match_into_result(fcinfo, query, catalog, max_results);
     return (Datum) 0;

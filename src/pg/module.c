@@ -11,8 +11,9 @@ PG_MODULE_MAGIC;
 
 int    afp_max_audio_seconds = 3600;
 int    afp_max_audio_bytes = 256 * 1024 * 1024;
-int    afp_min_shared_hashes = 8;
+int    afp_min_shared_hashes = 5;
 double afp_min_confidence = 0.5;
+double afp_max_speed_change = 0.05;
 
 void _PG_init(void);
 
@@ -39,7 +40,7 @@ _PG_init(void)
                             "and the least score match_clip() reports.",
                             "match_clip() asks the GIN index for rows sharing this many hashes with the clip.",
                             &afp_min_shared_hashes,
-                            8, 1, 1000000,
+                            5, 1, 1000000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
     DefineCustomRealVariable("afp.min_confidence",
@@ -47,6 +48,14 @@ _PG_init(void)
                              NULL,
                              &afp_min_confidence,
                              0.5, 0.0, 1.0,
+                             PGC_USERSET, 0,
+                             NULL, NULL, NULL);
+    DefineCustomRealVariable("afp.max_speed_change",
+                             "Largest speed change of a clip relative to its track that match_clip() searches for.",
+                             "A fraction: 0.05 tries speeds from 0.95 to 1.05 in steps of 0.005 when the clip "
+                             "does not match as recorded. 0 turns the search off.",
+                             &afp_max_speed_change,
+                             0.05, 0.0, 0.2,
                              PGC_USERSET, 0,
                              NULL, NULL, NULL);
     MarkGUCPrefixReserved("afp");

@@ -97,28 +97,12 @@ TEST(Vote, NothingSharedScoresZero) {
     EXPECT_EQ(confidence(v, 1), 0.0);
 }
 
-TEST(PoissonTail, MatchesDirectSums) {
-    for (double lambda : {0.01, 0.5, 3.0, 20.0}) {
-        for (int s : {1, 2, 5, 10, 30}) {
-            double direct = 0;
-            double pmf = std::exp(-lambda);
-            for (int k = 0; k < 400; ++k) {
-                if (k >= s) direct += pmf;
-                pmf *= lambda / (k + 1);
-            }
-            if (direct > 1e-300) {
-                EXPECT_NEAR(log_poisson_tail(s, lambda), std::log(direct), 1e-6) << lambda << " " << s;
-            }
-        }
-    }
-    EXPECT_EQ(log_poisson_tail(0, 1.0), 0.0);
-}
 
 TEST(Confidence, FallsWithMoreCandidatesAndRisesWithScore) {
     Vote weak;
     weak.score = 3;
     weak.anchors = 3;
-    weak.log_chance = std::log(0.3);
+    weak.log_chance = std::log(0.3) - kDependenceAllowance;
     Vote strong = weak;
     strong.score = 30;
     strong.log_chance = -60;
