@@ -82,7 +82,10 @@ void PeakPicker::decide(uint32_t frame) {
         const uint32_t hi = std::min(b + mr, band_ - 1);
         const double mean = (sums[hi + 1] - sums[lo]) / (hi - lo + 1);
         if (v < mean * params_.min_prominence) continue;
-        candidates_.push_back(Peak{frame, b + params_.min_bin, static_cast<float>(std::log(v / mean))});
+        // Ranked by prominence and loudness together: prominence alone favours faint peaks
+        // that noise buries first; weighting in half the log power keeps the peaks that survive
+        // noise, band limiting and codecs (docs/accuracy.md, "peak strength").
+        candidates_.push_back(Peak{frame, b + params_.min_bin, static_cast<float>(std::log(v / mean) + 0.5 * std::log(v))});
     }
 }
 

@@ -13,7 +13,7 @@ namespace afp {
 struct Peak {
     uint32_t frame;
     uint32_t bin;
-    float strength;  // natural log of power over the local mean power
+    float strength;  // ln(power / local mean power) + 0.5 ln(power): what density limiting ranks by
 };
 
 // Receives spectrogram columns and keeps every cell that is the maximum of its

@@ -1,6 +1,6 @@
 -- Signatures and labels of everything the extension installs.
 BEGIN;
-SELECT plan(99);
+SELECT plan(101);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -45,11 +45,11 @@ SELECT is(
   (SELECT array_agg(a ORDER BY n) FROM pg_proc p, unnest(p.proargnames, p.proargmodes) WITH ORDINALITY u(a, m, n)
    WHERE p.oid = 'match_clip(bytea, int)'::regprocedure AND m = 'o'),
   ARRAY['track_id', 'title', 'score', 'offset_s', 'confidence', 'matched_s', 'clip_start_s', 'clip_end_s',
-        'track_start_s', 'track_end_s']::text[],
-  'match_clip returns track_id, title, score, offset_s, confidence and the matched time ranges');
+        'track_start_s', 'track_end_s', 'speed']::text[],
+  'match_clip returns track_id, title, score, offset_s, confidence, the matched time ranges and the speed');
 SELECT is(
   (SELECT pg_get_function_arguments(oid) FROM pg_proc WHERE oid = 'match_clip(bytea, int)'::regprocedure),
-  'clip bytea, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision',
+  'clip bytea, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision',
   'match_clip(clip, max_results DEFAULT 5)');
 SELECT ok(
   (SELECT pg_get_function_identity_arguments(oid) FROM pg_proc WHERE oid = 'match_afp(afp, regclass, int)'::regprocedure)
@@ -92,7 +92,10 @@ SELECT ok((SELECT 'afp_tracks'::regclass = ANY (extconfig) FROM pg_extension WHE
 -- Settings.
 SELECT is(current_setting('afp.max_audio_seconds'), '1h', 'afp.max_audio_seconds defaults to one hour');
 SELECT is(current_setting('afp.max_audio_bytes'), '256MB', 'afp.max_audio_bytes defaults to 256 MB');
-SELECT is(current_setting('afp.min_shared_hashes'), '8', 'afp.min_shared_hashes defaults to 8');
+SELECT is(current_setting('afp.min_shared_hashes'), '5', 'afp.min_shared_hashes defaults to 5');
+SELECT is(current_setting('afp.max_speed_change'), '0.05', 'afp.max_speed_change defaults to 5%');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'afp.max_speed_change'), 'user',
+          'anyone may narrow or widen the speed search');
 SELECT is(current_setting('afp.min_confidence'), '0.5', 'afp.min_confidence defaults to 0.5');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'afp.max_audio_seconds'), 'superuser',
           'only a superuser raises the duration cap');

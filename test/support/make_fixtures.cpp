@@ -34,6 +34,54 @@ const SongSpec kSongs[] = {
     {"unknown", 99, 44100, 2, &kWavPcm16},
 };
 
+// Standard base64, for the clip manifest psql reads as text.
+std::string base64(const std::vector<uint8_t>& in) {
+    static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (size_t i = 0; i < in.size(); i += 3) {
+        const uint32_t n = (uint32_t{in[i]} << 16) | (i + 1 < in.size() ? uint32_t{in[i + 1]} << 8 : 0) |
+                           (i + 2 < in.size() ? uint32_t{in[i + 2]} : 0);
+        out += abc[(n >> 18) & 63];
+        out += abc[(n >> 12) & 63];
+        out += i + 1 < in.size() ? abc[(n >> 6) & 63] : '=';
+        out += i + 2 < in.size() ? abc[n & 63] : '=';
+    }
+    return out;
+}
+
+// Audio played `speed` times faster (tempo and pitch together), as a turntable or tape would.
+Audio sped_up(const Audio& audio, double speed) {
+    Audio out = resample_linear(audio, static_cast<int>(audio.rate / speed));
+    out.rate = audio.rate;
+    return out;
+}
+
+// The recall guard's clips (sql/accuracy.sql): 5 s from every song at two offsets under six
+// conditions, plus clips of a song that is not in the catalogue. One CSV line per clip:
+// song,offset_s,condition,base64 bytes.
+void write_accuracy_set(const std::vector<Audio>& songs, const std::string& path) {
+    std::string csv = "song,offset_s,condition,audio\n";
+    auto add = [&](const std::string& song, double offset, const char* condition, const std::vector<uint8_t>& bytes) {
+        char head[96];
+        std::snprintf(head, sizeof head, "%s,%.2f,%s,", song.c_str(), offset, condition);
+        csv += head + base64(bytes) + "\n";
+    };
+    uint64_t seed = 1000;
+    for (size_t s = 0; s < 7; ++s) {
+        const std::string song = s < 6 ? "song" + std::to_string(s + 1) : "unknown";
+        for (double offset : {2.5, 11.0}) {
+            const Audio clip = cut(songs[s], offset, 5.0);
+            add(song, offset, "clean", encode(clip, kOggVorbis));
+            add(song, offset, "white noise 5 dB", encode(add_noise(clip, 5.0, seed++), kMp3));
+            add(song, offset, "white noise 0 dB", encode(resample_linear(add_noise(clip, 0.0, seed++), 48000), kOggOpus));
+            add(song, offset, "white noise -5 dB", encode(scale(resample_linear(to_mono(add_noise(clip, -5.0, seed++)), 11025), -12.0), kFlac));
+            add(song, offset, "speed +3%", encode(sped_up(cut(songs[s], offset, 5.2), 1.03), kOggVorbis));
+            add(song, offset, "8 kHz mono -30 dB", encode(scale(resample_linear(to_mono(clip), 8000), -30.0), kWavPcm16));
+        }
+    }
+    write_file(path, std::vector<uint8_t>(csv.begin(), csv.end()));
+}
+
 void put_le(std::vector<uint8_t>& b, size_t at, uint32_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
 }
@@ -70,6 +118,8 @@ int main(int argc, char** argv) {
         Audio one_sample = sine(440.0, 1.0 / 44100, 44100);
         one_sample.samples.assign(1, 0.5f);
         write_file(path("one_sample.wav"), encode(one_sample, kWavPcm16));
+
+        write_accuracy_set(songs, path("accuracy.csv"));
 
         // Broken inputs.
         const std::vector<uint8_t> wav = encode(cut(song1, 0.0, 2.0), kWavPcm16);
