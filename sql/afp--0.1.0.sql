@@ -56,20 +56,22 @@ CREATE FUNCTION afp_landmarks(afp, OUT hash int4, OUT t_s float8) RETURNS SETOF 
     AS 'MODULE_PATHNAME', 'afp_landmarks' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
 COMMENT ON FUNCTION afp_landmarks(afp) IS 'every landmark as (hash, time in seconds), by hash then time';
 
--- Comparing fingerprints detoasts them (a few kB each): cost them like it, so that the planner
--- prefers the GIN index to evaluating the operators row by row.
+-- Comparing fingerprints detoasts and decompresses them (~70 kB for a 3-minute track, ~0.1 ms):
+-- cost them like it. At COST 1000 the planner, seeing a heap of a few pages (the fingerprints live
+-- in TOAST), chose a sequential scan that evaluated % on every row: 34 ms instead of 1.2 ms
+-- through the GIN index on an 11 h catalogue (docs/performance.md).
 CREATE FUNCTION afp_shared_hashes(afp, afp) RETURNS int
-    AS 'MODULE_PATHNAME', 'afp_shared_hashes' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+    AS 'MODULE_PATHNAME', 'afp_shared_hashes' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10000;
 COMMENT ON FUNCTION afp_shared_hashes(afp, afp) IS 'number of distinct hashes two fingerprints share';
 
 -- Operators and the GIN operator class ----------------------------------------
 
 CREATE FUNCTION afp_overlaps(afp, afp) RETURNS bool
-    AS 'MODULE_PATHNAME', 'afp_overlaps' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+    AS 'MODULE_PATHNAME', 'afp_overlaps' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10000;
 
 -- STABLE: the threshold comes from the afp.min_shared_hashes setting.
 CREATE FUNCTION afp_shares(afp, afp) RETURNS bool
-    AS 'MODULE_PATHNAME', 'afp_shares' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 1000;
+    AS 'MODULE_PATHNAME', 'afp_shares' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 10000;
 
 CREATE OPERATOR && (
     LEFTARG = afp, RIGHTARG = afp, PROCEDURE = afp_overlaps,
@@ -113,6 +115,16 @@ CREATE TABLE afp_tracks (
     added_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX afp_tracks_fp_idx ON afp_tracks USING gin (fp);
+-- LZ4 decompresses fingerprints ~5x faster than pglz, and matching decompresses every candidate:
+-- 31 ms -> 9 ms per match on an 11 h catalogue (docs/performance.md). Only where the server has it.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_settings
+               WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+        ALTER TABLE afp_tracks ALTER COLUMN fp SET COMPRESSION lz4;
+    END IF;
+END $$;
+
 COMMENT ON TABLE afp_tracks IS 'the default catalogue match_clip() searches';
 
 -- Rows users insert are data, not part of the extension: pg_dump keeps them.

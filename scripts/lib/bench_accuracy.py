@@ -276,6 +276,7 @@ def prepare_database(dbname, reingest):
         cur.execute("""CREATE TABLE IF NOT EXISTS bench_tracks (
                          id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                          title text UNIQUE NOT NULL, fp afp NOT NULL)""")
+        cur.execute("ALTER TABLE bench_tracks ALTER COLUMN fp SET COMPRESSION lz4")
         cur.execute("CREATE TABLE IF NOT EXISTS bench_probe (title text, digest text)")
     c.close()
 

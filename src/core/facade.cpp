@@ -94,15 +94,22 @@ bool afp_core_fingerprint(const void* audio, size_t size, const AfpAudioLimits* 
 }
 
 bool afp_core_fingerprint_clip(const void* audio, size_t size, const AfpAudioLimits* limits, AfpCancelFn cancel,
-                               AfpBuffer* out, AfpStatus* status) {
-    *out = AfpBuffer{nullptr, 0};
+                               AfpBuffer* query, AfpBuffer* reference, AfpStatus* status) {
+    *query = AfpBuffer{nullptr, 0};
+    *reference = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {
         const afp::AudioLimits caps{limits->max_seconds, limits->max_bytes};
-        const afp::ParamSet& params = afp::query_params(afp::default_params());
-        afp::Fingerprint fp =
-            afp::fingerprint_audio(static_cast<const uint8_t*>(audio), size, caps, true, cancel, params);
-        std::vector<uint8_t> body = afp::encode_body(params, fp.n_samples, fp.landmarks);
-        hand_out(body.data(), body.size(), out);
+        const afp::ParamSet& params = afp::default_params();
+        afp::ClipFingerprints fps = afp::fingerprint_clip(static_cast<const uint8_t*>(audio), size, caps, cancel, params);
+        std::vector<uint8_t> q = afp::encode_body(afp::query_params(params), fps.query.n_samples, fps.query.landmarks);
+        std::vector<uint8_t> r = afp::encode_body(params, fps.reference.n_samples, fps.reference.landmarks);
+        hand_out(q.data(), q.size(), query);
+        try {
+            hand_out(r.data(), r.size(), reference);
+        } catch (...) {
+            afp_core_free(query);
+            throw;
+        }
     });
 }
 

@@ -81,11 +81,13 @@ bool afp_core_fingerprint(const void *audio, size_t size, const AfpAudioLimits *
                           AfpFingerprintStats *stats, AfpStatus *status);
 
 /*
- * Fingerprints a clip to be matched: like afp_core_fingerprint with silent_ok,
- * but with the denser query analysis (more landmarks from the same hashes).
+ * Fingerprints a clip to be matched, like afp_core_fingerprint with silent_ok,
+ * from one decode and analysis: *query gets the denser query landmarks (more
+ * landmarks, same hashes) that vote, *reference the landmarks a track would
+ * have, which probe the index on the fast path.
  */
 bool afp_core_fingerprint_clip(const void *audio, size_t size, const AfpAudioLimits *limits,
-                               AfpCancelFn cancel, AfpBuffer *out, AfpStatus *status);
+                               AfpCancelFn cancel, AfpBuffer *query, AfpBuffer *reference, AfpStatus *status);
 
 /* Checks that size bytes form a well-formed datum body. */
 bool afp_core_validate(const void *body, size_t size, AfpStatus *status);

@@ -30,13 +30,18 @@ public:
         spectrogram_.push(samples, n);
     }
 
-    Fingerprint finish() {
-        picker_.finish();
+    Fingerprint finish() { return finish_as(params_); }
+
+    // Density limit and pairing of the peaks found so far, with another set's density and fan-out
+    // (the peak picking itself is the same for a set and its query analysis).
+    Fingerprint finish_as(const ParamSet& params) {
+        if (!finished_) picker_.finish();
+        finished_ = true;
         Fingerprint fp;
         fp.n_samples = static_cast<uint32_t>(std::min<uint64_t>(n_samples_, UINT32_MAX));
-        std::vector<Peak> peaks = limit_density(picker_.candidates(), params_);
+        std::vector<Peak> peaks = limit_density(picker_.candidates(), params);
         fp.peaks = static_cast<uint32_t>(peaks.size());
-        fp.landmarks = make_landmarks(peaks, params_);
+        fp.landmarks = make_landmarks(peaks, params);
         return fp;
     }
 
@@ -47,19 +52,20 @@ private:
     PeakPicker picker_;
     Spectrogram spectrogram_;
     uint64_t n_samples_ = 0;
+    bool finished_ = false;
 };
 
-}  // namespace
 
-Fingerprint fingerprint_audio(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok,
-                              CancelFn cancel, const ParamSet& params) {
+// Decodes, resamples and analyses the whole input into stream; returns the decoded duration, or
+// minus it when the input is silent and silent_ok (throws Error(Silent) otherwise).
+double analyse(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok, CancelFn cancel,
+               const ParamSet& params, AnalysisStream& stream) {
     if (size > limits.max_bytes) {
         throw Error(ErrorKind::TooLarge, "The input has " + std::to_string(size) + " bytes; the limit is " +
                                              std::to_string(limits.max_bytes) + " bytes.");
     }
     MemoryDecoder decoder(data, size, limits.max_seconds);
     Resampler resampler(decoder.info().sample_rate, params.sample_rate);
-    AnalysisStream stream(params);
     std::vector<float> mono;
     std::vector<float> resampled;
     mono.reserve(kBlockFrames);
@@ -87,14 +93,46 @@ Fingerprint fingerprint_audio(const uint8_t* data, size_t size, const AudioLimit
             throw Error(ErrorKind::Silent, "No sample of the " + std::to_string(decoder.frames_read()) +
                                                " decoded frames rises above " + level + " dBFS.");
         }
-        Fingerprint empty;
-        empty.n_samples = static_cast<uint32_t>(std::min<uint64_t>(stream.n_samples(), UINT32_MAX));
-        empty.decoded_seconds = seconds;
-        return empty;
+        return -seconds;
     }
+    return seconds;
+}
+
+// The fingerprint of silence: no landmark, the length of the input.
+Fingerprint empty_fingerprint(const AnalysisStream& stream, double seconds) {
+    Fingerprint empty;
+    empty.n_samples = static_cast<uint32_t>(std::min<uint64_t>(stream.n_samples(), UINT32_MAX));
+    empty.decoded_seconds = seconds;
+    return empty;
+}
+
+}  // namespace
+
+Fingerprint fingerprint_audio(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok,
+                              CancelFn cancel, const ParamSet& params) {
+    AnalysisStream stream(params);
+    const double seconds = analyse(data, size, limits, silent_ok, cancel, params, stream);
+    if (seconds < 0) return empty_fingerprint(stream, -seconds);
     Fingerprint fp = stream.finish();
     fp.decoded_seconds = seconds;
     return fp;
+}
+
+ClipFingerprints fingerprint_clip(const uint8_t* data, size_t size, const AudioLimits& limits, CancelFn cancel,
+                                  const ParamSet& reference) {
+    const ParamSet& query = query_params(reference);
+    AnalysisStream stream(query);
+    const double seconds = analyse(data, size, limits, true, cancel, query, stream);
+    ClipFingerprints fps;
+    if (seconds < 0) {
+        fps.query = empty_fingerprint(stream, -seconds);
+        fps.reference = fps.query;
+        return fps;
+    }
+    fps.query = stream.finish_as(query);
+    fps.reference = stream.finish_as(reference);
+    fps.query.decoded_seconds = fps.reference.decoded_seconds = seconds;
+    return fps;
 }
 
 Fingerprint fingerprint_samples(const float* samples, size_t n, const ParamSet& params) {

@@ -31,6 +31,18 @@ struct Fingerprint {
 Fingerprint fingerprint_audio(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok,
                               CancelFn cancel, const ParamSet& params = default_params());
 
+// A clip analysed once for two uses: the denser query landmarks (query_params) that vote, and the
+// landmarks a track would have (reference params) that probe the index on the fast path.
+struct ClipFingerprints {
+    Fingerprint query;
+    Fingerprint reference;
+};
+
+// Like fingerprint_audio with silent_ok, for a clip: one decode and one peak picking, two
+// density limits and pairings.
+ClipFingerprints fingerprint_clip(const uint8_t* data, size_t size, const AudioLimits& limits, CancelFn cancel,
+                                  const ParamSet& reference = default_params());
+
 // Fingerprints mono samples already at params.sample_rate (used by tests and by the pipeline).
 Fingerprint fingerprint_samples(const float* samples, size_t n, const ParamSet& params = default_params());
 

@@ -44,7 +44,10 @@ extern void afp_raise(const AfpStatus *status) pg_attribute_noreturn();
 /* The distinct hashes of a fingerprint as int4 Datums, ascending; NULL when it has none. */
 extern Datum *afp_distinct_hashes(const AfpDatum *fp, int32 *nkeys);
 
-/* fingerprint() of raw bytes, shared with match_clip() (as_clip: query analysis, silence allowed). */
-extern AfpDatum *afp_fingerprint_bytes(const char *data, size_t size, bool as_clip);
+/* fingerprint() of raw bytes. */
+extern AfpDatum *afp_fingerprint_bytes(const char *data, size_t size);
+
+/* match_clip()'s analysis of a clip: query landmarks, and reference landmarks in *reference. */
+extern AfpDatum *afp_fingerprint_clip(const char *data, size_t size, AfpDatum **reference);
 
 #endif /* AFP_PG_H */

@@ -1,0 +1,167 @@
+// perf_tool.cpp — the parts of scripts/bench-perf that need the C++ core.
+//   afp-perf-tool split REPEATS FILE...
+//       CPU seconds per second of audio of decoding alone and of the whole fingerprint, per file
+//       (CSV on stdout): the split of fingerprint() time between the decoder and the analysis.
+//   afp-perf-tool grow FIRST_COPY LAST_COPY  < COPY BINARY (id bigint, fp afp)
+//                                            > COPY BINARY (source_id bigint, copy int, fp afp)
+//       Distractor fingerprints for large catalogues: copy k of a real fingerprint rotates every
+//       anchor bin by 3k bins inside the analysis band (and mirrors the bin difference for
+//       k > 160). Each copy is a bijection of hash values that keeps the time structure, the
+//       landmark count and the spread of hash frequencies of real music, and matches no clip.
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "decoder.hpp"
+#include "fingerprint.hpp"
+#include "format.hpp"
+#include "landmarks.hpp"
+#include "params.hpp"
+
+namespace {
+
+double cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::runtime_error("cannot read " + path);
+    return {std::istreambuf_iterator<char>(f), {}};
+}
+
+int split(int repeats, int argc, char** argv) {
+    const afp::AudioLimits limits{86400.0, size_t{1} << 31};
+    std::printf("file,audio_s,decode_cpu_s,fingerprint_cpu_s\n");
+    for (int a = 0; a < argc; ++a) {
+        const std::vector<uint8_t> bytes = read_file(argv[a]);
+        double audio_s = 0.0;
+        double t0 = cpu_seconds();
+        for (int r = 0; r < repeats; ++r) {
+            afp::MemoryDecoder decoder(bytes.data(), bytes.size(), limits.max_seconds);
+            std::vector<float> block;
+            while (true) {
+                block.clear();
+                if (decoder.read_mono(block, 4096) == 0) break;
+            }
+            audio_s = static_cast<double>(decoder.frames_read()) / decoder.info().sample_rate;
+        }
+        const double decode = (cpu_seconds() - t0) / repeats;
+        t0 = cpu_seconds();
+        for (int r = 0; r < repeats; ++r) afp::fingerprint_audio(bytes.data(), bytes.size(), limits, false, nullptr);
+        const double whole = (cpu_seconds() - t0) / repeats;
+        std::printf("%s,%.3f,%.6f,%.6f\n", argv[a], audio_s, decode, whole);
+    }
+    return 0;
+}
+
+// Big-endian helpers for PostgreSQL's binary COPY format.
+uint32_t get32(std::istream& in) {
+    unsigned char b[4];
+    if (!in.read(reinterpret_cast<char*>(b), 4)) throw std::runtime_error("short COPY input");
+    return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+}
+uint16_t get16(std::istream& in) {
+    unsigned char b[2];
+    if (!in.read(reinterpret_cast<char*>(b), 2)) throw std::runtime_error("short COPY input");
+    return static_cast<uint16_t>((b[0] << 8) | b[1]);
+}
+void put32(std::string& out, uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
+}
+void put16(std::string& out, uint16_t v) {
+    out.push_back(static_cast<char>(v >> 8));
+    out.push_back(static_cast<char>(v & 0xff));
+}
+
+const char kCopySignature[] = "PGCOPY\n\377\r\n";  // 11 bytes with the trailing NUL
+
+int grow(int first_copy, int last_copy) {
+    const afp::ParamSet& params = afp::default_params();
+    const uint32_t band = params.max_bin - params.min_bin + 1;
+    std::istream& in = std::cin;
+    char sig[11];
+    if (!in.read(sig, 11) || !std::equal(sig, sig + 11, kCopySignature)) throw std::runtime_error("not binary COPY");
+    get32(in);                               // flags
+    in.ignore(static_cast<std::streamsize>(get32(in)));  // header extension
+    std::string out(kCopySignature, 11);
+    put32(out, 0);
+    put32(out, 0);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    while (true) {
+        const int16_t fields = static_cast<int16_t>(get16(in));
+        if (fields == -1) break;
+        if (fields != 2) throw std::runtime_error("expected (id bigint, fp afp)");
+        if (get32(in) != 8) throw std::runtime_error("id must be bigint");
+        const uint64_t id = (uint64_t{get32(in)} << 32) | get32(in);
+        const uint32_t len = get32(in);
+        std::string fp(len, '\0');
+        if (!in.read(fp.data(), len)) throw std::runtime_error("short fingerprint");
+        // afp_send: version, param_set, hop (2), rate (4), n_samples (4), count (4), then (hash, frame) pairs.
+        auto be32 = [&](size_t at) {
+            return (uint32_t{static_cast<unsigned char>(fp[at])} << 24) | (uint32_t{static_cast<unsigned char>(fp[at + 1])} << 16) |
+                   (uint32_t{static_cast<unsigned char>(fp[at + 2])} << 8) | static_cast<unsigned char>(fp[at + 3]);
+        };
+        const uint32_t count = be32(12);
+        std::vector<afp::Landmark> source(count);
+        for (uint32_t i = 0; i < count; ++i) source[i] = {static_cast<int32_t>(be32(16 + 8 * i)), be32(20 + 8 * i)};
+        for (int k = first_copy; k <= last_copy; ++k) {
+            const uint32_t rotation = (3u * static_cast<uint32_t>(k)) % band;
+            const bool mirror = k > 160;
+            std::vector<afp::Landmark> copy(count);
+            for (uint32_t i = 0; i < count; ++i) {
+                afp::HashFields f = afp::unpack_hash(source[i].hash);
+                f.f1 = params.min_bin + (f.f1 - params.min_bin + rotation) % band;
+                if (mirror) f.df = -f.df;
+                copy[i] = {afp::pack_hash(f), source[i].frame};
+            }
+            std::sort(copy.begin(), copy.end());
+            copy.erase(std::unique(copy.begin(), copy.end()), copy.end());
+            std::string row;
+            put16(row, 3);
+            put32(row, 8);
+            put32(row, static_cast<uint32_t>(id >> 32));
+            put32(row, static_cast<uint32_t>(id));
+            put32(row, 4);
+            put32(row, static_cast<uint32_t>(k));
+            put32(row, static_cast<uint32_t>(16 + 8 * copy.size()));
+            row.append(fp, 0, 12);
+            put32(row, static_cast<uint32_t>(copy.size()));
+            for (const afp::Landmark& l : copy) {
+                put32(row, static_cast<uint32_t>(l.hash));
+                put32(row, l.frame);
+            }
+            std::fwrite(row.data(), 1, row.size(), stdout);
+        }
+    }
+    std::string trailer;
+    put16(trailer, 0xffff);
+    std::fwrite(trailer.data(), 1, trailer.size(), stdout);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const std::string cmd = argc > 1 ? argv[1] : "";
+        if (cmd == "split" && argc >= 4) return split(std::atoi(argv[2]), argc - 3, argv + 3);
+        if (cmd == "grow" && argc == 4) return grow(std::atoi(argv[2]), std::atoi(argv[3]));
+        std::fprintf(stderr, "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY\n", argv[0]);
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "afp-perf-tool: %s\n", e.what());
+        return 1;
+    }
+}
