@@ -2,7 +2,7 @@
 # linked into one module. `make && make install && make installcheck`.
 EXTENSION = afp
 MODULE_big = afp
-DATA = sql/afp--0.1.0.sql
+DATA = sql/afp--0.1.0.sql sql/afp--0.1.0--0.2.0.sql
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 GLUE_SRCS = $(sort $(wildcard src/pg/*.c))
@@ -13,7 +13,7 @@ PG_CXXFLAGS = -std=c++17
 SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lstdc++
 
 # pg_regress: sql/*.sql against expected/*.out; fixtures come from test/data (see scripts/make-fixtures)
-REGRESS = type fingerprint gin match errors accuracy
+REGRESS = type fingerprint gin match errors accuracy catalog
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 # No LLVM bitcode: it would need clang at build time and buys nothing for functions this heavy.

@@ -114,7 +114,7 @@ def build_catalogue(db, name, copies, hours_per_copy):
     cur = c.cursor()
     cur.execute("DROP TABLE IF EXISTS %s" % name)
     cur.execute("""CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text,
-                   source_id bigint, copy int, fp afp NOT NULL COMPRESSION lz4)""" % name)
+                   source_id bigint, copy int, fp afp COMPRESSION lz4 NOT NULL)""" % name)
     cur.execute("INSERT INTO %s (title, source_id, copy, fp) SELECT title, id, 0, fp FROM bench_tracks ORDER BY id" % name)
     t0 = time.time()
     if copies > 1:

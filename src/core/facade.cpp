@@ -113,6 +113,19 @@ bool afp_core_fingerprint_clip(const void* audio, size_t size, const AfpAudioLim
     });
 }
 
+bool afp_core_slice(const void* body, double from_s, double to_s, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        const auto* h = static_cast<const AfpHeader*>(body);
+        const double frames_per_second = static_cast<double>(h->sample_rate) / h->hop;
+        auto frame_at = [&](double s) {
+            return static_cast<uint32_t>(std::clamp(std::ceil(s * frames_per_second), 0.0, 4294967295.0));
+        };
+        std::vector<uint8_t> slice = afp::slice_body(static_cast<const uint8_t*>(body), frame_at(from_s), frame_at(to_s));
+        hand_out(slice.data(), slice.size(), out);
+    });
+}
+
 bool afp_core_validate(const void* body, size_t size, AfpStatus* status) {
     return guarded(status, [&] { afp::validate_body(static_cast<const uint8_t*>(body), size); });
 }

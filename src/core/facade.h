@@ -89,6 +89,9 @@ bool afp_core_fingerprint(const void *audio, size_t size, const AfpAudioLimits *
 bool afp_core_fingerprint_clip(const void *audio, size_t size, const AfpAudioLimits *limits,
                                AfpCancelFn cancel, AfpBuffer *query, AfpBuffer *reference, AfpStatus *status);
 
+/* The landmarks of a valid body anchored between from_s and to_s seconds, moved to start at 0. */
+bool afp_core_slice(const void *body, double from_s, double to_s, AfpBuffer *out, AfpStatus *status);
+
 /* Checks that size bytes form a well-formed datum body. */
 bool afp_core_validate(const void *body, size_t size, AfpStatus *status);
 

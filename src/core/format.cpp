@@ -169,4 +169,22 @@ std::string format_text(const uint8_t* body, size_t size) {
     return out;
 }
 
+std::vector<uint8_t> slice_body(const uint8_t* body, uint32_t first_frame, uint32_t end_frame) {
+    AfpHeader h;
+    std::memcpy(&h, body, sizeof h);
+    const ParamSet* params = find_params(h.param_set);
+    if (params == nullptr) malformed("The value uses an unknown parameter set.");
+    const auto* hashes = reinterpret_cast<const int32_t*>(body + sizeof h);
+    const auto* frames = reinterpret_cast<const uint32_t*>(hashes + h.count);
+    std::vector<Landmark> kept;
+    for (uint32_t i = 0; i < h.count; ++i) {
+        if (frames[i] >= first_frame && frames[i] < end_frame) kept.push_back(Landmark{hashes[i], frames[i] - first_frame});
+    }
+    // Still sorted by (hash, frame): the shift is the same for every landmark.
+    const uint64_t start_sample = uint64_t{first_frame} * params->hop;
+    const uint64_t end_sample = std::min<uint64_t>(uint64_t{end_frame} * params->hop + params->fft_size, h.n_samples);
+    const uint32_t n_samples = end_sample > start_sample ? static_cast<uint32_t>(end_sample - start_sample) : 0;
+    return encode_body(*params, std::max<uint32_t>(n_samples, params->fft_size), kept);
+}
+
 }  // namespace afp

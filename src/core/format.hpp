@@ -23,6 +23,10 @@ void validate_body(const uint8_t* body, size_t size);
 // Parses "version:param_set:sample_rate:hop:n_samples:hash@frame,hash@frame,..." into a valid body.
 std::vector<uint8_t> parse_text(const char* text);
 
+// The landmarks of a valid body anchored in [first_frame, end_frame), moved to start at frame 0:
+// the fingerprint of that stretch of the audio, up to the pairs that crossed its start.
+std::vector<uint8_t> slice_body(const uint8_t* body, uint32_t first_frame, uint32_t end_frame);
+
 // Prints a valid body in the text form parse_text reads.
 std::string format_text(const uint8_t* body, size_t size);
 

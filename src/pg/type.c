@@ -5,6 +5,8 @@
  */
 #include "afp_pg.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -20,6 +22,7 @@ PG_FUNCTION_INFO_V1(afp_landmark_count);
 PG_FUNCTION_INFO_V1(afp_param_set);
 PG_FUNCTION_INFO_V1(afp_hashes);
 PG_FUNCTION_INFO_V1(afp_landmarks);
+PG_FUNCTION_INFO_V1(afp_slice);
 
 /* Bytes of the body of a detoasted datum. */
 static size_t
@@ -231,4 +234,24 @@ afp_landmarks(PG_FUNCTION_ARGS)
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     return (Datum) 0;
+}
+
+/* afp_slice(fp, from_s, to_s): the landmarks anchored in [from_s, to_s), times relative to from_s. */
+Datum
+afp_slice(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+    double      from_s = PG_GETARG_FLOAT8(1);
+    double      to_s = PG_GETARG_FLOAT8(2);
+    AfpBuffer   buffer;
+    AfpStatus   status;
+
+    if (isnan(from_s) || isnan(to_s) || from_s < 0 || to_s < from_s)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("afp_slice needs 0 <= from_s <= to_s"),
+                 errdetail("from_s is %g and to_s is %g.", from_s, to_s)));
+    if (!afp_core_slice(&fp->header, from_s, to_s, &buffer, &status))
+        afp_raise(&status);
+    PG_RETURN_POINTER(afp_datum_from_buffer(&buffer));
 }

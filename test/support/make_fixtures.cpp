@@ -121,6 +121,20 @@ int main(int argc, char** argv) {
 
         write_accuracy_set(songs, path("accuracy.csv"));
 
+        // A "radio recording" for match_segments: song2 from 2 s for 12 s, 3 s of quiet noise, then
+        // song5 from 5 s for 12 s, all at 44.1 kHz stereo.
+        {
+            Audio radio = resample_linear(cut(song2, 2.0, 12.0), 44100);
+            const Audio gap = white_noise(3.0, 44100, 0.01, 11);
+            const Audio second = resample_linear(cut(song5, 5.0, 12.0), 44100);
+            for (size_t i = 0; i < gap.frames(); ++i) {
+                radio.samples.push_back(gap.samples[i]);
+                radio.samples.push_back(gap.samples[i]);
+            }
+            radio.samples.insert(radio.samples.end(), second.samples.begin(), second.samples.end());
+            write_file(path("radio_song2_song5.ogg"), encode(radio, kOggVorbis));
+        }
+
         // Broken inputs.
         const std::vector<uint8_t> wav = encode(cut(song1, 0.0, 2.0), kWavPcm16);
         write_file(path("truncated.wav"), std::vector<uint8_t>(wav.begin(), wav.begin() + static_cast<long>(wav.size() / 2)));

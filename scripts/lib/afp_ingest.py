@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""afp-ingest: fingerprint audio files into a catalogue over a plain PostgreSQL connection.
+
+Each file's bytes are sent to fingerprint() (the server needs no access to the files), N files
+at a time on N connections. Files already in the catalogue (same SHA-256 of their bytes, kept in
+meta->>'sha256') are skipped, so an interrupted run resumes where it stopped. Files the server
+cannot decode are listed at the end; the exit status is 1 if there were any.
+"""
+import argparse
+import concurrent.futures
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg2
+from psycopg2 import sql
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import afp_client  # noqa: E402
+
+
+def tags_of(path):
+    """Title and artist from the file's tags when soxi can read them, else the file name."""
+    tags = {}
+    try:
+        out = subprocess.run(["soxi", "-a", path], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            k, _, v = line.partition("=")
+            if v and k.lower() in ("title", "artist", "album"):
+                tags[k.lower()] = v.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    title = tags.get("title") or os.path.splitext(os.path.basename(path))[0]
+    if tags.get("artist") and tags.get("title"):
+        title = "%s - %s" % (tags["artist"], tags["title"])
+    return title, tags
+
+
+def read_csv(path):
+    """Rows of path[,title] (a header naming those columns is optional)."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if rows and rows[0] and rows[0][0].strip().lower() == "path":
+        header = [h.strip().lower() for h in rows[0]]
+        return [(r[header.index("path")], r[header.index("title")] if "title" in header and len(r) > header.index("title") else None)
+                for r in rows[1:] if r]
+    return [(r[0], r[1] if len(r) > 1 else None) for r in rows if r]
+
+
+class Progress:
+    """One status line: files done, files per second, hours of audio, ETA."""
+
+    def __init__(self, total, stream=sys.stderr):
+        self.total, self.done, self.failed, self.skipped, self.hours = total, 0, 0, 0, 0.0
+        self.t0 = time.time()
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.lock = threading.Lock()
+        self.last = 0.0
+
+    def add(self, hours=0.0, failed=False, skipped=False):
+        with self.lock:
+            self.done += 1
+            self.hours += hours
+            self.failed += failed
+            self.skipped += skipped
+            now = time.time()
+            if self.tty or now - self.last >= 2.0 or self.done == self.total:
+                self.last = now
+                self.show(now)
+
+    def show(self, now):
+        el = max(now - self.t0, 1e-6)
+        rate = self.done / el
+        eta = (self.total - self.done) / rate if rate > 0 else 0
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        line = "[%s%s] %d/%d files, %.1f files/s, %.2f h of audio, %d skipped, %d failed, ETA %s" % (
+            "#" * filled, "." * (width - filled), self.done, self.total, rate, self.hours, self.skipped, self.failed,
+            time.strftime("%H:%M:%S", time.gmtime(eta)))
+        if self.tty:
+            self.stream.write("\r" + line + "\x1b[K")
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="afp-ingest", description=__doc__.splitlines()[0])
+    ap.add_argument("paths", nargs="*", help="audio files and directories (searched recursively)")
+    ap.add_argument("--csv", help="a CSV of path[,title] rows to ingest")
+    ap.add_argument("-d", "--dbname", help="connection string or URI (default: the PG* environment)")
+    ap.add_argument("-t", "--table", default="afp_tracks",
+                    help="catalogue with title text, fp afp and meta jsonb columns (default afp_tracks)")
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="files in parallel, one connection each")
+    ap.add_argument("--max-bytes", type=int, default=256 * 1024 * 1024, help="skip larger files without sending them")
+    args = ap.parse_args()
+
+    items = [(p, None) for p in afp_client.audio_files(args.paths)]
+    if args.csv:
+        base = os.path.dirname(os.path.abspath(args.csv))
+        items += [(p if os.path.isabs(p) else os.path.join(base, p), t) for p, t in read_csv(args.csv)]
+    if not items:
+        afp_client.die("afp-ingest: no audio files given (files, directories or --csv)")
+
+    table = sql.SQL(".").join(sql.Identifier(part) for part in args.table.split("."))
+    try:
+        conn = afp_client.connect(args.dbname)
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT meta->>'sha256' FROM {} WHERE meta ? 'sha256'").format(table))
+            have = {r[0] for r in cur.fetchall()}
+        conn.close()
+    except psycopg2.Error as e:
+        afp_client.die("afp-ingest: %s" % afp_client.describe(e))
+
+    progress = Progress(len(items))
+    failures = []
+    claimed = set()
+    lock = threading.Lock()
+    local = threading.local()
+    insert = sql.SQL("INSERT INTO {} (title, fp, meta) VALUES (%s, fingerprint(%s), %s) "
+                     "RETURNING afp_duration(fp) / 3600").format(table)
+
+    def one(item):
+        path, title = item
+        try:
+            size = os.path.getsize(path)
+            if size > args.max_bytes:
+                raise ValueError("%d bytes, more than --max-bytes" % size)
+            with open(path, "rb") as f:
+                data = f.read()
+        except (OSError, ValueError) as e:
+            failures.append((path, str(e)))
+            progress.add(failed=True)
+            return
+        digest = hashlib.sha256(data).hexdigest()
+        with lock:
+            if digest in have or digest in claimed:
+                progress.add(skipped=True)
+                return
+            claimed.add(digest)
+        auto_title, tags = tags_of(path)
+        meta = {"sha256": digest, "path": os.path.abspath(path), "bytes": len(data)}
+        meta.update({k: v for k, v in tags.items() if k != "title"})
+        try:
+            if not hasattr(local, "conn"):
+                local.conn = afp_client.connect(args.dbname)
+            with local.conn.cursor() as cur:
+                cur.execute(insert, (title or auto_title, psycopg2.Binary(data), json.dumps(meta)))
+                hours = cur.fetchone()[0]
+            progress.add(hours=hours)
+        except psycopg2.Error as e:
+            failures.append((path, afp_client.describe(e)))
+            progress.add(failed=True)
+            if local.conn.closed:
+                del local.conn
+
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        list(pool.map(one, items))
+    elapsed = time.time() - t0
+    ingested = progress.done - progress.skipped - progress.failed
+    print("afp-ingest: %d ingested (%.2f h of audio, %.0f x real time), %d already there, %d failed, in %.1f s"
+          % (ingested, progress.hours, progress.hours * 3600 / max(elapsed, 1e-6), progress.skipped,
+             len(failures), elapsed), file=sys.stderr)
+    for path, why in sorted(failures):
+        print("  failed: %s: %s" % (path, why), file=sys.stderr)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
