@@ -1,6 +1,21 @@
 -- afp 0.1.0 -> 0.2.0: catalogue operations and long recordings.
 \echo Use "ALTER EXTENSION afp UPDATE TO '0.2.0'" to load this file. \quit
 
+-- One match_clip instead of two overloads: with (bytea, int) and (bytea, regclass, int) side by
+-- side, match_clip(clip, 'my_table') was ambiguous (an unknown literal fits both).
+DROP FUNCTION match_clip(bytea, int);
+DROP FUNCTION match_clip(bytea, regclass, int);
+CREATE FUNCTION match_clip(
+    clip bytea,
+    catalog regclass DEFAULT 'afp_tracks',
+    max_results int DEFAULT 5,
+    OUT track_id bigint, OUT title text, OUT score int, OUT offset_s float8, OUT confidence float4,
+    OUT matched_s float8, OUT clip_start_s float8, OUT clip_end_s float8,
+    OUT track_start_s float8, OUT track_end_s float8, OUT speed float8)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'afp_match_clip' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 5;
+COMMENT ON FUNCTION match_clip(bytea, regclass, int) IS 'tracks of a catalogue (default afp_tracks) that contain the audio clip, best first';
+
 CREATE FUNCTION afp_slice(fp afp, from_s float8, to_s float8) RETURNS afp
     AS 'MODULE_PATHNAME', 'afp_slice' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 100;
 COMMENT ON FUNCTION afp_slice(afp, float8, float8) IS

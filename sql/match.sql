@@ -33,7 +33,7 @@ INSERT INTO clips VALUES
 SELECT c.name, m.title, m.title IS NOT DISTINCT FROM c.expect_title AS right_track,
        abs(m.offset_s - c.expect_offset) < 0.05 AS offset_ok, m.confidence >= 0.5 AS confident,
        m.score >= current_setting('afp.min_shared_hashes')::int AS score_ok
-FROM clips c LEFT JOIN LATERAL match_clip(c.audio, 1) m ON true
+FROM clips c LEFT JOIN LATERAL match_clip(c.audio, max_results => 1) m ON true
 ORDER BY c.name;
 
 -- Every row is consistent: time ranges inside the clip and the track, best first, bounded count.
@@ -42,7 +42,7 @@ SELECT bool_and(m.clip_start_s >= 0 AND m.clip_end_s <= 6 AND m.clip_start_s <= 
        bool_and(m.matched_s = m.clip_end_s - m.clip_start_s) AS matched_ok,
        bool_and(m.confidence BETWEEN 0 AND 1) AS confidence_in_range
 FROM clips c, LATERAL match_clip(c.audio) m;
-SELECT count(*) <= 2 AS at_most_two FROM clips c, LATERAL match_clip(c.audio, 2) m WHERE c.name LIKE 'song1%';
+SELECT count(*) <= 2 AS at_most_two FROM clips c, LATERAL match_clip(c.audio, max_results => 2) m WHERE c.name LIKE 'song1%';
 
 -- The same through match_afp, for clients that fingerprint elsewhere.
 SELECT c.name, m.title, abs(m.offset_s - c.expect_offset) < 0.05 AS offset_ok
@@ -95,7 +95,9 @@ REVOKE ALL ON my_music, clips FROM afp_regress_reader;
 DROP ROLE afp_regress_reader;
 
 -- max_results must be positive.
-SELECT * FROM match_clip((SELECT audio FROM clips LIMIT 1), 0);
+SELECT * FROM match_clip((SELECT audio FROM clips LIMIT 1), max_results => 0);
+-- A number in the catalogue's place names no catalogue, and the hint says how to pass max_results.
+SELECT * FROM match_clip((SELECT audio FROM clips LIMIT 1), 3);
 SELECT * FROM match_afp('1:1:8000:128:0:', 'afp_tracks', -1);
 
 DROP VIEW my_music_ids;

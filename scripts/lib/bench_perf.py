@@ -139,25 +139,27 @@ def build_catalogue(db, name, copies, hours_per_copy):
     return {"hours": seconds / 3600, "heap": heap, "toast": toast, "gin": gin, "gin_s": gin_s, "load_s": load_s}
 
 
-def make_clips(db, tracks, n, lengths, seed):
-    """Clips of db tracks (WAV 16-bit 44.1 kHz stereo) and their reference-density fingerprints."""
+def make_clips(db, tracks, n, lengths, seed, n_held):
+    """Clips of db tracks (WAV 16-bit 44.1 kHz stereo) and their reference-density fingerprints,
+    then n_held clips per length of held tracks (not in the catalogue: the no-match path)."""
     c = connect(db)
     cur = c.cursor()
     cur.execute("DROP TABLE IF EXISTS perf_clips")
     cur.execute("""CREATE TABLE perf_clips (id int PRIMARY KEY, length int, title text, offset_s float8,
-                   audio bytea, fp afp)""")
+                   audio bytea, fp afp, held bool)""")
     tmp = tempfile.mkdtemp()
-    db_tracks = [t for t in tracks if t["split"] == "db"]
     i = 0
-    for length in lengths:
-        for k in range(n):
-            rng = random.Random("%s:%d:%d" % (seed, length, k))
-            t = rng.choice([t for t in db_tracks if t["duration"] > length + 2])
-            off = round(rng.uniform(0, t["duration"] - length - 1), 3)
-            data = ba.encode(ba.sox_read(t["path"], off, length), "wav16-44k-stereo", tmp)
-            i += 1
-            cur.execute("INSERT INTO perf_clips VALUES (%s, %s, %s, %s, %s, fingerprint(%s))",
-                        (i, length, t["name"], off, psycopg2.Binary(data), psycopg2.Binary(data)))
+    for split, count in (("db", n), ("held", n_held)):
+        pool = [t for t in tracks if t["split"] == split]
+        for length in lengths:
+            for k in range(count):
+                rng = random.Random("%s:%s:%d:%d" % (seed, split, length, k))
+                t = rng.choice([t for t in pool if t["duration"] > length + 2])
+                off = round(rng.uniform(0, t["duration"] - length - 1), 3)
+                data = ba.encode(ba.sox_read(t["path"], off, length), "wav16-44k-stereo", tmp)
+                i += 1
+                cur.execute("INSERT INTO perf_clips VALUES (%s, %s, %s, %s, %s, fingerprint(%s), %s)",
+                            (i, length, t["name"], off, psycopg2.Binary(data), psycopg2.Binary(data), split == "held"))
     shutil.rmtree(tmp)
     c.close()
 
@@ -187,7 +189,7 @@ def time_queries(db, sql, rounds=2):
     c = connect(db)
     cur = c.cursor()
     cur.execute(LATENCY_SQL)
-    cur.execute("SELECT t.*, p.title AS truth, p.offset_s AS truth_offset FROM pg_temp.time_queries(%s, %s) t "
+    cur.execute("SELECT t.*, p.title AS truth, p.offset_s AS truth_offset, p.held FROM pg_temp.time_queries(%s, %s) t "
                 "JOIN perf_clips p USING (id)", (sql, rounds))
     res = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
     c.close()
@@ -197,8 +199,12 @@ def time_queries(db, sql, rounds=2):
     return res
 
 
-def summarize(res, length):
-    sel = [r for r in res if r["length"] == length]
+def summarize(res, length, held=False):
+    sel = [r for r in res if r["length"] == length and r["held"] == held]
+    if held:
+        ms = [r["ms"] for r in sel]
+        return ("%.1f / %.1f / %.1f ms" % (pct(ms, 0.5), pct(ms, 0.95), pct(ms, 0.99)),
+                "%d / %d answered" % (sum(r["title"] is not None for r in sel), len(sel)))
     ms = [r["ms"] for r in sel]
     return ("%.1f / %.1f / %.1f ms" % (pct(ms, 0.5), pct(ms, 0.95), pct(ms, 0.99)),
             "%d / %d" % (sum(r["right"] for r in sel), len(sel)))
@@ -235,7 +241,7 @@ def bench_pgbench(db, cat, seconds, clients_list):
     tmp = tempfile.mkdtemp()
     script = os.path.join(tmp, "match.sql")
     with open(script, "w") as f:
-        f.write("\\set id random(1, %d)\n" % one(connect(db).cursor(), "SELECT count(*) FROM perf_clips"))
+        f.write("\\set id random(1, %d)\n" % one(connect(db).cursor(), "SELECT count(*) FROM perf_clips WHERE NOT held"))
         f.write("SELECT count(*) FROM match_clip((SELECT audio FROM perf_clips WHERE id = :id), '%s'::regclass);\n" % cat)
     pgbench = os.path.join(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip(), "pgbench")
     if not os.path.exists(pgbench):
@@ -294,6 +300,7 @@ def main():
     ap.add_argument("--sizes", default="10,100,1000", help="catalogue sizes in hours")
     ap.add_argument("--baseline-sizes", default="10,100", help="sizes at which the dejavu schema is built too")
     ap.add_argument("--clips", type=int, default=40, help="clips per length")
+    ap.add_argument("--held-clips", type=int, default=10, help="clips per length of tracks not in the catalogue")
     ap.add_argument("--pgbench-seconds", type=int, default=15)
     ap.add_argument("--pgbench-size", type=int, default=None, help="catalogue for pgbench (default: the largest)")
     ap.add_argument("--fingerprint-repeats", type=int, default=5)
@@ -319,7 +326,7 @@ def main():
     shutil.rmtree(tmp)
 
     ba.log("clips")
-    make_clips(args.database, tracks, args.clips, [5, 10], args.seed)
+    make_clips(args.database, tracks, args.clips, [5, 10], args.seed, args.held_clips)
 
     afp_sql = "SELECT title, offset_s FROM match_clip($1, '%s'::regclass, 1)"
     afp_fp_sql = "SELECT title, offset_s FROM match_afp($2, '%s'::regclass, 1)"
@@ -340,10 +347,16 @@ def main():
             lat, rec = summarize(res, length)
             out("match_clip() p50 / p95 / p99, %d s clip, %.0f h" % (length, info["hours"]), lat,
                 "%d WAV 44.1 kHz stereo clips, decode included, second of two rounds (cached); right answers %s" % (args.clips, rec))
+        for length in (5, 10):
+            lat, rec = summarize(res, length, held=True)
+            out("match_clip() p50 / p95 / p99, %d s clip NOT in the catalogue, %.0f h" % (length, info["hours"]), lat,
+                "%d held-track clips: every stage runs (fast path, query hashes, speed search); %s" % (args.held_clips, rec))
         if size in baseline_sizes:
             res_afp = time_queries(args.database, afp_fp_sql % cat)
             base = build_baseline(args.database, cat, "dejavu_%d" % size)
             res_base = time_queries(args.database, baseline_sql("dejavu_%d" % size, cat))
+            res_afp = [r for r in res_afp if not r["held"]]
+            res_base = [r for r in res_base if not r["held"]]
             a50 = pct([r["ms"] for r in res_afp], 0.5)
             b50 = pct([r["ms"] for r in res_base], 0.5)
             out("vs dejavu schema, %.0f h: latency p50 (same fingerprints, no decode)" % info["hours"],

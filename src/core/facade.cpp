@@ -113,6 +113,29 @@ bool afp_core_fingerprint_clip(const void* audio, size_t size, const AfpAudioLim
     });
 }
 
+bool afp_core_sample_keys(const AfpHeader* body, uint32_t max_keys, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        const afp::ParamSet* params = afp::find_params(body->param_set);
+        if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
+        const int32_t* hashes = afp_body_hashes(body);
+        const uint32_t* frames = afp_body_frames(body);
+        std::vector<uint32_t> starts;  // index of the first landmark of each distinct hash
+        for (uint32_t i = 0; i < body->count; ++i) {
+            if (i == 0 || hashes[i] != hashes[i - 1]) starts.push_back(i);
+        }
+        std::vector<afp::Landmark> kept;
+        const size_t distinct = starts.size();
+        const size_t take = std::min<size_t>(distinct, max_keys);
+        for (size_t k = 0; k < take; ++k) {
+            const uint32_t i = starts[k * distinct / take];
+            kept.push_back(afp::Landmark{hashes[i], frames[i]});
+        }
+        std::vector<uint8_t> probe = afp::encode_body(*params, body->n_samples, kept);
+        hand_out(probe.data(), probe.size(), out);
+    });
+}
+
 bool afp_core_slice(const void* body, double from_s, double to_s, AfpBuffer* out, AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {

@@ -89,6 +89,13 @@ bool afp_core_fingerprint(const void *audio, size_t size, const AfpAudioLimits *
 bool afp_core_fingerprint_clip(const void *audio, size_t size, const AfpAudioLimits *limits,
                                AfpCancelFn cancel, AfpBuffer *query, AfpBuffer *reference, AfpStatus *status);
 
+/*
+ * A probe of at most max_keys distinct hashes, evenly spaced over the body's sorted distinct
+ * hashes (so spread over the whole band), with their landmarks: a cheaper index probe that a
+ * recording of a track still clears at the same fraction of shared hashes.
+ */
+bool afp_core_sample_keys(const AfpHeader *body, uint32_t max_keys, AfpBuffer *out, AfpStatus *status);
+
 /* The landmarks of a valid body anchored between from_s and to_s seconds, moved to start at 0. */
 bool afp_core_slice(const void *body, double from_s, double to_s, AfpBuffer *out, AfpStatus *status);
 

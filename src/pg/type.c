@@ -131,8 +131,8 @@ afp_recv(PG_FUNCTION_ARGS)
     remaining = buf->len - buf->cursor;
     if ((uint64) header.count * 8 != (uint64) remaining)
         ereport(ERROR,
-                (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                 errmsg("malformed afp value"),
+                (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+                 errmsg("malformed binary afp value"),
                  errdetail("The header declares %u landmarks, which need %llu bytes, but %d bytes follow it.",
                            header.count, (unsigned long long) header.count * 8, remaining)));
 
@@ -146,8 +146,12 @@ afp_recv(PG_FUNCTION_ARGS)
         hashes[i] = pq_getmsgint(buf, 4);
         frames[i] = (uint32) pq_getmsgint(buf, 4);
     }
+    /* Binary input reports 22P03, like PostgreSQL's own receive functions. */
     if (!afp_core_validate(&fp->header, afp_body_bytes(fp), &status))
-        afp_raise(&status);
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+                 errmsg("malformed binary afp value"),
+                 errdetail_internal("%s", status.detail)));
     PG_RETURN_POINTER(fp);
 }
 

@@ -1,6 +1,6 @@
 -- Signatures and labels of everything the extension installs.
 BEGIN;
-SELECT plan(101);
+SELECT plan(117);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -28,8 +28,11 @@ INSERT INTO expected_labels VALUES
   ('afp_overlaps(afp, afp)',         'boolean',          'i', true, 's'),
   ('afp_shares(afp, afp)',           'boolean',          's', true, 's'),
   ('match_afp(afp, regclass, int)',  'record',           's', true, 'r'),
-  ('match_clip(bytea, int)',         'record',           's', true, 'r'),
-  ('match_clip(bytea, regclass, int)', 'record',         's', true, 'r');
+  ('match_clip(bytea, regclass, int)', 'record',         's', true, 'r'),
+  ('afp_slice(afp, float8, float8)', 'afp',              'i', true, 's'),
+  ('afp_catalog_column(regclass)',   'name',             's', true, 's'),
+  ('afp_catalog_stats(regclass)',    'record',           's', true, 'r'),
+  ('match_segments(bytea, regclass, float8, float8)', 'record', 's', true, 'r');
 
 SELECT is(format_type(p.prorettype, NULL), e.returns, e.sig::text || ' returns ' || e.returns)
 FROM expected_labels e JOIN pg_proc p ON p.oid = e.sig ORDER BY e.sig::text;
@@ -43,14 +46,26 @@ FROM expected_labels e JOIN pg_proc p ON p.oid = e.sig ORDER BY e.sig::text;
 -- Result columns of the recognition functions.
 SELECT is(
   (SELECT array_agg(a ORDER BY n) FROM pg_proc p, unnest(p.proargnames, p.proargmodes) WITH ORDINALITY u(a, m, n)
-   WHERE p.oid = 'match_clip(bytea, int)'::regprocedure AND m = 'o'),
+   WHERE p.oid = 'match_clip(bytea, regclass, int)'::regprocedure AND m = 'o'),
   ARRAY['track_id', 'title', 'score', 'offset_s', 'confidence', 'matched_s', 'clip_start_s', 'clip_end_s',
         'track_start_s', 'track_end_s', 'speed']::text[],
   'match_clip returns track_id, title, score, offset_s, confidence, the matched time ranges and the speed');
 SELECT is(
-  (SELECT pg_get_function_arguments(oid) FROM pg_proc WHERE oid = 'match_clip(bytea, int)'::regprocedure),
-  'clip bytea, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision',
-  'match_clip(clip, max_results DEFAULT 5)');
+  (SELECT pg_get_function_arguments(oid) FROM pg_proc WHERE oid = 'match_clip(bytea, regclass, int)'::regprocedure),
+  'clip bytea, catalog regclass DEFAULT ''afp_tracks''::regclass, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision',
+  'match_clip(clip, catalog DEFAULT afp_tracks, max_results DEFAULT 5): one function, no ambiguous overloads');
+SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'match_clip'), 1::bigint, 'match_clip has a single signature');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.2.0', 'CREATE EXTENSION installs 0.2.0');
+SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.2.0'),
+          false, 'afp 0.2.0 is not a trusted extension either');
+-- Functions in SQL or PL/pgSQL run with a pinned search_path, so a caller's schemas cannot
+-- substitute objects (C functions look objects up in the extension's schema themselves).
+SELECT is(array_agg(p.oid::regprocedure::text), NULL, 'every SQL and PL/pgSQL function of afp pins search_path')
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+     JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'afp'
+     JOIN pg_language l ON l.oid = p.prolang
+WHERE l.lanname IN ('sql', 'plpgsql')
+  AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
 SELECT ok(
   (SELECT pg_get_function_identity_arguments(oid) FROM pg_proc WHERE oid = 'match_afp(afp, regclass, int)'::regprocedure)
     LIKE 'query afp, catalog regclass, max_results integer, OUT track_id bigint%',

@@ -71,7 +71,7 @@ async def add_track(file: UploadFile = File(...), title: str = None):
 async def recognize(file: UploadFile = File(...), max_results: int = 1):
     data = await read_upload(file)
     with cursor() as cur:
-        cur.execute("SELECT track_id, title, offset_s, confidence, speed FROM match_clip(%s, %s)",
+        cur.execute("SELECT track_id, title, offset_s, confidence, speed FROM match_clip(%s, max_results => %s)",
                     (psycopg2.Binary(data), max_results))
         rows = cur.fetchall()
     return {"matches": [{"track_id": r[0], "title": r[1], "offset_s": round(r[2], 3),
