@@ -82,11 +82,28 @@ uint32_t read_le32(const uint8_t* p) {
            static_cast<uint32_t>(p[3]) << 24;
 }
 
+uint64_t read_le64(const uint8_t* p) { return read_le32(p) | static_cast<uint64_t>(read_le32(p + 4)) << 32; }
+
 // libsndfile quietly shortens a RIFF/WAVE file whose data chunk runs past the end of the bytes;
 // this finds the data chunk and compares its declared size with what is there. The sizes 0 and
-// 0xFFFFFFFF mean "unknown" (written by streaming encoders) and are not truncation.
+// 0xFFFFFFFF mean "unknown" (written by streaming encoders) and are not truncation. RF64 files
+// (64-bit WAV) declare the real data size in their ds64 chunk, which is checked the same way:
+// a header claiming 2^60 bytes of audio in a few kilobytes is truncated, not short audio.
 bool riff_data_truncated(const uint8_t* data, size_t size) {
-    if (size < 12 || std::memcmp(data, "RIFF", 4) != 0 || std::memcmp(data + 8, "WAVE", 4) != 0) return false;
+    if (size < 12 || std::memcmp(data + 8, "WAVE", 4) != 0) return false;
+    const bool rf64 = std::memcmp(data, "RF64", 4) == 0 || std::memcmp(data, "BW64", 4) == 0;
+    if (!rf64 && std::memcmp(data, "RIFF", 4) != 0) return false;
+    if (rf64) {
+        if (size < 36 || std::memcmp(data + 12, "ds64", 4) != 0) return false;
+        const uint64_t declared = read_le64(data + 28);  // ds64: riff size (8), data size (8), ...
+        size_t pos = 12;
+        while (pos + 8 <= size) {
+            if (std::memcmp(data + pos, "data", 4) == 0) return declared > size - (pos + 8);
+            const uint32_t chunk = read_le32(data + pos + 4);
+            pos += 8 + static_cast<size_t>(chunk) + (chunk & 1u);
+        }
+        return false;
+    }
     size_t pos = 12;
     while (pos + 8 <= size) {
         const uint32_t chunk = read_le32(data + pos + 4);

@@ -184,25 +184,6 @@ bool afp_core_warp(const AfpHeader* clip, double speed, AfpBuffer* out, AfpStatu
     });
 }
 
-bool afp_core_merge(const AfpHeader* const* parts, uint32_t n_parts, AfpBuffer* out, AfpStatus* status) {
-    *out = AfpBuffer{nullptr, 0};
-    return guarded(status, [&] {
-        if (n_parts == 0) throw std::invalid_argument("Nothing to merge.");
-        const afp::ParamSet* params = afp::find_params(parts[0]->param_set);
-        if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
-        uint32_t n_samples = 0;
-        for (uint32_t p = 0; p < n_parts; ++p) {
-            if (parts[p]->param_set != parts[0]->param_set) {
-                throw afp::Error(afp::ErrorKind::ParamMismatch, "The values to merge use different parameter sets.");
-            }
-            n_samples = std::max(n_samples, parts[p]->n_samples);
-        }
-        std::vector<afp::Landmark> landmarks = afp::merge_landmarks(parts, n_parts);
-        std::vector<uint8_t> body = afp::encode_body(*params, n_samples, landmarks);
-        hand_out(body.data(), body.size(), out);
-    });
-}
-
 void afp_core_free(AfpBuffer* buffer) {
     if (buffer == nullptr) return;
     std::free(buffer->data);

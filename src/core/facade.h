@@ -117,9 +117,6 @@ void afp_core_free(AfpBuffer *buffer);
  */
 bool afp_core_warp(const AfpHeader *clip, double speed, AfpBuffer *out, AfpStatus *status);
 
-/* One body holding the landmarks of n_parts bodies of one parameter set: one index probe for all. */
-bool afp_core_merge(const AfpHeader *const *parts, uint32_t n_parts, AfpBuffer *out, AfpStatus *status);
-
 /* Number of distinct hash values present in both ascending arrays. */
 uint32_t afp_core_count_shared(const int32_t *a, uint32_t na, const int32_t *b, uint32_t nb);
 

@@ -144,8 +144,12 @@ std::vector<uint8_t> parse_text(const char* text) {
     h.count = static_cast<uint32_t>(hashes.size());
     std::vector<uint8_t> body(afp_body_size(h.count));
     std::memcpy(body.data(), &h, sizeof h);
-    std::memcpy(body.data() + sizeof h, hashes.data(), hashes.size() * sizeof(int32_t));
-    std::memcpy(body.data() + sizeof h + hashes.size() * sizeof(int32_t), frames.data(), frames.size() * sizeof(uint32_t));
+    // An empty vector's data() may be null, and memcpy from null is undefined even for 0 bytes
+    // (found by fuzz_text_input on "1:1:8000:128:0:").
+    if (!hashes.empty()) {
+        std::memcpy(body.data() + sizeof h, hashes.data(), hashes.size() * sizeof(int32_t));
+        std::memcpy(body.data() + sizeof h + hashes.size() * sizeof(int32_t), frames.data(), frames.size() * sizeof(uint32_t));
+    }
     validate_body(body.data(), body.size());
     return body;
 }

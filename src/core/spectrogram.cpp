@@ -21,7 +21,10 @@ struct CachedPlan {
 };
 
 const CachedPlan& plan_for(uint32_t n) {
-    static std::map<uint32_t, CachedPlan> plans;
+    // Never destroyed: the plans live as long as the backend, and a static map's destructor at
+    // exit would drop the only pointers to the FFTW buffers (LeakSanitizer calls that a leak).
+    static auto* const cache = new std::map<uint32_t, CachedPlan>();
+    std::map<uint32_t, CachedPlan>& plans = *cache;
     auto it = plans.find(n);
     if (it != plans.end()) return it->second;
     CachedPlan p;

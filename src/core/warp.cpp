@@ -42,16 +42,4 @@ std::vector<Landmark> warp_landmarks(const AfpHeader& clip, double speed) {
     return out;
 }
 
-std::vector<Landmark> merge_landmarks(const AfpHeader* const* parts, uint32_t n_parts) {
-    std::vector<Landmark> out;
-    for (uint32_t p = 0; p < n_parts; ++p) {
-        const int32_t* hashes = afp_body_hashes(parts[p]);
-        const uint32_t* frames = afp_body_frames(parts[p]);
-        for (uint32_t i = 0; i < parts[p]->count; ++i) out.push_back(Landmark{hashes[i], frames[i]});
-    }
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
-}
-
 }  // namespace afp

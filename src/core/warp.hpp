@@ -15,8 +15,4 @@ namespace afp {
 // target zone are dropped. Returns landmarks sorted by (hash, frame) without duplicates.
 std::vector<Landmark> warp_landmarks(const AfpHeader& clip, double speed);
 
-// Landmarks of several bodies merged into one sorted set without duplicates: the keys one index
-// probe looks up on behalf of all of them.
-std::vector<Landmark> merge_landmarks(const AfpHeader* const* parts, uint32_t n_parts);
-
 }  // namespace afp

@@ -404,14 +404,12 @@ speed_renditions(AfpDatum *query)
 {
     QuerySet    qs;
     int         steps = (int) floor(afp_max_speed_change / AFP_SPEED_STEP + 1e-9);
-    const AfpHeader **parts;
     AfpBuffer   buffer;
     AfpStatus   status;
 
     qs.n = 0;
     qs.variants = palloc(sizeof(AfpDatum *) * 2 * steps);
     qs.speeds = palloc(sizeof(double) * 2 * steps);
-    parts = palloc(sizeof(AfpHeader *) * 2 * steps);
     for (int k = 1; k <= steps; k++)
     {
         for (int sign = -1; sign <= 1; sign += 2)
@@ -422,13 +420,16 @@ speed_renditions(AfpDatum *query)
                 afp_raise(&status);
             qs.variants[qs.n] = afp_datum_from_buffer(&buffer);
             qs.speeds[qs.n] = speed;
-            parts[qs.n] = &qs.variants[qs.n]->header;
             qs.n++;
         }
     }
-    if (!afp_core_merge(parts, qs.n, &buffer, &status))
-        afp_raise(&status);
-    qs.probe = afp_datum_from_buffer(&buffer);
+    /*
+     * The index is probed with the clip's own hashes, as in the stage before: a
+     * clip a few percent off speed still shares the hashes of its low bins and
+     * short intervals with its track, and a probe with every rendition's hashes
+     * (~40,000 keys) cost 1.4 s in GIN where this one costs 60 ms.
+     */
+    qs.probe = query;
     return qs;
 }
 

@@ -1,6 +1,6 @@
 // fuzz_match.cpp — libFuzzer target: the query path of match_afp on arbitrary afp values. The
-// input is split in two text values (clip, track); when both validate they are voted, warped,
-// merged and sliced as match_afp and match_segments do.
+// input is split in two text values (clip, track); when both validate they are voted, warped
+// and sliced as match_afp and match_segments do.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,12 +31,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     AfpBuffer warped;
     if (afp_core_warp(ch, 1.035, &warped, &status)) {
         if (!afp_core_validate(warped.data, warped.size, &status)) __builtin_trap();
-        const AfpHeader* parts[] = {ch, reinterpret_cast<const AfpHeader*>(warped.data)};
-        AfpBuffer merged;
-        if (afp_core_merge(parts, 2, &merged, &status)) {
-            if (!afp_core_validate(merged.data, merged.size, &status)) __builtin_trap();
-            afp_core_free(&merged);
-        }
         afp_core_free(&warped);
     }
     AfpBuffer slice;

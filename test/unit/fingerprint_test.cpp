@@ -114,3 +114,16 @@ TEST(Fingerprint, OneSampleGivesAnEmptyFingerprint) {
     auto fp = fp_of(one);
     EXPECT_TRUE(fp.landmarks.empty());
 }
+
+TEST(Fingerprint, Rf64HeaderClaimingExabytesIsTruncated) {
+    // RF64 keeps the real sizes in its ds64 chunk: 2^60 bytes of data declared, 4 kB present.
+    std::vector<uint8_t> b;
+    auto put = [&](const char* s) { b.insert(b.end(), s, s + 4); };
+    auto le = [&](uint64_t v, int n) { for (int i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i))); };
+    put("RF64"); le(0xFFFFFFFFu, 4); put("WAVE");
+    put("ds64"); le(28, 4); le((uint64_t{1} << 60) + 36, 8); le(uint64_t{1} << 60, 8); le(uint64_t{1} << 59, 8); le(0, 4);
+    put("fmt "); le(16, 4); le(1, 2); le(1, 2); le(44100, 4); le(88200, 4); le(2, 2); le(16, 2);
+    put("data"); le(0xFFFFFFFFu, 4);
+    for (int i = 0; i < 4096; ++i) b.push_back(static_cast<uint8_t>(i * 37));
+    EXPECT_EQ(error_of(b), ErrorKind::Truncated);
+}

@@ -70,10 +70,3 @@ TEST(Warp, DropsPairsThatLeaveTheTargetZone) {
     EXPECT_EQ(f.dt, 21u);
     EXPECT_EQ(f.f1, 95u);  // 100 / 1.05
 }
-
-TEST(Warp, MergeKeepsEachLandmarkOnce) {
-    const auto a = body_of(cut(synth_song(13, 20.0, 16000, 1), 0.0, 5.0));
-    const AfpHeader* parts[] = {&header(a), &header(a)};
-    const std::vector<Landmark> merged = merge_landmarks(parts, 2);
-    EXPECT_EQ(merged.size(), header(a).count);
-}
