@@ -184,6 +184,9 @@ END $$;
 """
 
 
+TRACKS_BY_NAME = {}
+
+
 def time_queries(db, sql, rounds=2):
     """Runs sql for every clip (first round warms the cache), returns per-clip latency and answer."""
     c = connect(db)
@@ -196,6 +199,10 @@ def time_queries(db, sql, rounds=2):
     for r in res:
         r["right"] = (r["title"] == r["truth"] and r["offset_s"] is not None
                       and abs(r["offset_s"] - r["truth_offset"]) <= 0.1)
+        if r["title"] == r["truth"] and not r["right"] and r["offset_s"] is not None and r["truth"] in TRACKS_BY_NAME:
+            # Looped music: the same passage at another place of the track is a right answer too.
+            r["right"] = ba.is_repeat({"track": r["truth"], "offset": r["truth_offset"], "answer_offset": r["offset_s"],
+                                       "length": r["length"]}, TRACKS_BY_NAME)
     return res
 
 
@@ -313,6 +320,7 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")]
     baseline_sizes = {int(s) for s in args.baseline_sizes.split(",") if s}
     tracks = ba.read_catalogue(args.catalogue)
+    TRACKS_BY_NAME.update({t["name"]: t for t in tracks})
     hours_db = sum(t["duration"] for t in tracks if t["split"] == "db") / 3600
     ba.prepare_database(args.database, True)  # a clean database every run
     db = ba.Database(args.database, {})
@@ -346,7 +354,7 @@ def main():
         for length in (5, 10):
             lat, rec = summarize(res, length)
             out("match_clip() p50 / p95 / p99, %d s clip, %.0f h" % (length, info["hours"]), lat,
-                "%d WAV 44.1 kHz stereo clips, decode included, second of two rounds (cached); right answers %s" % (args.clips, rec))
+                "%d WAV 44.1 kHz stereo clips, decode included, second of two rounds (cached); right answers (track, and offset or a repeat of the passage) %s" % (args.clips, rec))
         for length in (5, 10):
             lat, rec = summarize(res, length, held=True)
             out("match_clip() p50 / p95 / p99, %d s clip NOT in the catalogue, %.0f h" % (length, info["hours"]), lat,

@@ -43,5 +43,10 @@ ok "afp-match reports an undecodable file and exits 1" '[ $rc -eq 1 ] && grep -q
 "$AFP_ROOT/scripts/afp-ingest" -d "dbname=no_such_database_here" "$tmp/library/song1.wav" >/dev/null 2>"$tmp/err3"; rc=$?
 ok "afp-ingest fails cleanly without a database" '[ $rc -eq 2 ] && grep -q "afp-ingest:" "$tmp/err3"'
 
+/usr/bin/python3 -c "import matplotlib" 2>/dev/null && {
+  "$AFP_ROOT/scripts/afp-plot" -d "$db" "$AFP_FIXTURES/clip_song3_at_7.5s.wav" -o "$tmp/plot.png" >/dev/null 2>"$tmp/plot.err"; rc=$?
+  ok "afp-plot draws the clip, the match and the vote as a PNG" '[ $rc -eq 0 ] && [ "$(head -c 4 "$tmp/plot.png" | tail -c 3)" = PNG ]'
+}
+
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
 echo "1..$n"
