@@ -1,4 +1,5 @@
-"""What afp-ingest and afp-match share: finding audio files, connecting, reporting errors."""
+"""What the scripts share: finding audio files, connecting, reporting errors, reading a backend's
+CPU time and memory from /proc (the benchmarks and the soak run on the server host)."""
 import os
 import sys
 
@@ -45,3 +46,20 @@ def describe(error):
 def die(msg):
     print(msg, file=sys.stderr)
     sys.exit(2)
+
+
+def backend_cpu(pid):
+    """User + system CPU seconds of a backend, from /proc (the benchmark runs on the server host)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status(pid):
+    vals = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if v.strip().endswith("kB"):
+                vals[k] = int(v.split()[0])
+    return vals

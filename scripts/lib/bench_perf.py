@@ -8,7 +8,6 @@ pgbench, bytes per hour, GIN build time, backend memory per call, and the same c
 one row per hash with a b-tree (dejavu's schema). Prints one table.
 """
 import argparse
-import math
 import os
 import random
 import re
@@ -22,6 +21,7 @@ import time
 import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import afp_client  # noqa: E402  (backend CPU and memory from /proc)
 import bench_accuracy as ba  # noqa: E402  (sox helpers, catalogue CSV, ingest)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,23 +54,6 @@ def one(cur, sql, args=None):
     return cur.fetchone()[0]
 
 
-def backend_cpu(pid):
-    """User + system CPU seconds of a backend, from /proc (the benchmark runs on the server host)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_status(pid):
-    vals = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if v.strip().endswith("kB"):
-                vals[k] = int(v.split()[0])
-    return vals
-
-
 def pct(values, p):
     v = sorted(values)
     return v[min(len(v) - 1, int(p * len(v)))]
@@ -95,11 +78,11 @@ def bench_fingerprint(db, track, tmpdir, repeats):
     cur.execute("SELECT afp_landmark_count(fingerprint(bytes)) FROM audio LIMIT 1")  # load the library
     for label, path in files:
         audio_s, decode_cpu, total_cpu = split[path]
-        t0 = backend_cpu(pid)
+        t0 = afp_client.backend_cpu(pid)
         w0 = time.perf_counter()
         for _ in range(repeats):
             cur.execute("SELECT afp_landmark_count(fingerprint(bytes)) FROM audio WHERE label = %s", (label,))
-        cpu = backend_cpu(pid) - t0
+        cpu = afp_client.backend_cpu(pid) - t0
         wall = time.perf_counter() - w0
         out("fingerprint(), " + label, "%.0f s of audio / CPU s" % (repeats * audio_s / cpu),
             "%d calls on a %.0f s track in one backend: backend CPU time (wall %.0f x); decode alone %.0f x, "
@@ -293,9 +276,9 @@ def bench_memory(db, cat):
     cur = c.cursor()
     pid = one(cur, "SELECT pg_backend_pid()")
     cur.execute("SELECT afp_landmark_count(fp) FROM perf_clips LIMIT 1")  # load the library
-    before = proc_status(pid)
+    before = afp_client.proc_status(pid)
     cur.execute("SELECT count(*) FROM match_clip((SELECT audio FROM perf_clips WHERE length = 10 ORDER BY id LIMIT 1), %s::regclass)", (cat,))
-    after = proc_status(pid)
+    after = afp_client.proc_status(pid)
     c.close()
     private_kb = (after["VmHWM"] - before["VmHWM"]) - (after.get("RssShmem", 0) - before.get("RssShmem", 0))
     return private_kb / 1024.0

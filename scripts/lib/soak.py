@@ -18,7 +18,7 @@ import uuid
 import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_perf  # noqa: E402  (proc_status)
+import afp_client  # noqa: E402  (proc_status)
 
 DB = "afp_soak"
 
@@ -107,7 +107,7 @@ def client(n, audio, ledger, deadline, memory, seed):
             with ledger.lock:
                 ledger.errors.append("%s: %s %s" % (op, e.pgcode, str(e).strip().splitlines()[0]))
         now = time.time()
-        status = bench_perf.proc_status(pid)
+        status = afp_client.proc_status(pid)
         if first is None and now >= memory["warm_at"]:
             first = status.get("RssAnon", 0)
         last = status.get("RssAnon", 0)

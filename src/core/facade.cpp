@@ -161,6 +161,14 @@ bool afp_core_parse_text(const char* text, AfpBuffer* out, AfpStatus* status) {
     });
 }
 
+bool afp_core_parse_binary(const void* data, size_t size, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        std::vector<uint8_t> body = afp::parse_binary(static_cast<const uint8_t*>(data), size);
+        hand_out(body.data(), body.size(), out);
+    });
+}
+
 bool afp_core_format_text(const void* body, size_t size, AfpBuffer* out, AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {

@@ -105,6 +105,9 @@ bool afp_core_validate(const void *body, size_t size, AfpStatus *status);
 /* Parses the text form into a validated datum body. */
 bool afp_core_parse_text(const char *text, AfpBuffer *out, AfpStatus *status);
 
+/* Decodes the binary wire form (what afp_send writes) into a validated datum body. */
+bool afp_core_parse_binary(const void *data, size_t size, AfpBuffer *out, AfpStatus *status);
+
 /* Renders a validated body as NUL-terminated text (size excludes the NUL). */
 bool afp_core_format_text(const void *body, size_t size, AfpBuffer *out, AfpStatus *status);
 

@@ -173,6 +173,36 @@ std::string format_text(const uint8_t* body, size_t size) {
     return out;
 }
 
+std::vector<uint8_t> parse_binary(const uint8_t* data, size_t size) {
+    auto be32 = [&](size_t at) {
+        return uint32_t{data[at]} << 24 | uint32_t{data[at + 1]} << 16 | uint32_t{data[at + 2]} << 8 | data[at + 3];
+    };
+    if (size < 16) malformed("The value has " + std::to_string(size) + " bytes, fewer than the 16-byte header.");
+    AfpHeader h{};
+    h.version = data[0];
+    h.param_set = data[1];
+    h.hop = static_cast<uint16_t>(data[2] << 8 | data[3]);
+    h.sample_rate = be32(4);
+    h.n_samples = be32(8);
+    h.count = be32(12);
+    // Checked against the bytes actually sent before allocating for the count.
+    if (uint64_t{h.count} * 8 != size - 16) {
+        malformed("The header declares " + std::to_string(h.count) + " landmarks, which need " +
+                  std::to_string(uint64_t{h.count} * 8) + " bytes, but " + std::to_string(size - 16) +
+                  " bytes follow it.");
+    }
+    std::vector<uint8_t> body(afp_body_size(h.count));
+    std::memcpy(body.data(), &h, sizeof h);
+    auto* hashes = reinterpret_cast<int32_t*>(body.data() + sizeof h);
+    auto* frames = reinterpret_cast<uint32_t*>(hashes + h.count);
+    for (uint32_t i = 0; i < h.count; ++i) {
+        hashes[i] = static_cast<int32_t>(be32(16 + 8 * size_t{i}));
+        frames[i] = be32(20 + 8 * size_t{i});
+    }
+    validate_body(body.data(), body.size());
+    return body;
+}
+
 std::vector<uint8_t> slice_body(const uint8_t* body, uint32_t first_frame, uint32_t end_frame) {
     AfpHeader h;
     std::memcpy(&h, body, sizeof h);

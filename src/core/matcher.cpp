@@ -158,7 +158,6 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
         }
         best_bound = std::min(best_bound, log_mgf - theta * evidence);
     }
-    v.evidence = evidence;
     v.log_chance = std::log(windows) + best_bound;
     return v;
 }

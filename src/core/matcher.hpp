@@ -28,7 +28,6 @@ struct Vote {
     double offset_frames = 0.0;    // mean (track frame - clip frame) over the window's pairs
     uint32_t clip_first_frame = 0;
     uint32_t clip_last_frame = 0;
-    double evidence = 0.0;         // sum of -ln(chance of alignment) over the aligned hashes
     double log_chance = 0.0;       // ln(expected number of offset windows scoring this well by chance)
 };
 
@@ -36,9 +35,10 @@ struct Vote {
 // every pair of equal hashes, and scores the (2 * kOffsetTolerance + 1)-frame window holding the
 // most pairs. The score counts distinct clip hashes, so it never exceeds the number of distinct
 // hashes the two fingerprints share: the bound the GIN threshold relies on.
-// The chance model counts anchors instead: landmarks sharing an anchor peak are not independent
-// (one chord onset common to two songs yields a burst of equal hashes at one instant), so only
-// distinct clip times count as separate pieces of evidence.
+// The chance model weighs clip frames instead: landmarks sharing an anchor peak are not
+// independent (one chord onset common to two songs yields a burst of equal hashes at one
+// instant), so each distinct clip time is one piece of evidence, worth more the rarer its hashes
+// are in the track (see the null model in matcher.cpp).
 Vote vote(const AfpHeader& clip, const AfpHeader& track);
 
 // Confidence that a vote is not chance, given the number of comparisons it competed with

@@ -112,47 +112,22 @@ Datum
 afp_recv(PG_FUNCTION_ARGS)
 {
     StringInfo  buf = (StringInfo) PG_GETARG_POINTER(0);
-    AfpHeader   header;
-    AfpDatum   *fp;
-    int32      *hashes;
-    uint32     *frames;
+    AfpBuffer   buffer;
     AfpStatus   status;
-    int         remaining;
+    bool        ok;
 
-    memset(&header, 0, sizeof(header));
-    header.version = (uint8) pq_getmsgbyte(buf);
-    header.param_set = (uint8) pq_getmsgbyte(buf);
-    header.hop = (uint16) pq_getmsgint(buf, 2);
-    header.sample_rate = (uint32) pq_getmsgint(buf, 4);
-    header.n_samples = (uint32) pq_getmsgint(buf, 4);
-    header.count = (uint32) pq_getmsgint(buf, 4);
-
-    /* Check the count against the bytes actually sent before allocating for it. */
-    remaining = buf->len - buf->cursor;
-    if ((uint64) header.count * 8 != (uint64) remaining)
-        ereport(ERROR,
-                (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-                 errmsg("malformed binary afp value"),
-                 errdetail("The header declares %u landmarks, which need %llu bytes, but %d bytes follow it.",
-                           header.count, (unsigned long long) header.count * 8, remaining)));
-
-    fp = (AfpDatum *) palloc(VARHDRSZ + afp_body_size(header.count));
-    SET_VARSIZE(fp, VARHDRSZ + afp_body_size(header.count));
-    fp->header = header;
-    hashes = (int32 *) (&fp->header + 1);
-    frames = (uint32 *) (hashes + header.count);
-    for (uint32 i = 0; i < header.count; i++)
-    {
-        hashes[i] = pq_getmsgint(buf, 4);
-        frames[i] = (uint32) pq_getmsgint(buf, 4);
-    }
+    /* The core decodes and validates the bytes; the fuzzer drives the same function. */
+    ok = afp_core_parse_binary(buf->data + buf->cursor, buf->len - buf->cursor, &buffer, &status);
+    buf->cursor = buf->len;
     /* Binary input reports 22P03, like PostgreSQL's own receive functions. */
-    if (!afp_core_validate(&fp->header, afp_body_bytes(fp), &status))
+    if (!ok && status.code == AFP_E_MALFORMED)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
                  errmsg("malformed binary afp value"),
                  errdetail_internal("%s", status.detail)));
-    PG_RETURN_POINTER(fp);
+    if (!ok)
+        afp_raise(&status);
+    PG_RETURN_POINTER(afp_datum_from_buffer(&buffer));
 }
 
 /* Binary output, the form afp_recv reads. */

@@ -4,14 +4,9 @@ BEGIN;
 SELECT plan(6);
 
 -- Ten minutes of pseudo-random 16-bit PCM at 44.1 kHz mono: a WAV header, then md5 noise.
-CREATE FUNCTION pg_temp.le(n bigint, bytes int) RETURNS bytea LANGUAGE sql AS
-$$ SELECT decode(string_agg(lpad(to_hex((n >> (8 * i)) & 255), 2, '0'), '' ORDER BY i), 'hex')
-   FROM generate_series(0, bytes - 1) i $$;
--- A 16-bit mono 44.1 kHz WAV file around raw PCM bytes.
+\i test/pgtap/include/wav.psql
 CREATE FUNCTION pg_temp.wav(pcm bytea) RETURNS bytea LANGUAGE sql AS
-$$ SELECT 'RIFF'::bytea || pg_temp.le(36 + length(pcm), 4) || 'WAVEfmt '::bytea || pg_temp.le(16, 4)
-          || pg_temp.le(1, 2) || pg_temp.le(1, 2) || pg_temp.le(44100, 4) || pg_temp.le(88200, 4)
-          || pg_temp.le(2, 2) || pg_temp.le(16, 2) || 'data'::bytea || pg_temp.le(length(pcm), 4) || pcm $$;
+$$ SELECT pg_temp.wav_header(1, 1, 44100, 16, length(pcm)) || pcm $$;
 CREATE TEMP TABLE noise AS
 SELECT (SELECT string_agg(decode(md5(g::text) || md5((g + 1)::text), 'hex'), ''::bytea)
         FROM generate_series(1, 52920000 / 32) g) AS pcm;

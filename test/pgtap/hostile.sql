@@ -11,14 +11,7 @@ CREATE TEMP TABLE src AS
 SELECT decode(:'ogg', 'base64') AS ogg, decode(:'opus', 'base64') AS opus, decode(:'mp3', 'base64') AS mp3,
        decode(:'wav', 'base64') AS wav;
 
--- Little-endian integers, for hand-made headers.
-CREATE FUNCTION pg_temp.le(n numeric, bytes int) RETURNS bytea LANGUAGE sql AS
-$$ SELECT decode(string_agg(lpad(to_hex(((n / (256::numeric ^ i))::numeric % 256)::int), 2, '0'), '' ORDER BY i), 'hex')
-   FROM generate_series(0, bytes - 1) i $$;
-CREATE FUNCTION pg_temp.wav_header(format int, channels int, rate int, bits int, data_bytes numeric) RETURNS bytea LANGUAGE sql AS
-$$ SELECT 'RIFF'::bytea || pg_temp.le(36 + data_bytes, 4) || 'WAVEfmt '::bytea || pg_temp.le(16, 4) || pg_temp.le(format, 2)
-          || pg_temp.le(channels, 2) || pg_temp.le(rate, 4) || pg_temp.le(rate * channels * bits / 8, 4)
-          || pg_temp.le(channels * bits / 8, 2) || pg_temp.le(bits, 2) || 'data'::bytea || pg_temp.le(data_bytes, 4) $$;
+\i test/pgtap/include/wav.psql
 
 CREATE TEMP TABLE bad (name text PRIMARY KEY, audio bytea);
 INSERT INTO bad

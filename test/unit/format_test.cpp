@@ -129,3 +129,34 @@ TEST(Format, RejectsSyntaxErrors) {
     malformed_text("1:1:8000:128:99999999999:");
     malformed_text("1:1:8000:128:16000:4294967296@1");
 }
+
+TEST(Format, BinaryWireFormRoundTripsAndIsChecked) {
+    auto body = encode_body(default_params(), 16000, sample_landmarks());
+    const AfpHeader h = header_of(body);
+    std::vector<uint8_t> wire;
+    auto be = [&](uint32_t v, int bytes) {
+        for (int i = bytes - 1; i >= 0; --i) wire.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    };
+    be(h.version, 1); be(h.param_set, 1); be(h.hop, 2); be(h.sample_rate, 4); be(h.n_samples, 4); be(h.count, 4);
+    const auto* hashes = reinterpret_cast<const int32_t*>(body.data() + sizeof h);
+    const auto* frames = reinterpret_cast<const uint32_t*>(hashes + h.count);
+    for (uint32_t i = 0; i < h.count; ++i) {
+        be(static_cast<uint32_t>(hashes[i]), 4);
+        be(frames[i], 4);
+    }
+    EXPECT_EQ(parse_binary(wire.data(), wire.size()), body);
+
+    auto kind_of = [](const std::vector<uint8_t>& bytes) {
+        try {
+            parse_binary(bytes.data(), bytes.size());
+        } catch (const Error& e) {
+            return e.kind();
+        }
+        return ErrorKind::Cancelled;  // "no error"
+    };
+    EXPECT_EQ(kind_of(std::vector<uint8_t>(wire.begin(), wire.end() - 8)), ErrorKind::Malformed);  // count too large
+    EXPECT_EQ(kind_of(std::vector<uint8_t>(wire.begin(), wire.begin() + 10)), ErrorKind::Malformed);  // short header
+    std::vector<uint8_t> unsorted = wire;
+    std::swap_ranges(unsorted.begin() + 16, unsorted.begin() + 24, unsorted.begin() + 32);
+    EXPECT_EQ(kind_of(unsorted), ErrorKind::Malformed);
+}
