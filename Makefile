@@ -2,7 +2,7 @@
 # linked into one module. `make && make install && make installcheck`.
 EXTENSION = afp
 MODULE_big = afp
-DATA = sql/afp--0.1.0.sql sql/afp--0.1.0--0.2.0.sql
+DATA = sql/afp--0.1.0.sql sql/afp--0.1.0--0.2.0.sql sql/afp--0.2.0--0.3.0.sql
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 GLUE_SRCS = $(sort $(wildcard src/pg/*.c))

@@ -16,6 +16,7 @@
 #include "format.hpp"
 #include "matcher.hpp"
 #include "params.hpp"
+#include "search.hpp"
 #include "warp.hpp"
 
 namespace {
@@ -244,5 +245,59 @@ double afp_core_confidence(const AfpVote* vote, uint32_t candidates) {
     v.log_chance = vote->log_chance;
     return afp::confidence(v, candidates);
 }
+
+AfpSearch* afp_core_search_new(const AfpHeader* query, uint64_t max_postings, uint32_t min_votes, AfpStatus* status) {
+    afp::IndexSearch* search = nullptr;
+    guarded(status, [&] {
+        afp::SearchLimits limits;
+        limits.max_postings = max_postings;
+        limits.min_votes = std::max<uint32_t>(min_votes, 1);
+        search = new afp::IndexSearch(*query, limits);
+    });
+    return reinterpret_cast<AfpSearch*>(search);
+}
+
+uint32_t afp_core_search_hashes(const AfpSearch* search, const int32_t** hashes) {
+    const auto& h = reinterpret_cast<const afp::IndexSearch*>(search)->hashes();
+    *hashes = h.data();
+    return static_cast<uint32_t>(h.size());
+}
+
+bool afp_core_search_plan(AfpSearch* search, const uint64_t* estimates, const uint32_t** order, uint32_t* n,
+                          AfpStatus* status) {
+    *order = nullptr;
+    *n = 0;
+    return guarded(status, [&] {
+        const auto& o = reinterpret_cast<afp::IndexSearch*>(search)->plan(estimates);
+        *order = o.data();
+        *n = static_cast<uint32_t>(o.size());
+    });
+}
+
+int64_t afp_core_search_planned_index(const AfpSearch* search, int32_t hash) {
+    return reinterpret_cast<const afp::IndexSearch*>(search)->planned_index(hash);
+}
+
+bool afp_core_search_add(AfpSearch* search, uint32_t hash_index, const uint64_t* rows, const uint32_t* frames,
+                         size_t n, AfpStatus* status) {
+    return guarded(status, [&] { reinterpret_cast<afp::IndexSearch*>(search)->add(hash_index, rows, frames, n); });
+}
+
+bool afp_core_search_rank(AfpSearch* search, const AfpRankedRow** rows, uint32_t* n, AfpStatus* status) {
+    *rows = nullptr;
+    *n = 0;
+    return guarded(status, [&] {
+        const auto& r = reinterpret_cast<afp::IndexSearch*>(search)->rank();
+        static_assert(sizeof(afp::RankedRow) == sizeof(AfpRankedRow), "RankedRow mirrors AfpRankedRow");
+        *rows = reinterpret_cast<const AfpRankedRow*>(r.data());
+        *n = static_cast<uint32_t>(r.size());
+    });
+}
+
+uint64_t afp_core_search_postings_read(const AfpSearch* search) {
+    return reinterpret_cast<const afp::IndexSearch*>(search)->postings_read();
+}
+
+void afp_core_search_free(AfpSearch* search) { delete reinterpret_cast<afp::IndexSearch*>(search); }
 
 }  // extern "C"

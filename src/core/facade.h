@@ -142,6 +142,51 @@ bool afp_core_vote(const AfpHeader *clip, const AfpHeader *track, AfpVote *out, 
 /* Turns a vote into a confidence in [0, 1], given how many tracks were compared. */
 double afp_core_confidence(const AfpVote *vote, uint32_t candidates);
 
+/*
+ * The search of a landmark index (search.hpp), driven step by step by the index scan:
+ *   afp_core_search_new      the query's distinct hashes (afp_core_search_hashes)
+ *   afp_core_search_plan     which to read, given the postings the index holds for each
+ *   afp_core_search_add      the postings of one planned hash vote (any number of calls)
+ *   afp_core_search_rank     rows with enough votes, best first
+ *   afp_core_search_free     always, also after an error (the glue registers it as a reset callback)
+ */
+typedef struct AfpSearch AfpSearch;
+
+/* A row put forward by the index vote. */
+typedef struct AfpRankedRow
+{
+    uint64_t row;           /* the glue's row id, < 2^43 */
+    uint32_t votes;         /* distinct query hashes in its best two neighbouring offset bins */
+    int32_t  offset_frames; /* track frame minus query frame there */
+} AfpRankedRow;
+
+/* Starts a search for a validated query body; NULL with *status set on failure. */
+AfpSearch *afp_core_search_new(const AfpHeader *query, uint64_t max_postings, uint32_t min_votes,
+                               AfpStatus *status);
+
+/* The query's distinct hashes, ascending; returns their number. */
+uint32_t afp_core_search_hashes(const AfpSearch *search, const int32_t **hashes);
+
+/* Plans the reads: estimates[i] postings for hash i; *order gets the hash indices to read, in order. */
+bool afp_core_search_plan(AfpSearch *search, const uint64_t *estimates, const uint32_t **order,
+                          uint32_t *n, AfpStatus *status);
+
+/* The index of hash among the query's hashes when the plan reads it, else -1. */
+int64_t afp_core_search_planned_index(const AfpSearch *search, int32_t hash);
+
+/* Votes with n postings of hash hash_index: rows[k] holds it at frames[k]. */
+bool afp_core_search_add(AfpSearch *search, uint32_t hash_index, const uint64_t *rows,
+                         const uint32_t *frames, size_t n, AfpStatus *status);
+
+/* The ranked rows; *rows stays valid until afp_core_search_free. */
+bool afp_core_search_rank(AfpSearch *search, const AfpRankedRow **rows, uint32_t *n, AfpStatus *status);
+
+/* Postings voted so far. */
+uint64_t afp_core_search_postings_read(const AfpSearch *search);
+
+/* Releases a search; safe on NULL. */
+void afp_core_search_free(AfpSearch *search);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,9 @@ extern int    afp_max_audio_bytes;
 extern int    afp_min_shared_hashes;
 extern double afp_min_confidence;
 extern double afp_max_speed_change;
+extern int    afp_index_max_postings;
+extern int    afp_index_min_votes;
+extern int    afp_index_candidates;
 
 /* Returns true when a cancel or termination is pending; handed to the core. */
 extern bool afp_interrupt_pending(void);

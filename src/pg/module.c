@@ -14,6 +14,9 @@ int    afp_max_audio_bytes = 256 * 1024 * 1024;
 int    afp_min_shared_hashes = 5;
 double afp_min_confidence = 0.5;
 double afp_max_speed_change = 0.05;
+int    afp_index_max_postings = 200000;
+int    afp_index_min_votes = 3;
+int    afp_index_candidates = 20;
 
 void _PG_init(void);
 
@@ -58,6 +61,28 @@ _PG_init(void)
                              0.05, 0.0, 0.2,
                              PGC_USERSET, 0,
                              NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.index_max_postings",
+                            "Postings an afp_landmark index scan reads at most.",
+                            "The scan reads the query's rarest hashes first until this budget is spent, "
+                            "so its cost does not grow with the catalogue.",
+                            &afp_index_max_postings,
+                            200000, 1000, 100000000,
+                            PGC_USERSET, 0,
+                            NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.index_min_votes",
+                            "Aligned hashes a row needs in an afp_landmark index scan to be returned.",
+                            NULL,
+                            &afp_index_min_votes,
+                            3, 1, 1000,
+                            PGC_USERSET, 0,
+                            NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.index_candidates",
+                            "Rows of an afp_landmark index scan that match_clip() verifies with the full vote.",
+                            NULL,
+                            &afp_index_candidates,
+                            20, 1, 10000,
+                            PGC_USERSET, 0,
+                            NULL, NULL, NULL);
     MarkGUCPrefixReserved("afp");
 }
 

@@ -1,0 +1,161 @@
+/*
+ * landmark.c — the afp_landmark index access method: its handler, options,
+ * cost estimate, insert, and the settings of its search.
+ *
+ *   CREATE INDEX ON tracks USING afp_landmark (fp);
+ *   SELECT id FROM tracks ORDER BY fp <~> :query LIMIT 5;
+ *
+ * The index answers only ordering scans by the <~> operator: rows in order of
+ * the votes the index gives them (landmarkscan.c), like pgvector's approximate
+ * indexes: a sequential scan orders by the exact vote instead.
+ */
+#include "landmark.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_type.h"
+#include "commands/vacuum.h"
+#include "optimizer/paths.h"
+#include "nodes/execnodes.h"
+#include "optimizer/optimizer.h"
+#include "utils/float.h"
+#include "utils/selfuncs.h"
+
+PG_FUNCTION_INFO_V1(afp_landmark_handler);
+PG_FUNCTION_INFO_V1(afp_vote_distance);
+
+/*
+ * track <~> query: minus the score of the full vote of query against track (the
+ * distinct query hashes aligned at the best offset), so that ORDER BY ascending
+ * puts the best match first. This is what a sequential scan orders by; the index
+ * orders by its own vote (landmarkscan.c), which agrees on the rows that matter.
+ */
+Datum
+afp_vote_distance(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *track = PG_GETARG_AFP_P(0);
+    AfpDatum   *query = PG_GETARG_AFP_P(1);
+    AfpVote     vote;
+    AfpStatus   status;
+
+    if (!afp_core_vote(&query->header, &track->header, &vote, &status))
+        afp_raise(&status);
+    PG_FREE_IF_COPY(track, 0);
+    PG_FREE_IF_COPY(query, 1);
+    PG_RETURN_FLOAT8(-(double) vote.score);
+}
+
+/* Rejects options: the index has none (its directory is sized at build). */
+static bytea *
+landmark_options(Datum reloptions, bool validate)
+{
+    if (validate && DatumGetPointer(reloptions) != NULL)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("afp_landmark indexes take no options"),
+                 errhint("The directory is sized when the index is built; REINDEX resizes it.")));
+    return NULL;
+}
+
+/*
+ * A scan reads at most afp.index_max_postings postings whatever the size of the
+ * catalogue, so its cost is that budget; without an ORDER BY the index is useless.
+ */
+static void
+landmark_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+                      Cost *startup, Cost *total, Selectivity *selectivity,
+                      double *correlation, double *pages)
+{
+    GenericCosts costs;
+
+    if (path->indexorderbys == NIL)
+    {
+        *startup = get_float8_infinity();
+        *total = get_float8_infinity();
+        *selectivity = 0;
+        *correlation = 0;
+        *pages = 0;
+        return;
+    }
+    MemSet(&costs, 0, sizeof(costs));
+    genericcostestimate(root, path, loop_count, &costs);
+    /* The vote is paid before the first row: postings read, each a few cpu_operator_costs. */
+    *pages = Min(costs.numIndexPages, (double) afp_index_max_postings / LANDMARK_POSTINGS_PER_PAGE + 1);
+    *startup = *pages * random_page_cost + (double) afp_index_max_postings * 4 * cpu_operator_cost;
+    *total = *startup + costs.numIndexTuples * cpu_index_tuple_cost;
+    *selectivity = 1.0;
+    *correlation = 0;
+}
+
+/* Only ordering by <~> is supported; the opclass has no support functions to check. */
+static bool
+landmark_validate(Oid opclassoid)
+{
+    return true;
+}
+
+/* aminsert: the row's postings go to the pending chain. */
+bool
+landmark_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+                IndexUniqueCheck check_unique, bool index_unchanged, IndexInfo *info)
+{
+    AfpDatum   *fp;
+
+    if (isnull[0])
+        return false;
+    fp = afp_detoast(values[0]);
+    landmark_append_postings(index, fp, heap_tid);
+    if ((Pointer) fp != DatumGetPointer(values[0]))
+        pfree(fp);
+    return false;
+}
+
+Datum
+afp_landmark_handler(PG_FUNCTION_ARGS)
+{
+    IndexAmRoutine *am = makeNode(IndexAmRoutine);
+
+    am->amstrategies = 1;
+    am->amsupport = 0;
+    am->amoptsprocnum = 0;
+    am->amcanorder = false;
+    am->amcanorderbyop = true;
+    am->amcanbackward = false;
+    am->amcanunique = false;
+    am->amcanmulticol = false;
+    am->amoptionalkey = true;
+    am->amsearcharray = false;
+    am->amsearchnulls = false;
+    am->amstorage = false;
+    am->amclusterable = false;
+    am->ampredlocks = false;
+    am->amcanparallel = false;
+    am->amcaninclude = false;
+    am->amusemaintenanceworkmem = false;
+    am->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
+    am->amkeytype = InvalidOid;
+
+    am->ambuild = landmark_build;
+    am->ambuildempty = landmark_buildempty;
+    am->aminsert = landmark_insert;
+    am->ambulkdelete = landmark_bulkdelete;
+    am->amvacuumcleanup = landmark_vacuumcleanup;
+    am->amcanreturn = NULL;
+    am->amcostestimate = landmark_costestimate;
+    am->amoptions = landmark_options;
+    am->amproperty = NULL;
+    am->ambuildphasename = NULL;
+    am->amvalidate = landmark_validate;
+    am->amadjustmembers = NULL;
+    am->ambeginscan = landmark_beginscan;
+    am->amrescan = landmark_rescan;
+    am->amgettuple = landmark_gettuple;
+    am->amgetbitmap = NULL;
+    am->amendscan = landmark_endscan;
+    am->ammarkpos = NULL;
+    am->amrestrpos = NULL;
+    am->amestimateparallelscan = NULL;
+    am->aminitparallelscan = NULL;
+    am->amparallelrescan = NULL;
+
+    PG_RETURN_POINTER(am);
+}

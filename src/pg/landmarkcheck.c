@@ -1,0 +1,368 @@
+/*
+ * landmarkcheck.c — afp_index_stats() and afp_index_check(): what an
+ * afp_landmark index holds, and whether it agrees with its table.
+ */
+#include "landmark.h"
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufpage.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+PG_FUNCTION_INFO_V1(afp_index_stats);
+PG_FUNCTION_INFO_V1(afp_index_check);
+
+/* Opens an afp_landmark index the caller may read, and its table. */
+static Relation
+open_landmark_index(Oid indexoid, Relation *heap)
+{
+    Oid         heapoid = IndexGetRelation(indexoid, true);
+    Relation    index;
+    AclResult   acl;
+
+    if (!OidIsValid(heapoid))
+        ereport(ERROR,
+                (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                 errmsg("\"%s\" is not an index", get_rel_name(indexoid) ? get_rel_name(indexoid) : "?")));
+    acl = pg_class_aclcheck(heapoid, GetUserId(), ACL_SELECT);
+    if (acl != ACLCHECK_OK)
+        aclcheck_error(acl, get_relkind_objtype(get_rel_relkind(heapoid)), get_rel_name(heapoid));
+    *heap = table_open(heapoid, AccessShareLock);
+    index = index_open(indexoid, AccessShareLock);
+    if (index->rd_rel->relam != get_index_am_oid("afp_landmark", false))
+        ereport(ERROR,
+                (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                 errmsg("index \"%s\" is not an afp_landmark index", RelationGetRelationName(index)),
+                 errhint("Create one with: CREATE INDEX ON %s USING afp_landmark (fp);",
+                         RelationGetRelationName(*heap))));
+    return index;
+}
+
+/* afp_index_stats(index): its directory, postings, rows and pages. */
+Datum
+afp_index_stats(PG_FUNCTION_ARGS)
+{
+    Relation    heap;
+    Relation    index = open_landmark_index(PG_GETARG_OID(0), &heap);
+    LandmarkMetaData meta;
+    TupleDesc   desc;
+    Datum       values[8];
+    bool        nulls[8] = {0};
+    uint64      largest = 0;
+    uint64      prev = 0;
+    uint64      buckets;
+
+    landmark_read_meta(index, &meta);
+    buckets = (uint64) 1 << meta.dir_bits;
+    /* The largest bucket: how long the longest read of one hash can be. */
+    for (uint32 page = 0; page < meta.dir_pages; page++)
+    {
+        Buffer      buf = ReadBuffer(index, meta.dir_start + page);
+        const uint64 *e;
+        uint32      n;
+
+        CHECK_FOR_INTERRUPTS();
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        e = (const uint64 *) PageGetContents(BufferGetPage(buf));
+        n = (((PageHeader) BufferGetPage(buf))->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(uint64);
+        for (uint32 k = 0; k < n; k++)
+        {
+            if ((uint64) page * LANDMARK_DIR_ENTRIES_PER_PAGE + k > 0)
+                largest = Max(largest, e[k] - prev);
+            prev = e[k];
+        }
+        UnlockReleaseBuffer(buf);
+    }
+    if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "afp_index_stats must return a record");
+    values[0] = Int64GetDatum((int64) meta.rows);
+    values[1] = Int64GetDatum((int64) meta.packed_postings);
+    values[2] = Int64GetDatum((int64) meta.pending_postings);
+    values[3] = Int64GetDatum((int64) meta.removed_postings);
+    values[4] = Int64GetDatum((int64) buckets);
+    values[5] = Int64GetDatum((int64) largest);
+    values[6] = Int64GetDatum((int64) RelationGetNumberOfBlocks(index));
+    values[7] = Int64GetDatum((int64) RelationGetNumberOfBlocks(index) * BLCKSZ);
+    index_close(index, AccessShareLock);
+    table_close(heap, AccessShareLock);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* A posting as the check compares them. */
+typedef struct CheckPosting
+{
+    uint64      row;
+    int32       hash;
+    uint32      frame;
+} CheckPosting;
+
+typedef struct CheckList
+{
+    CheckPosting *items;
+    Size        n;
+    Size        capacity;
+} CheckList;
+
+static void
+check_push(CheckList *l, uint64 row, int32 hash, uint32 frame)
+{
+    if (l->n == l->capacity)
+    {
+        l->capacity = Max(1024, l->capacity * 2);
+        l->items = l->items == NULL ? palloc_extended(l->capacity * sizeof(CheckPosting), MCXT_ALLOC_HUGE)
+            : repalloc_huge(l->items, l->capacity * sizeof(CheckPosting));
+    }
+    l->items[l->n].row = row;
+    l->items[l->n].hash = hash;
+    l->items[l->n].frame = frame;
+    l->n++;
+}
+
+static int
+compare_check(const void *a, const void *b)
+{
+    const CheckPosting *x = a;
+    const CheckPosting *y = b;
+
+    if (x->row != y->row)
+        return x->row < y->row ? -1 : 1;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    if (x->frame != y->frame)
+        return x->frame < y->frame ? -1 : 1;
+    return 0;
+}
+
+static int
+compare_u64(const void *a, const void *b)
+{
+    uint64      x = *(const uint64 *) a;
+    uint64      y = *(const uint64 *) b;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+typedef struct HeapSide
+{
+    CheckList   expected;
+    uint64     *visible;        /* row ids of the rows the snapshot sees */
+    Size        nvisible;
+    Size        capacity;
+    MemoryContext tuple_cxt;
+} HeapSide;
+
+/* Heap scan callback: the postings every visible row must have (HOT chains give their root TID). */
+static void
+heap_side_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *arg)
+{
+    HeapSide   *hs = (HeapSide *) arg;
+    uint64      row = landmark_row_id(ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
+    MemoryContext old;
+    AfpDatum   *fp;
+
+    if (hs->nvisible == hs->capacity)
+    {
+        hs->capacity = Max(1024, hs->capacity * 2);
+        hs->visible = hs->visible == NULL ? palloc(hs->capacity * sizeof(uint64))
+            : repalloc_huge(hs->visible, hs->capacity * sizeof(uint64));
+    }
+    hs->visible[hs->nvisible++] = row;
+    if (isnull[0])
+        return;
+    old = MemoryContextSwitchTo(hs->tuple_cxt);
+    fp = afp_detoast(values[0]);
+    MemoryContextSwitchTo(old);
+    for (uint32 i = 0; i < fp->header.count; i++)
+        check_push(&hs->expected, row, afp_body_hashes(&fp->header)[i], afp_body_frames(&fp->header)[i]);
+    MemoryContextReset(hs->tuple_cxt);
+}
+
+/* Collects the live postings of a run of pages, or of a chain when contiguous is false. */
+static void
+collect_postings(Relation index, BlockNumber blkno, BlockNumber npages, bool chain, CheckList *out)
+{
+    for (BlockNumber i = 0; chain ? BlockNumberIsValid(blkno) : i < npages; i++)
+    {
+        BlockNumber b = chain ? blkno : blkno + i;
+        Buffer      buf = ReadBuffer(index, b);
+        Page        page;
+        const LandmarkPosting *p;
+        uint32      n;
+
+        CHECK_FOR_INTERRUPTS();
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        p = (const LandmarkPosting *) PageGetContents(page);
+        n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkPosting);
+        for (uint32 k = 0; k < n; k++)
+            if (BlockNumberIsValid(p[k].block))
+                check_push(out, landmark_row_id(p[k].block, landmark_posting_offset(&p[k])), p[k].hash,
+                           landmark_posting_frame(&p[k]));
+        if (chain)
+            blkno = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+    }
+}
+
+/* Row ids on the row pages. */
+static uint64 *
+collect_rows(Relation index, BlockNumber blkno, Size *n_out)
+{
+    Size        n = 0;
+    Size        capacity = 1024;
+    uint64     *ids = palloc(capacity * sizeof(uint64));
+
+    while (BlockNumberIsValid(blkno))
+    {
+        Buffer      buf = ReadBuffer(index, blkno);
+        Page        page;
+        const LandmarkRow *r;
+        uint32      count;
+
+        CHECK_FOR_INTERRUPTS();
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        r = (const LandmarkRow *) PageGetContents(page);
+        count = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkRow);
+        for (uint32 k = 0; k < count; k++)
+        {
+            if (!ItemPointerIsValid(&r[k].tid))
+                continue;
+            if (n == capacity)
+            {
+                capacity *= 2;
+                ids = repalloc_huge(ids, capacity * sizeof(uint64));
+            }
+            ids[n++] = landmark_row_id(ItemPointerGetBlockNumber(&r[k].tid), ItemPointerGetOffsetNumber(&r[k].tid));
+        }
+        blkno = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+    }
+    *n_out = n;
+    return ids;
+}
+
+/* Whether a heap TID still has a line pointer in use (a dead row VACUUM has not reached yet). */
+static bool
+heap_slot_in_use(Relation heap, uint64 row)
+{
+    BlockNumber block = (BlockNumber) (row >> LANDMARK_OFFSET_BITS);
+    OffsetNumber offset = (OffsetNumber) (row & ((1U << LANDMARK_OFFSET_BITS) - 1));
+    Buffer      buf;
+    Page        page;
+    bool        used = false;
+
+    if (block >= RelationGetNumberOfBlocks(heap))
+        return false;
+    buf = ReadBuffer(heap, block);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    page = BufferGetPage(buf);
+    if (offset >= FirstOffsetNumber && offset <= PageGetMaxOffsetNumber(page))
+        used = ItemIdIsUsed(PageGetItemId(page, offset));
+    UnlockReleaseBuffer(buf);
+    return used;
+}
+
+/*
+ * afp_index_check(index): every landmark of every row the current snapshot sees
+ * has its posting (missing counts those that do not); every posting belongs to a
+ * listed row, and to a visible row with that landmark or to a row that is dead
+ * but not yet vacuumed (orphaned counts the others). Memory grows with the index.
+ */
+Datum
+afp_index_check(PG_FUNCTION_ARGS)
+{
+    Relation    heap;
+    Relation    index = open_landmark_index(PG_GETARG_OID(0), &heap);
+    LandmarkMetaData meta;
+    CheckList   stored = {0};
+    HeapSide    hs = {0};
+    IndexInfo  *info;
+    Snapshot    snapshot;
+    TableScanDesc scan;
+    uint64     *listed;
+    Size        nlisted;
+    int64       missing = 0;
+    int64       orphaned = 0;
+    Size        i = 0;
+    Size        j = 0;
+    TupleDesc   desc;
+    Datum       values[4];
+    bool        nulls[4] = {0};
+
+    landmark_read_meta(index, &meta);
+    collect_postings(index, meta.data_start, meta.data_pages, false, &stored);
+    collect_postings(index, meta.pending_head, 0, true, &stored);
+    listed = collect_rows(index, meta.rows_head, &nlisted);
+
+    hs.tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp_index_check row", ALLOCSET_DEFAULT_SIZES);
+    info = BuildIndexInfo(index);
+    info->ii_Concurrent = true;
+    snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
+    table_index_build_scan(heap, index, info, true, false, heap_side_callback, &hs, scan);
+    UnregisterSnapshot(snapshot);
+
+    if (stored.n > 1)
+        qsort(stored.items, stored.n, sizeof(CheckPosting), compare_check);
+    if (hs.expected.n > 1)
+        qsort(hs.expected.items, hs.expected.n, sizeof(CheckPosting), compare_check);
+    if (hs.nvisible > 1)
+        qsort(hs.visible, hs.nvisible, sizeof(uint64), compare_u64);
+    if (nlisted > 1)
+        qsort(listed, nlisted, sizeof(uint64), compare_u64);
+
+    /* Merge: equal entries pair off (a landmark repeated in a row is stored as often). */
+    while (i < stored.n || j < hs.expected.n)
+    {
+        int         c;
+
+        if ((i + j) % 65536 == 0)
+            CHECK_FOR_INTERRUPTS();
+        if (i >= stored.n)
+            c = 1;
+        else if (j >= hs.expected.n)
+            c = -1;
+        else
+            c = compare_check(&stored.items[i], &hs.expected.items[j]);
+        if (c == 0)
+        {
+            i++;
+            j++;
+        }
+        else if (c > 0)
+        {
+            missing++;
+            j++;
+        }
+        else
+        {
+            uint64      row = stored.items[i].row;
+            bool        listed_row = bsearch(&row, listed, nlisted, sizeof(uint64), compare_u64) != NULL;
+            bool        visible = bsearch(&row, hs.visible, hs.nvisible, sizeof(uint64), compare_u64) != NULL;
+
+            if (!listed_row || visible || !heap_slot_in_use(heap, row))
+                orphaned++;
+            i++;
+        }
+    }
+    if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "afp_index_check must return a record");
+    values[0] = Int64GetDatum((int64) hs.nvisible);
+    values[1] = Int64GetDatum((int64) stored.n);
+    values[2] = Int64GetDatum(missing);
+    values[3] = Int64GetDatum(orphaned);
+    MemoryContextDelete(hs.tuple_cxt);
+    index_close(index, AccessShareLock);
+    table_close(heap, AccessShareLock);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}

@@ -1,0 +1,268 @@
+/*
+ * landmarkscan.c — ORDER BY fp <~> query on an afp_landmark index: the glue
+ * drives the core's search (plan -> fetch postings -> vote -> rank) and hands
+ * the executor the ranked rows' TIDs; the executor checks their visibility.
+ *
+ * Buffer locks are held only while postings are copied out of a page; the core
+ * is called with no lock held.
+ */
+#include "landmark.h"
+
+#include "access/relscan.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/float.h"
+
+typedef struct LandmarkScanOpaqueData
+{
+    AfpSearch  *search;             /* owned; freed at endscan, rescan or context reset */
+    MemoryContextCallback free_search;
+    bool        voted;
+    const AfpRankedRow *ranked;     /* inside search */
+    uint32      nranked;
+    uint32      next;
+} LandmarkScanOpaqueData;
+
+typedef LandmarkScanOpaqueData *LandmarkScanOpaque;
+
+/* Frees the core search: at endscan, rescan, and when an error resets the scan's context. */
+static void
+release_search(void *arg)
+{
+    LandmarkScanOpaque so = (LandmarkScanOpaque) arg;
+
+    afp_core_search_free(so->search);
+    so->search = NULL;
+    so->ranked = NULL;
+    so->nranked = 0;
+}
+
+IndexScanDesc
+landmark_beginscan(Relation index, int nkeys, int norderbys)
+{
+    IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+    LandmarkScanOpaque so = palloc0(sizeof(LandmarkScanOpaqueData));
+
+    so->free_search.func = release_search;
+    so->free_search.arg = so;
+    MemoryContextRegisterResetCallback(CurrentMemoryContext, &so->free_search);
+    scan->opaque = so;
+    scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
+    scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
+    return scan;
+}
+
+void
+landmark_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+    LandmarkScanOpaque so = (LandmarkScanOpaque) scan->opaque;
+
+    release_search(so);
+    so->voted = false;
+    so->next = 0;
+    if (keys && scan->numberOfKeys > 0)
+        memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+    if (orderbys && scan->numberOfOrderBys > 0)
+        memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+}
+
+/* Postings copied out of pages for one core call. */
+typedef struct PostingBatch
+{
+    uint64     *rows;
+    uint32     *frames;
+    int32      *hash_index;     /* pending postings only: the hash each belongs to */
+    Size        n;
+    Size        capacity;
+} PostingBatch;
+
+static void
+batch_reserve(PostingBatch *b, Size need)
+{
+    if (need <= b->capacity)
+        return;
+    b->capacity = Max(need, b->capacity * 2);
+    if (b->rows == NULL)
+    {
+        b->rows = palloc_extended(b->capacity * sizeof(uint64), MCXT_ALLOC_HUGE);
+        b->frames = palloc_extended(b->capacity * sizeof(uint32), MCXT_ALLOC_HUGE);
+        b->hash_index = palloc_extended(b->capacity * sizeof(int32), MCXT_ALLOC_HUGE);
+    }
+    else
+    {
+        b->rows = repalloc_huge(b->rows, b->capacity * sizeof(uint64));
+        b->frames = repalloc_huge(b->frames, b->capacity * sizeof(uint32));
+        b->hash_index = repalloc_huge(b->hash_index, b->capacity * sizeof(int32));
+    }
+}
+
+/* Copies the live postings of `hash` among packed postings [first, first + count). */
+static void
+read_packed(Relation index, const LandmarkMetaData *meta, int32 hash, uint64 first, uint64 count,
+            PostingBatch *b)
+{
+    uint64      end = first + count;
+
+    b->n = 0;
+    batch_reserve(b, count);
+    while (first < end)
+    {
+        BlockNumber blkno = meta->data_start + (BlockNumber) (first / LANDMARK_POSTINGS_PER_PAGE);
+        uint32      slot = (uint32) (first % LANDMARK_POSTINGS_PER_PAGE);
+        uint32      stop = (uint32) Min(LANDMARK_POSTINGS_PER_PAGE, slot + (end - first));
+        Buffer      buf = ReadBuffer(index, blkno);
+        const LandmarkPosting *p;
+
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        p = (const LandmarkPosting *) PageGetContents(BufferGetPage(buf));
+        for (uint32 k = slot; k < stop; k++)
+        {
+            if (p[k].hash != hash || !BlockNumberIsValid(p[k].block))
+                continue;
+            b->rows[b->n] = landmark_row_id(p[k].block, landmark_posting_offset(&p[k]));
+            b->frames[b->n] = landmark_posting_frame(&p[k]);
+            b->n++;
+        }
+        UnlockReleaseBuffer(buf);
+        first += stop - slot;
+    }
+}
+
+/* Reads the pending chain, voting with the postings of planned hashes. */
+static void
+read_pending(Relation index, BlockNumber blkno, AfpSearch *search, PostingBatch *b)
+{
+    AfpStatus   status;
+
+    batch_reserve(b, LANDMARK_POSTINGS_PER_PAGE);
+    while (BlockNumberIsValid(blkno))
+    {
+        Buffer      buf = ReadBuffer(index, blkno);
+        Page        page;
+        const LandmarkPosting *p;
+        uint32      n;
+
+        CHECK_FOR_INTERRUPTS();
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        p = (const LandmarkPosting *) PageGetContents(page);
+        n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkPosting);
+        b->n = 0;
+        for (uint32 k = 0; k < n; k++)
+        {
+            int64       hi;
+
+            if (!BlockNumberIsValid(p[k].block))
+                continue;
+            hi = afp_core_search_planned_index(search, p[k].hash);
+            if (hi < 0)
+                continue;
+            b->rows[b->n] = landmark_row_id(p[k].block, landmark_posting_offset(&p[k]));
+            b->frames[b->n] = landmark_posting_frame(&p[k]);
+            b->hash_index[b->n] = (int32) hi;
+            b->n++;
+        }
+        blkno = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+        for (Size k = 0; k < b->n; k++)
+            if (!afp_core_search_add(search, (uint32) b->hash_index[k], &b->rows[k], &b->frames[k], 1, &status))
+                afp_raise(&status);
+    }
+}
+
+/* The vote: plan with the directory's counts, read the planned hashes' postings, rank. */
+static void
+vote(IndexScanDesc scan, LandmarkScanOpaque so)
+{
+    Relation    index = scan->indexRelation;
+    ScanKey     key = &scan->orderByData[0];
+    AfpDatum   *query;
+    LandmarkMetaData meta;
+    AfpStatus   status;
+    const int32 *hashes;
+    uint32      nhashes;
+    uint64     *estimates;
+    uint64     *starts;
+    const uint32 *order;
+    uint32      nplanned;
+    PostingBatch batch = {0};
+
+    so->voted = true;
+    if (scan->numberOfOrderBys < 1 || (key->sk_flags & SK_ISNULL))
+        return;
+    query = afp_detoast(key->sk_argument);
+    landmark_read_meta(index, &meta);
+
+    so->search = afp_core_search_new(&query->header, (uint64) afp_index_max_postings,
+                                     (uint32) afp_index_min_votes, &status);
+    if (so->search == NULL)
+        afp_raise(&status);
+    nhashes = afp_core_search_hashes(so->search, &hashes);
+    estimates = palloc(sizeof(uint64) * Max(nhashes, 1));
+    starts = palloc(sizeof(uint64) * Max(nhashes, 1));
+    for (uint32 i = 0; i < nhashes; i++)
+    {
+        uint32      bucket = landmark_bucket(hashes[i], meta.dir_bits);
+
+        starts[i] = landmark_directory_entry(index, &meta, bucket);
+        estimates[i] = landmark_directory_entry(index, &meta, bucket + 1) - starts[i];
+    }
+    if (!afp_core_search_plan(so->search, estimates, &order, &nplanned, &status))
+        afp_raise(&status);
+    for (uint32 k = 0; k < nplanned; k++)
+    {
+        uint32      i = order[k];
+
+        CHECK_FOR_INTERRUPTS();
+        if (estimates[i] == 0)
+            continue;
+        read_packed(index, &meta, hashes[i], starts[i], estimates[i], &batch);
+        if (batch.n > 0 &&
+            !afp_core_search_add(so->search, i, batch.rows, batch.frames, batch.n, &status))
+            afp_raise(&status);
+    }
+    read_pending(index, meta.pending_head, so->search, &batch);
+    if (!afp_core_search_rank(so->search, &so->ranked, &so->nranked, &status))
+        afp_raise(&status);
+    elog(DEBUG1, "afp_landmark \"%s\": %u of %u query hashes planned, %llu postings read, %u rows ranked",
+         RelationGetRelationName(index), nplanned, nhashes,
+         (unsigned long long) afp_core_search_postings_read(so->search), so->nranked);
+    pfree(estimates);
+    pfree(starts);
+    if (batch.rows)
+    {
+        pfree(batch.rows);
+        pfree(batch.frames);
+        pfree(batch.hash_index);
+    }
+    if ((Pointer) query != DatumGetPointer(key->sk_argument))
+        pfree(query);
+}
+
+bool
+landmark_gettuple(IndexScanDesc scan, ScanDirection dir)
+{
+    LandmarkScanOpaque so = (LandmarkScanOpaque) scan->opaque;
+    const AfpRankedRow *r;
+
+    if (!so->voted)
+        vote(scan, so);
+    if (so->next >= so->nranked)
+        return false;
+    r = &so->ranked[so->next++];
+    landmark_row_tid(r->row, &scan->xs_heaptid);
+    scan->xs_recheck = false;
+    scan->xs_recheckorderby = false;
+    /* The index's distance: fewer votes is farther. Approximate, like pgvector's indexes. */
+    scan->xs_orderbyvals[0] = Float8GetDatum(-(double) r->votes);
+    scan->xs_orderbynulls[0] = false;
+    return true;
+}
+
+void
+landmark_endscan(IndexScanDesc scan)
+{
+    LandmarkScanOpaque so = (LandmarkScanOpaque) scan->opaque;
+
+    release_search(so);
+}

@@ -1,0 +1,206 @@
+/*
+ * landmarkutils.c — pages of the afp_landmark index: initialisation, the meta
+ * page, the directory, and appending to the row and pending chains.
+ */
+#include "landmark.h"
+
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+
+/* Formats an empty page of the given kind. */
+void
+landmark_init_page(Page page, uint16 kind)
+{
+    LandmarkPageOpaque opaque;
+
+    PageInit(page, BLCKSZ, sizeof(LandmarkPageOpaqueData));
+    opaque = LandmarkPageGetOpaque(page);
+    opaque->next = InvalidBlockNumber;
+    opaque->kind = kind;
+    opaque->unused = 0;
+}
+
+/* Copies the meta page, checking that the relation is an afp_landmark index of this version. */
+void
+landmark_read_meta(Relation index, LandmarkMetaData *meta)
+{
+    Buffer      buf = ReadBuffer(index, LANDMARK_META_BLKNO);
+    Page        page;
+
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    page = BufferGetPage(buf);
+    memcpy(meta, LandmarkPageGetMeta(page), sizeof(LandmarkMetaData));
+    UnlockReleaseBuffer(buf);
+    if (meta->magic != LANDMARK_MAGIC)
+        ereport(ERROR,
+                (errcode(ERRCODE_INDEX_CORRUPTED),
+                 errmsg("index \"%s\" is not an afp_landmark index", RelationGetRelationName(index))));
+    if (meta->version != LANDMARK_VERSION)
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("afp_landmark index \"%s\" has layout version %u, this build reads version %u",
+                        RelationGetRelationName(index), meta->version, LANDMARK_VERSION),
+                 errhint("REINDEX INDEX %s;", quote_identifier(RelationGetRelationName(index)))));
+}
+
+/* Fills one posting of a row. */
+void
+landmark_fill_posting(LandmarkPosting *p, int32 hash, ItemPointer tid, uint32 frame)
+{
+    p->hash = hash;
+    p->block = ItemPointerGetBlockNumber(tid);
+    p->offset_frame = ((uint32) ItemPointerGetOffsetNumber(tid) << LANDMARK_FRAME_BITS) | frame;
+}
+
+/* Refuses a fingerprint whose frames do not fit a posting (audio longer than ~9.3 hours). */
+void
+landmark_check_fingerprint(Relation index, const AfpDatum *fp)
+{
+    const uint32 *frames = afp_body_frames(&fp->header);
+
+    for (uint32 i = 0; i < fp->header.count; i++)
+        if (frames[i] > LANDMARK_MAX_FRAME)
+            ereport(ERROR,
+                    (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                     errmsg("fingerprint is too long for afp_landmark index \"%s\"",
+                            RelationGetRelationName(index)),
+                     errdetail("A landmark at frame %u is past the index's limit of %u frames (%.1f hours).",
+                               frames[i], LANDMARK_MAX_FRAME,
+                               (double) LANDMARK_MAX_FRAME * fp->header.hop / fp->header.sample_rate / 3600.0),
+                     errhint("Split the recording into parts, or store it in a catalogue without this index.")));
+}
+
+/* A new page at the end of the index, pinned and exclusively locked. */
+Buffer
+landmark_new_buffer(Relation index)
+{
+    bool        need_lock = !RELATION_IS_LOCAL(index);
+    Buffer      buf;
+
+    if (need_lock)
+        LockRelationForExtension(index, ExclusiveLock);
+    buf = ReadBuffer(index, P_NEW);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    if (need_lock)
+        UnlockRelationForExtension(index, ExclusiveLock);
+    return buf;
+}
+
+/* Items on a page written by the build or by append_items. */
+static uint32
+page_items(Page page, Size item_size)
+{
+    return (uint32) ((((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / item_size);
+}
+
+/*
+ * Appends items to the row or pending chain, one WAL record per page touched.
+ * The caller holds the meta buffer exclusively locked, which serialises appends.
+ */
+static void
+append_items(Relation index, Buffer metabuf, bool pending, const char *items, Size item_size, uint32 n)
+{
+    uint32      capacity = (uint32) (LANDMARK_PAGE_SPACE / item_size);
+    uint16      kind = pending ? LANDMARK_PAGE_PENDING : LANDMARK_PAGE_ROWS;
+
+    while (n > 0)
+    {
+        GenericXLogState *state;
+        Page        metapage;
+        LandmarkMetaData *meta;
+        BlockNumber *head;
+        BlockNumber *tail;
+        Buffer      tailbuf = InvalidBuffer;
+        Buffer      newbuf = InvalidBuffer;
+        Page        target = NULL;
+        uint32      have = capacity;
+        uint32      k;
+
+        CHECK_FOR_INTERRUPTS();
+        state = GenericXLogStart(index);
+        metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+        meta = LandmarkPageGetMeta(metapage);
+        head = pending ? &meta->pending_head : &meta->rows_head;
+        tail = pending ? &meta->pending_tail : &meta->rows_tail;
+        if (BlockNumberIsValid(*tail))
+        {
+            tailbuf = ReadBuffer(index, *tail);
+            LockBuffer(tailbuf, BUFFER_LOCK_EXCLUSIVE);
+            target = GenericXLogRegisterBuffer(state, tailbuf, 0);
+            have = page_items(target, item_size);
+        }
+        if (have >= capacity)
+        {
+            Page        fresh;
+
+            newbuf = landmark_new_buffer(index);
+            fresh = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
+            landmark_init_page(fresh, kind);
+            if (target != NULL)
+                LandmarkPageGetOpaque(target)->next = BufferGetBlockNumber(newbuf);
+            else
+                *head = BufferGetBlockNumber(newbuf);
+            *tail = BufferGetBlockNumber(newbuf);
+            target = fresh;
+            have = 0;
+        }
+        k = Min(n, capacity - have);
+        memcpy(PageGetContents(target) + (Size) have * item_size, items, (Size) k * item_size);
+        ((PageHeader) target)->pd_lower += (LocationIndex) (k * item_size);
+        if (pending)
+            meta->pending_postings += k;
+        else
+            meta->rows += k;
+        GenericXLogFinish(state);
+        if (BufferIsValid(newbuf))
+            UnlockReleaseBuffer(newbuf);
+        if (BufferIsValid(tailbuf))
+            UnlockReleaseBuffer(tailbuf);
+        items += (Size) k * item_size;
+        n -= k;
+    }
+}
+
+/*
+ * Indexes one row inserted after the build: its row entry first, then its
+ * postings to the pending chain. A crash in between leaves postings of a row
+ * whose transaction never committed; VACUUM finds the row dead and removes them.
+ */
+void
+landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid)
+{
+    const int32 *hashes = afp_body_hashes(&fp->header);
+    const uint32 *frames = afp_body_frames(&fp->header);
+    LandmarkPosting *postings;
+    LandmarkRow row;
+    Buffer      metabuf;
+
+    landmark_check_fingerprint(index, fp);
+    postings = palloc(sizeof(LandmarkPosting) * Max(fp->header.count, 1));
+    for (uint32 i = 0; i < fp->header.count; i++)
+        landmark_fill_posting(&postings[i], hashes[i], tid, frames[i]);
+    memset(&row, 0, sizeof(row));
+    row.tid = *tid;
+    row.landmarks = fp->header.count;
+
+    metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    append_items(index, metabuf, false, (const char *) &row, sizeof(row), 1);
+    append_items(index, metabuf, true, (const char *) postings, sizeof(LandmarkPosting), fp->header.count);
+    UnlockReleaseBuffer(metabuf);
+    pfree(postings);
+}
+
+/* Directory entry `entry`: the ordinal of the first posting of that bucket. */
+uint64
+landmark_directory_entry(Relation index, const LandmarkMetaData *meta, uint32 entry)
+{
+    Buffer      buf = ReadBuffer(index, meta->dir_start + entry / LANDMARK_DIR_ENTRIES_PER_PAGE);
+    uint64      value;
+
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    value = ((const uint64 *) PageGetContents(BufferGetPage(buf)))[entry % LANDMARK_DIR_ENTRIES_PER_PAGE];
+    UnlockReleaseBuffer(buf);
+    return value;
+}

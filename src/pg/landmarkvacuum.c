@@ -1,0 +1,195 @@
+/*
+ * landmarkvacuum.c — VACUUM for afp_landmark: rows whose heap tuples are dead
+ * are found on the row pages (one callback per row, not per posting), then their
+ * postings are removed from the packed area and the pending chain. Removed
+ * postings keep their slots (the packed area is addressed by ordinal) until
+ * REINDEX; afp_index_stats() reports them.
+ */
+#include "landmark.h"
+
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+
+static int
+compare_row_ids(const void *a, const void *b)
+{
+    uint64      x = *(const uint64 *) a;
+    uint64      y = *(const uint64 *) b;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Row ids of removed rows, sorted, for bsearch. */
+typedef struct DeadRows
+{
+    uint64     *ids;
+    Size        n;
+    Size        capacity;
+} DeadRows;
+
+static bool
+is_dead(const DeadRows *dead, BlockNumber block, OffsetNumber offset)
+{
+    uint64      id = landmark_row_id(block, offset);
+
+    return bsearch(&id, dead->ids, dead->n, sizeof(uint64), compare_row_ids) != NULL;
+}
+
+/* Removes row entries the callback reports dead; collects their ids. */
+static void
+sweep_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback, void *cb_state,
+           DeadRows *dead, BufferAccessStrategy strategy)
+{
+    while (BlockNumberIsValid(blkno))
+    {
+        Buffer      buf;
+        Page        page;
+        LandmarkRow *rows;
+        uint32      n;
+        bool        any = false;
+        BlockNumber next;
+
+        vacuum_delay_point();
+        buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        page = BufferGetPage(buf);
+        rows = (LandmarkRow *) PageGetContents(page);
+        n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkRow);
+        for (uint32 k = 0; k < n && !any; k++)
+            any = ItemPointerIsValid(&rows[k].tid) && callback(&rows[k].tid, cb_state);
+        if (any)
+        {
+            GenericXLogState *state = GenericXLogStart(index);
+            Page        copy = GenericXLogRegisterBuffer(state, buf, 0);
+            LandmarkRow *crows = (LandmarkRow *) PageGetContents(copy);
+
+            for (uint32 k = 0; k < n; k++)
+            {
+                if (!ItemPointerIsValid(&crows[k].tid) || !callback(&crows[k].tid, cb_state))
+                    continue;
+                if (dead->n == dead->capacity)
+                {
+                    dead->capacity = Max(1024, dead->capacity * 2);
+                    dead->ids = dead->ids == NULL ? palloc(dead->capacity * sizeof(uint64))
+                        : repalloc_huge(dead->ids, dead->capacity * sizeof(uint64));
+                }
+                dead->ids[dead->n++] = landmark_row_id(ItemPointerGetBlockNumber(&crows[k].tid),
+                                                       ItemPointerGetOffsetNumber(&crows[k].tid));
+                ItemPointerSetInvalid(&crows[k].tid);
+            }
+            GenericXLogFinish(state);
+        }
+        next = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+        blkno = next;
+    }
+}
+
+/* Removes the postings of dead rows from one page; returns how many. */
+static uint64
+sweep_postings_page(Relation index, BlockNumber blkno, const DeadRows *dead, BufferAccessStrategy strategy,
+                    BlockNumber *next)
+{
+    Buffer      buf;
+    Page        page;
+    LandmarkPosting *p;
+    uint32      n;
+    uint32      first_dead = UINT32_MAX;
+    uint64      removed = 0;
+
+    vacuum_delay_point();
+    buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    page = BufferGetPage(buf);
+    p = (LandmarkPosting *) PageGetContents(page);
+    n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkPosting);
+    for (uint32 k = 0; k < n; k++)
+        if (BlockNumberIsValid(p[k].block) && is_dead(dead, p[k].block, landmark_posting_offset(&p[k])))
+        {
+            first_dead = k;
+            break;
+        }
+    if (first_dead != UINT32_MAX)
+    {
+        GenericXLogState *state = GenericXLogStart(index);
+        Page        copy = GenericXLogRegisterBuffer(state, buf, 0);
+        LandmarkPosting *cp = (LandmarkPosting *) PageGetContents(copy);
+
+        for (uint32 k = first_dead; k < n; k++)
+            if (BlockNumberIsValid(cp[k].block) && is_dead(dead, cp[k].block, landmark_posting_offset(&cp[k])))
+            {
+                cp[k].block = InvalidBlockNumber;
+                removed++;
+            }
+        GenericXLogFinish(state);
+    }
+    if (next)
+        *next = LandmarkPageGetOpaque(page)->next;
+    UnlockReleaseBuffer(buf);
+    return removed;
+}
+
+IndexBulkDeleteResult *
+landmark_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+                    IndexBulkDeleteCallback callback, void *callback_state)
+{
+    Relation    index = info->index;
+    LandmarkMetaData meta;
+    DeadRows    dead = {0};
+    uint64      removed = 0;
+
+    if (stats == NULL)
+        stats = palloc0(sizeof(IndexBulkDeleteResult));
+    landmark_read_meta(index, &meta);
+    sweep_rows(index, meta.rows_head, callback, callback_state, &dead, info->strategy);
+    if (dead.n > 0)
+    {
+        BlockNumber blkno;
+
+        qsort(dead.ids, dead.n, sizeof(uint64), compare_row_ids);
+        for (BlockNumber b = 0; b < meta.data_pages; b++)
+            removed += sweep_postings_page(index, meta.data_start + b, &dead, info->strategy, NULL);
+        /* The pending chain as of now: rows appended later are alive (their TIDs were just inserted). */
+        landmark_read_meta(index, &meta);
+        blkno = meta.pending_head;
+        while (BlockNumberIsValid(blkno))
+            removed += sweep_postings_page(index, blkno, &dead, info->strategy, &blkno);
+
+        /* Counters, in one record. */
+        {
+            Buffer      metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
+            GenericXLogState *state;
+            LandmarkMetaData *m;
+
+            LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+            state = GenericXLogStart(index);
+            m = LandmarkPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+            m->rows -= Min(m->rows, dead.n);
+            m->removed_postings += removed;
+            GenericXLogFinish(state);
+            UnlockReleaseBuffer(metabuf);
+        }
+        pfree(dead.ids);
+    }
+    stats->tuples_removed += dead.n;
+    landmark_read_meta(index, &meta);
+    stats->num_index_tuples = (double) meta.rows;
+    stats->num_pages = RelationGetNumberOfBlocks(index);
+    return stats;
+}
+
+IndexBulkDeleteResult *
+landmark_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+    LandmarkMetaData meta;
+
+    if (info->analyze_only)
+        return stats;
+    if (stats == NULL)
+        stats = palloc0(sizeof(IndexBulkDeleteResult));
+    landmark_read_meta(info->index, &meta);
+    stats->num_index_tuples = (double) meta.rows;
+    stats->num_pages = RelationGetNumberOfBlocks(info->index);
+    stats->estimated_count = false;
+    return stats;
+}
