@@ -29,6 +29,7 @@ extern double afp_max_speed_change;
 extern int    afp_index_max_postings;
 extern int    afp_index_min_votes;
 extern int    afp_index_candidates;
+extern bool   afp_use_landmark_index;
 
 /* Returns true when a cancel or termination is pending; handed to the core. */
 extern bool afp_interrupt_pending(void);

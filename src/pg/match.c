@@ -14,6 +14,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/index.h"
+#include "commands/defrem.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
@@ -63,6 +64,13 @@ PG_FUNCTION_INFO_V1(afp_match_clip);
 #define AFP_SPEED_PROBE_KEYS 256
 #define AFP_SPEED_PROBE_FRACTION 0.15
 
+/*
+ * The index path's speed search: each rendition's index vote reads this share of
+ * afp.index_max_postings and puts forward this many rows for the full vote.
+ */
+#define AFP_SPEED_BUDGET_SHARE 8
+#define AFP_SPEED_CANDIDATES 3
+
 /* The columns of a catalogue that matching reads. */
 typedef struct CatalogColumns
 {
@@ -70,6 +78,7 @@ typedef struct CatalogColumns
     char       *id;         /* quoted column names */
     char       *fp;
     char       *title;      /* NULL when the catalogue has no title column */
+    bool        landmark_index; /* the afp column has a valid afp_landmark index */
 } CatalogColumns;
 
 /* One scored candidate. */
@@ -101,6 +110,56 @@ static bool
 is_integer_type(Oid typid)
 {
     return typid == INT2OID || typid == INT4OID || typid == INT8OID;
+}
+
+/*
+ * Whether the catalogue's afp column (quoted name fp) has a valid afp_landmark index:
+ * then candidates come from the index's vote instead of GIN. Views have no index of
+ * their own and take the GIN path.
+ */
+static Oid
+relation_am(Oid relid)
+{
+    HeapTuple   tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    Oid         am = InvalidOid;
+
+    if (HeapTupleIsValid(tup))
+    {
+        am = ((Form_pg_class) GETSTRUCT(tup))->relam;
+        ReleaseSysCache(tup);
+    }
+    return am;
+}
+
+static bool
+has_landmark_index(Relation rel, const char *fp)
+{
+    Oid         am = get_index_am_oid("afp_landmark", true);
+    List       *indexes;
+    ListCell   *lc;
+    bool        found = false;
+
+    if (!OidIsValid(am) || rel->rd_rel->relkind == RELKIND_VIEW || rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+        return false;
+    indexes = RelationGetIndexList(rel);
+    foreach(lc, indexes)
+    {
+        HeapTuple   tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+        Form_pg_index index;
+
+        if (!HeapTupleIsValid(tup))
+            continue;
+        index = (Form_pg_index) GETSTRUCT(tup);
+        if (index->indisvalid && index->indisready && index->indnatts == 1 && index->indkey.values[0] > 0 &&
+            heap_attisnull(tup, Anum_pg_index_indpred, NULL) && relation_am(index->indexrelid) == am &&
+            strcmp(quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), index->indkey.values[0] - 1)->attname)), fp) == 0)
+            found = true;
+        ReleaseSysCache(tup);
+        if (found)
+            break;
+    }
+    list_free(indexes);
+    return found;
 }
 
 /* Finds the id, fingerprint and title columns of a catalogue, or explains why it has none. */
@@ -197,6 +256,7 @@ find_catalog_columns(Oid relid, Oid afp_type)
                 (errcode(ERRCODE_UNDEFINED_COLUMN),
                  errmsg("catalogue \"%s\" has no integer id column", relname),
                  errhint("Name the id column \"id\", or make it a one-column integer primary key.")));
+    cols.landmark_index = has_landmark_index(rel, cols.fp);
     cols.id = pstrdup(quote_identifier(NameStr(TupleDescAttr(desc, id_attnum - 1)->attname)));
     cols.relation = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), relname);
     relation_close(rel, AccessShareLock);
@@ -275,48 +335,29 @@ best_vote(const QuerySet *qs, const AfpDatum *track, double *speed)
 }
 
 /*
- * Scores every catalogue row sharing at least probe_threshold distinct hashes
- * with the probe; rows scoring at least afp.min_shared_hashes are added to the list.
+ * Runs a candidate query (columns: id int8, fp afp, title text) and votes each
+ * candidate with the query's variants; rows scoring at least min_score are added
+ * to the list.
  */
 static void
-collect_matches(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid afp_type,
-                int probe_threshold, MatchList *list)
+vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const QuerySet *qs, MatchList *list,
+                int min_score)
 {
-    int         min_score = afp_min_shared_hashes;
-
     MemoryContext result_cxt = CurrentMemoryContext;
     MemoryContext row_cxt;
-    StringInfoData sql;
     Portal      portal;
     SPIPlanPtr  plan;
-    Oid         argtypes[1];
-    Datum       args[1];
 
     row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp match row", ALLOCSET_DEFAULT_SIZES);
-    initStringInfo(&sql);
-    appendStringInfo(&sql, "SELECT c.%s::pg_catalog.int8, c.%s, %s FROM %s c WHERE c.%s OPERATOR(%s.%%) $1",
-                     cols->id, cols->fp, cols->title ? psprintf("c.%s::pg_catalog.text", cols->title) : "NULL::pg_catalog.text",
-                     cols->relation, cols->fp, quote_identifier(get_namespace_name(ext_nsp)));
-    argtypes[0] = afp_type;
-    args[0] = PointerGetDatum(qs->probe);
-
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    /*
-     * The % operator reads its threshold from afp.min_shared_hashes, in the index
-     * and in a sequential scan alike; a probe with another threshold sets it for
-     * the duration of the scan.
-     */
-    afp_min_shared_hashes = probe_threshold;
-    PG_TRY();
-    {
     /*
      * A generic plan: planned with the clip's hashes in view, GIN's cost estimate
      * for hundreds of keys made a sequential scan that detoasts every row look
      * cheaper (5 ms instead of 0.3 ms of candidates on an 11 h catalogue); without
      * them the planner takes the index whenever there is one.
      */
-    plan = SPI_prepare_cursor(sql.data, 1, argtypes, CURSOR_OPT_GENERIC_PLAN);
+    plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
     if (plan == NULL)
         elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
     portal = SPI_cursor_open(NULL, plan, args, NULL, true);
@@ -372,14 +413,75 @@ collect_matches(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid
         SPI_freetuptable(SPI_tuptable);
     }
     SPI_cursor_close(portal);
+    SPI_finish();
+    MemoryContextDelete(row_cxt);
+}
+
+/* The select list every candidate query returns. */
+static char *
+candidate_columns(const CatalogColumns *cols)
+{
+    return psprintf("c.%s::pg_catalog.int8, c.%s, %s", cols->id, cols->fp,
+                    cols->title ? psprintf("c.%s::pg_catalog.text", cols->title) : "NULL::pg_catalog.text");
+}
+
+/*
+ * GIN path: scores every catalogue row sharing at least probe_threshold distinct
+ * hashes with the probe.
+ */
+static void
+collect_matches(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid afp_type,
+                int probe_threshold, MatchList *list)
+{
+    int         min_score = afp_min_shared_hashes;
+    char       *sql;
+    Oid         argtypes[1] = {afp_type};
+    Datum       args[1] = {PointerGetDatum(qs->probe)};
+
+    sql = psprintf("SELECT %s FROM %s c WHERE c.%s OPERATOR(%s.%%) $1", candidate_columns(cols),
+                   cols->relation, cols->fp, quote_identifier(get_namespace_name(ext_nsp)));
+    /*
+     * The % operator reads its threshold from afp.min_shared_hashes, in the index
+     * and in a sequential scan alike; a probe with another threshold sets it for
+     * the duration of the scan.
+     */
+    PG_TRY();
+    {
+        afp_min_shared_hashes = probe_threshold;
+        vote_candidates(sql, 1, argtypes, args, qs, list, min_score);
     }
     PG_FINALLY();
     {
         afp_min_shared_hashes = min_score;
     }
     PG_END_TRY();
-    SPI_finish();
-    MemoryContextDelete(row_cxt);
+}
+
+/*
+ * Index path: the rows an afp_landmark index ranks first for the probe (at most
+ * `limit`), each voted in full. The index reads at most `max_postings` postings.
+ */
+static void
+collect_ranked(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid afp_type,
+               int limit, int max_postings, MatchList *list)
+{
+    int         saved = afp_index_max_postings;
+    char       *sql;
+    Oid         argtypes[2] = {afp_type, INT8OID};
+    Datum       args[2] = {PointerGetDatum(qs->probe), Int64GetDatum(limit)};
+
+    sql = psprintf("SELECT %s FROM %s c ORDER BY c.%s OPERATOR(%s.<~>) $1 LIMIT $2", candidate_columns(cols),
+                   cols->relation, cols->fp, quote_identifier(get_namespace_name(ext_nsp)));
+    PG_TRY();
+    {
+        afp_index_max_postings = max_postings;
+        vote_candidates(sql, 2, argtypes, args, qs, list, afp_min_shared_hashes);
+    }
+    PG_FINALLY();
+    {
+        afp_index_max_postings = saved;
+    }
+    PG_END_TRY();
 }
 
 /*
@@ -486,6 +588,60 @@ catalog_rows(Oid catalog)
 }
 
 /*
+ * The index path: the afp_landmark index votes on (row, offset) with the query's
+ * rarest hashes and puts forward afp.index_candidates rows, which get the full
+ * vote and the confidence model; when none is accepted, each speed rendition of
+ * the query gets its own, cheaper, index vote (a share of the budget each).
+ * Confidence counts every row of the catalogue as compared: each could have
+ * aligned by chance, whether or not the index read its postings.
+ */
+static void
+match_with_index(AfpDatum *query, const CatalogColumns *cols, Oid ext_nsp, Oid afp_type,
+                 double catalogue_rows, MatchList *list)
+{
+    QuerySet    direct;
+    double      speed_one = 1.0;
+    uint32      renditions = 1;
+    int         accepted;
+
+    direct.probe = query;
+    direct.variants = &query;
+    direct.speeds = &speed_one;
+    direct.n = 1;
+    collect_ranked(&direct, cols, ext_nsp, afp_type, afp_index_candidates, afp_index_max_postings, list);
+    accepted = score_matches(list, renditions, catalogue_rows);
+    elog(DEBUG1, "afp match: index vote: %u candidates, %d accepted", list->candidates, accepted);
+    if (accepted == 0 && afp_max_speed_change >= AFP_SPEED_STEP)
+    {
+        int         steps = (int) floor(afp_max_speed_change / AFP_SPEED_STEP + 1e-9);
+        int         budget = Max(afp_index_max_postings / AFP_SPEED_BUDGET_SHARE, 1000);
+
+        list->nrows = 0;
+        list->candidates = 0;
+        renditions += 2 * steps;
+        for (int k = 1; k <= steps; k++)
+        {
+            for (int sign = -1; sign <= 1; sign += 2)
+            {
+                double      speed = 1.0 + sign * k * AFP_SPEED_STEP;
+                AfpDatum   *rendition = warped(query, speed);
+                QuerySet    one;
+
+                one.probe = rendition;
+                one.variants = &rendition;
+                one.speeds = &speed;
+                one.n = 1;
+                collect_ranked(&one, cols, ext_nsp, afp_type, AFP_SPEED_CANDIDATES, budget, list);
+            }
+        }
+        keep_best_per_track(list);
+        accepted = score_matches(list, renditions, catalogue_rows);
+        elog(DEBUG1, "afp match: index vote of %d speed renditions: %u candidates, %d accepted",
+             2 * steps, list->candidates, accepted);
+    }
+}
+
+/*
  * Finds the catalogue rows that contain the query and writes the accepted ones,
  * best first, to the SRF result. Three stages, each run only when the previous
  * one accepted nothing:
@@ -526,69 +682,74 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
     direct.speeds[0] = 1.0;
     direct.n = 1;
 
-    if (reference != NULL)
+    if (cols.landmark_index && afp_use_landmark_index)
+        match_with_index(query, &cols, ext_nsp, afp_type, catalog_rows(catalog), &list);
+    else
     {
-        int         strict;
-        AfpDatum   *sample = strict_probe(reference, AFP_FAST_PROBE_KEYS, AFP_FAST_PROBE_FRACTION, &strict);
-
-        if (sample != NULL)
+        if (reference != NULL)
         {
-            QuerySet    fast = direct;
+            int         strict;
+            AfpDatum   *sample = strict_probe(reference, AFP_FAST_PROBE_KEYS, AFP_FAST_PROBE_FRACTION, &strict);
 
-            fast.probe = sample;
-            collect_matches(&fast, &cols, ext_nsp, afp_type, strict, &list);
-            accepted = score_matches(&list, renditions, catalog_rows(catalog));
-            elog(DEBUG1, "afp match: fast path, %u keys at threshold %d: %u candidates, %d accepted",
-                 sample->header.count, strict, list.candidates, accepted);
-        }
-    }
-    if (accepted == 0)
-    {
-        list.nrows = 0;
-        list.candidates = 0;
-        collect_matches(&direct, &cols, ext_nsp, afp_type, afp_min_shared_hashes, &list);
-        accepted = score_matches(&list, renditions, 0);
-        elog(DEBUG1, "afp match: query hashes at threshold %d: %u candidates, %d accepted",
-             afp_min_shared_hashes, list.candidates, accepted);
-    }
-    if (accepted == 0 && reference != NULL && afp_max_speed_change >= AFP_SPEED_STEP)
-    {
-        int         steps = (int) floor(afp_max_speed_change / AFP_SPEED_STEP + 1e-9);
-
-        /*
-         * Each speed gets its own strict probe, built from the reference landmarks
-         * warped to that speed, and votes with the query warped the same way. A
-         * single probe with every rendition's hashes at afp.min_shared_hashes
-         * (~40,000 keys) cost 1.4 s per clip on a 5.7 h catalogue, and probing with
-         * the unwarped hashes lost a third of the 5 s clips at 2% off speed.
-         */
-        list.nrows = 0;
-        list.candidates = 0;
-        renditions += 2 * steps;
-        for (int k = 1; k <= steps; k++)
-        {
-            for (int sign = -1; sign <= 1; sign += 2)
+            if (sample != NULL)
             {
-                double      speed = 1.0 + sign * k * AFP_SPEED_STEP;
-                int         strict;
-                AfpDatum   *sample = strict_probe(warped(reference, speed), AFP_SPEED_PROBE_KEYS,
-                                                  AFP_SPEED_PROBE_FRACTION, &strict);
-                AfpDatum   *rendition;
-                QuerySet    one;
+                QuerySet    fast = direct;
 
-                if (sample == NULL)
-                    continue;
-                rendition = warped(query, speed);
-                one.probe = sample;
-                one.variants = &rendition;
-                one.speeds = &speed;
-                one.n = 1;
-                collect_matches(&one, &cols, ext_nsp, afp_type, strict, &list);
+                fast.probe = sample;
+                collect_matches(&fast, &cols, ext_nsp, afp_type, strict, &list);
+                accepted = score_matches(&list, renditions, catalog_rows(catalog));
+                elog(DEBUG1, "afp match: fast path, %u keys at threshold %d: %u candidates, %d accepted",
+                     sample->header.count, strict, list.candidates, accepted);
             }
         }
-        keep_best_per_track(&list);
-        accepted = score_matches(&list, renditions, catalog_rows(catalog));
-        elog(DEBUG1, "afp match: %d speed renditions: %u candidates, %d accepted", 2 * steps, list.candidates, accepted);
+        if (accepted == 0)
+        {
+            list.nrows = 0;
+            list.candidates = 0;
+            collect_matches(&direct, &cols, ext_nsp, afp_type, afp_min_shared_hashes, &list);
+            accepted = score_matches(&list, renditions, 0);
+            elog(DEBUG1, "afp match: query hashes at threshold %d: %u candidates, %d accepted",
+                 afp_min_shared_hashes, list.candidates, accepted);
+        }
+        if (accepted == 0 && reference != NULL && afp_max_speed_change >= AFP_SPEED_STEP)
+        {
+            int         steps = (int) floor(afp_max_speed_change / AFP_SPEED_STEP + 1e-9);
+
+            /*
+             * Each speed gets its own strict probe, built from the reference landmarks
+             * warped to that speed, and votes with the query warped the same way. A
+             * single probe with every rendition's hashes at afp.min_shared_hashes
+             * (~40,000 keys) cost 1.4 s per clip on a 5.7 h catalogue, and probing with
+             * the unwarped hashes lost a third of the 5 s clips at 2% off speed.
+             */
+            list.nrows = 0;
+            list.candidates = 0;
+            renditions += 2 * steps;
+            for (int k = 1; k <= steps; k++)
+            {
+                for (int sign = -1; sign <= 1; sign += 2)
+                {
+                    double      speed = 1.0 + sign * k * AFP_SPEED_STEP;
+                    int         strict;
+                    AfpDatum   *sample = strict_probe(warped(reference, speed), AFP_SPEED_PROBE_KEYS,
+                                                      AFP_SPEED_PROBE_FRACTION, &strict);
+                    AfpDatum   *rendition;
+                    QuerySet    one;
+
+                    if (sample == NULL)
+                        continue;
+                    rendition = warped(query, speed);
+                    one.probe = sample;
+                    one.variants = &rendition;
+                    one.speeds = &speed;
+                    one.n = 1;
+                    collect_matches(&one, &cols, ext_nsp, afp_type, strict, &list);
+                }
+            }
+            keep_best_per_track(&list);
+            accepted = score_matches(&list, renditions, catalog_rows(catalog));
+            elog(DEBUG1, "afp match: %d speed renditions: %u candidates, %d accepted", 2 * steps, list.candidates, accepted);
+        }
     }
     if (list.nrows > 1)
         qsort(list.rows, list.nrows, sizeof(MatchRow), compare_matches);

@@ -17,6 +17,7 @@ double afp_max_speed_change = 0.05;
 int    afp_index_max_postings = 200000;
 int    afp_index_min_votes = 3;
 int    afp_index_candidates = 20;
+bool   afp_use_landmark_index = true;
 
 void _PG_init(void);
 
@@ -83,6 +84,13 @@ _PG_init(void)
                             20, 1, 10000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
+    DefineCustomBoolVariable("afp.use_landmark_index",
+                             "Whether match_clip() searches with a catalogue's afp_landmark index when it has one.",
+                             "Off, it searches with the GIN index as catalogues without an afp_landmark index do.",
+                             &afp_use_landmark_index,
+                             true,
+                             PGC_USERSET, 0,
+                             NULL, NULL, NULL);
     MarkGUCPrefixReserved("afp");
 }
 
