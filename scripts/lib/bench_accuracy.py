@@ -306,6 +306,7 @@ def ingest(db, tracks, jobs):
     todo = [t for t in db_tracks if t["name"] not in have]
     if not todo:
         log("catalogue: %d db tracks already ingested with the current fingerprint" % len(have))
+        ensure_indexes(db)
         return 0.0
     hours = sum(t["duration"] for t in todo) / 3600
     log("ingesting %d tracks (%.2f h of audio) with %d connections" % (len(todo), hours, jobs))
@@ -324,14 +325,21 @@ def ingest(db, tracks, jobs):
 
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         list(pool.map(one, todo))
+    ensure_indexes(db)
     with db.conn().cursor() as cur:
-        cur.execute("CREATE INDEX IF NOT EXISTS bench_tracks_fp_idx ON bench_tracks USING gin (fp afp_ops)")
         cur.execute("VACUUM ANALYZE bench_tracks")
         cur.execute("INSERT INTO bench_probe VALUES (%s, %s)", (probe["name"], digest))
     elapsed = time.time() - t0
     log("ingest: %.1f s for %.2f h (%.0f x real time with %d connections)"
         % (elapsed, hours, hours * 3600 / elapsed, jobs))
     return elapsed
+
+
+def ensure_indexes(db):
+    """Both indexes: match_clip searches with the afp_landmark one unless afp.use_landmark_index is off."""
+    with db.conn().cursor() as cur:
+        cur.execute("CREATE INDEX IF NOT EXISTS bench_tracks_fp_idx ON bench_tracks USING gin (fp afp_ops)")
+        cur.execute("CREATE INDEX IF NOT EXISTS bench_tracks_fp_landmark_idx ON bench_tracks USING afp_landmark (fp)")
 
 
 def plan_clips(tracks, lengths, per_cell, held_per_cell, nonmusic_per_cell, seed):
@@ -559,6 +567,10 @@ def main():
     ap.add_argument("--min-confidence", default=None,
                     help="afp.min_confidence for the queries; 0 also prints a calibration table")
     ap.add_argument("--min-shared-hashes", default=None, help="afp.min_shared_hashes for the queries")
+    ap.add_argument("--search", choices=("landmark", "gin"), default="landmark",
+                    help="match with the afp_landmark index (default) or the GIN index")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="another setting for the queries, e.g. --set afp.index_max_postings=100000")
     ap.add_argument("--results", default=None, help="write one CSV row per clip here")
     ap.add_argument("--save-clips", default=None, help="keep each clip's bytes in this directory")
     args = ap.parse_args()
@@ -574,6 +586,10 @@ def main():
         settings["afp.min_confidence"] = str(args.min_confidence)
     if args.min_shared_hashes is not None:
         settings["afp.min_shared_hashes"] = str(args.min_shared_hashes)
+    settings["afp.use_landmark_index"] = "on" if args.search == "landmark" else "off"
+    for item in args.set:
+        name, _, value = item.partition("=")
+        settings[name.strip()] = value.strip()
 
     prepare_database(args.database, args.reingest)
     db = Database(args.database, settings)
