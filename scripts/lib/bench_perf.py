@@ -1,13 +1,19 @@
 #!/usr/bin/python3
-"""Speed and size benchmark for afp, with a dejavu-style baseline in the same PostgreSQL.
+"""Speed and size benchmark for afp: the afp_landmark index, the GIN path and a dejavu-style baseline.
 
-Ingests the db tracks of a catalogue CSV, grows catalogues of ~10, ~100 and ~1,000 hours from
-their real fingerprints (scripts/bench-perf explains how), and measures fingerprint() throughput
-per container, match_clip() latency and recall per catalogue size, concurrent throughput with
-pgbench, bytes per hour, GIN build time, backend memory per call, and the same catalogue stored
-one row per hash with a b-tree (dejavu's schema). Prints one table.
+Ingests the db tracks of a catalogue CSV, grows catalogues of ~10, ~100 and ~1,000 hours (and on
+request ~10,000) from their real fingerprints (docs/performance.md, "method"), builds both a GIN
+and an afp_landmark index on each, and measures side by side, per catalogue size: bytes per hour,
+index build time, afp_index_stats(), match_clip() (with decode) and match_afp() (search only)
+latency and recall for clean, noisy, speed-changed and absent clips on the landmark path
+(afp.use_landmark_index = on) and the GIN path (off), answers naming a distractor, false
+positives, the confidence of wrong answers; on the largest catalogue INSERT cost, pgbench
+throughput and backend memory; and the same catalogue stored one row per hash with a b-tree
+(dejavu's schema). fingerprint() throughput per container. Prints one table on stdout, progress
+on stderr.
 """
 import argparse
+import concurrent.futures
 import os
 import random
 import re
@@ -22,11 +28,15 @@ import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import afp_client  # noqa: E402  (backend CPU and memory from /proc)
-import bench_accuracy as ba  # noqa: E402  (sox helpers, catalogue CSV, ingest)
+import bench_accuracy as ba  # noqa: E402  (sox helpers, degradations, catalogue CSV, ingest)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PERF_TOOL = os.path.join(ROOT, "build", "cmake", "afp-perf-tool")
 FRAMES_PER_SECOND = 8000 / 128
+CLIP_CONTAINER = "wav16-44k-stereo"  # the heaviest input to decode
+# Distinct distractor transformations afp-perf-tool grow makes (rotation by 3k bins of a
+# 481-bin band, mirrored for k > 160): copies beyond this repeat earlier ones.
+GROW_DISTINCT_COPIES = 641
 
 FORMATS = [  # label, sox output options, extension
     ("WAV 16-bit 44.1 kHz stereo", ["-b", "16", "-r", "44100", "-c", "2"], "wav"),
@@ -34,18 +44,79 @@ FORMATS = [  # label, sox output options, extension
     ("Ogg Vorbis 44.1 kHz stereo (q 5)", ["-r", "44100", "-c", "2", "-C", "5"], "ogg"),
     ("MP3 44.1 kHz stereo 192 kbps", ["-r", "44100", "-c", "2", "-C", "192"], "mp3"),
 ]
+DEFAULT_KINDS = ["clean", "white noise 0 dB", "babble 5 dB", "reverb", "speed +2%", "speed -2%"]
+HELD = "held (not in catalogue)"
+PATHS = [("landmark", "on"), ("GIN", "off")]  # label, afp.use_landmark_index
 
-rows = []  # (metric, value, method)
+rows = []       # (metric, landmark value, GIN value, method)
+phases = []     # (phase, seconds)
 
 
-def out(metric, value, method):
-    rows.append((metric, value, method))
-    ba.log("  %s: %s" % (metric, value))
+def out(metric, landmark, gin, method):
+    rows.append((metric, landmark, gin, method))
+    ba.log("  %s: landmark %s | GIN %s" % (metric, landmark, gin))
 
 
-def connect(db):
+def log(msg):
+    ba.log("[%s] %s" % (time.strftime("%H:%M:%S"), msg))
+
+
+class Phase:
+    """Times a phase of the run, for the progress log and the last row of the table."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.t0 = time.time()
+        log(self.name + " ...")
+        return self
+
+    def __exit__(self, *exc):
+        dt = time.time() - self.t0
+        phases.append((self.name, dt))
+        log("%s: %.0f s" % (self.name, dt))
+
+
+class ServerLost(Exception):
+    pass
+
+
+RETRYABLE = (psycopg2.OperationalError, psycopg2.InterfaceError, subprocess.CalledProcessError, ServerLost)
+
+
+def wait_for_server(db, timeout=120):
+    t0 = time.time()
+    while True:
+        try:
+            psycopg2.connect(dbname=db).close()
+            return
+        except RETRYABLE:
+            if time.time() - t0 > timeout:
+                raise
+            time.sleep(2)
+
+
+def retry(fn, *args, attempts=3):
+    """Runs fn again when the connection is lost: the cluster is shared, and another session's
+    crash makes the postmaster restart every backend."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn(*args)
+        except RETRYABLE as e:
+            if attempt == attempts:
+                raise
+            log("  connection lost (%s); waiting for the server and retrying %s" % (str(e).strip().splitlines()[0], fn.__name__))
+            time.sleep(3)
+            wait_for_server(args[0] if args and isinstance(args[0], str) else "postgres")
+
+
+def connect(db, settings=None):
     c = psycopg2.connect(dbname=db)
     c.autocommit = True
+    with c.cursor() as cur:
+        for k, v in (settings or {}).items():
+            cur.execute("SELECT set_config(%s, %s, false)", (k, v))
     return c
 
 
@@ -56,7 +127,15 @@ def one(cur, sql, args=None):
 
 def pct(values, p):
     v = sorted(values)
-    return v[min(len(v) - 1, int(p * len(v)))]
+    return v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
+
+
+def fmt_ms(x):
+    return "%.0f" % x if x >= 100 else "%.1f" % x if x >= 1 else "%.2f" % x
+
+
+# ---------------------------------------------------------------------------------------------
+# fingerprint() throughput
 
 
 def bench_fingerprint(db, track, tmpdir, repeats):
@@ -84,15 +163,19 @@ def bench_fingerprint(db, track, tmpdir, repeats):
             cur.execute("SELECT afp_landmark_count(fingerprint(bytes)) FROM audio WHERE label = %s", (label,))
         cpu = afp_client.backend_cpu(pid) - t0
         wall = time.perf_counter() - w0
-        out("fingerprint(), " + label, "%.0f s of audio / CPU s" % (repeats * audio_s / cpu),
+        out("fingerprint(), " + label, "%.0f s of audio / CPU s" % (repeats * audio_s / cpu), "—",
             "%d calls on a %.0f s track in one backend: backend CPU time (wall %.0f x); decode alone %.0f x, "
-            "analysis alone %.0f x (afp-perf-tool split, same files)"
+            "analysis alone %.0f x (afp-perf-tool split, same files); no index involved"
             % (repeats, audio_s, repeats * audio_s / wall, audio_s / decode_cpu, audio_s / max(1e-9, total_cpu - decode_cpu)))
     c.close()
 
 
-def build_catalogue(db, name, copies, hours_per_copy):
-    """Real fingerprints as copy 0, distractor copies 1..copies-1, then the GIN index."""
+# ---------------------------------------------------------------------------------------------
+# catalogues
+
+
+def build_catalogue(db, name, copies, hours_db):
+    """Real fingerprints as copy 0, distractor copies 1..copies-1, then the GIN and afp_landmark indexes."""
     c = connect(db)
     cur = c.cursor()
     cur.execute("DROP TABLE IF EXISTS %s" % name)
@@ -101,103 +184,253 @@ def build_catalogue(db, name, copies, hours_per_copy):
     cur.execute("INSERT INTO %s (title, source_id, copy, fp) SELECT title, id, 0, fp FROM bench_tracks ORDER BY id" % name)
     t0 = time.time()
     if copies > 1:
-        env = dict(os.environ)
         pipeline = ("psql -X -q -d {db} -c 'COPY (SELECT id::int8, fp FROM bench_tracks ORDER BY id) TO STDOUT BINARY' "
                     "| {tool} grow 1 {last} "
                     "| psql -X -q -d {db} -c 'COPY {name} (source_id, copy, fp) FROM STDIN BINARY'"
                     ).format(db=db, tool=PERF_TOOL, last=copies - 1, name=name)
-        subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], check=True, env=env)
+        subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], check=True)
     load_s = time.time() - t0
+    log("  loaded %d copies in %.0f s" % (copies, load_s))
     cur.execute("SET maintenance_work_mem = '1GB'")
+    cur.execute("VACUUM ANALYZE %s" % name)  # hint bits and visibility map before either build
     t0 = time.time()
-    cur.execute("CREATE INDEX %s_fp_idx ON %s USING gin (fp)" % (name, name))
+    cur.execute("CREATE INDEX %s_gin ON %s USING gin (fp)" % (name, name))
     gin_s = time.time() - t0
-    cur.execute("VACUUM ANALYZE %s" % name)
+    log("  GIN built in %.0f s" % gin_s)
+    t0 = time.time()
+    cur.execute("CREATE INDEX %s_landmark ON %s USING afp_landmark (fp)" % (name, name))
+    landmark_s = time.time() - t0
+    log("  afp_landmark built in %.0f s" % landmark_s)
+    cur.execute("ANALYZE %s" % name)
     cur.execute("""SELECT pg_relation_size(%(t)s::regclass),
                           coalesce(pg_total_relation_size((SELECT reltoastrelid FROM pg_class WHERE oid = %(t)s::regclass)), 0),
-                          pg_relation_size(%(i)s::regclass),
-                          (SELECT sum(afp_duration(fp)) FROM """ + name + """)""", {"t": name, "i": name + "_fp_idx"})
-    heap, toast, gin, seconds = cur.fetchone()
+                          pg_relation_size(%(g)s::regclass), pg_relation_size(%(l)s::regclass),
+                          (SELECT count(*) FROM """ + name + """)""",
+                {"t": name, "g": name + "_gin", "l": name + "_landmark"})
+    heap, toast, gin, landmark, nrows = cur.fetchone()
+    cur.execute("SELECT * FROM afp_index_stats(%s::regclass)", (name + "_landmark",))
+    stats = dict(zip([d[0] for d in cur.description], cur.fetchone()))
     c.close()
-    return {"hours": seconds / 3600, "heap": heap, "toast": toast, "gin": gin, "gin_s": gin_s, "load_s": load_s}
+    return {"hours": hours_db * copies, "rows": nrows, "heap": heap, "toast": toast, "gin": gin, "landmark": landmark,
+            "gin_s": gin_s, "landmark_s": landmark_s, "load_s": load_s, "stats": stats}
 
 
-def make_clips(db, tracks, n, lengths, seed, n_held):
-    """Clips of db tracks (WAV 16-bit 44.1 kHz stereo) and their reference-density fingerprints,
-    then n_held clips per length of held tracks (not in the catalogue: the no-match path)."""
+def drop_catalogue(db, name):
+    c = connect(db)
+    c.cursor().execute("DROP TABLE IF EXISTS %s" % name)
+    c.close()
+
+
+def real_rows(db, cat):
+    """id -> title of the real rows (copy 0); every other id is a distractor."""
     c = connect(db)
     cur = c.cursor()
-    cur.execute("DROP TABLE IF EXISTS perf_clips")
-    cur.execute("""CREATE TABLE perf_clips (id int PRIMARY KEY, length int, title text, offset_s float8,
-                   audio bytea, fp afp, held bool)""")
-    tmp = tempfile.mkdtemp()
-    i = 0
-    for split, count in (("db", n), ("held", n_held)):
-        pool = [t for t in tracks if t["split"] == split]
-        for length in lengths:
-            for k in range(count):
-                rng = random.Random("%s:%s:%d:%d" % (seed, split, length, k))
-                t = rng.choice([t for t in pool if t["duration"] > length + 2])
-                off = round(rng.uniform(0, t["duration"] - length - 1), 3)
-                data = ba.encode(ba.sox_read(t["path"], off, length), "wav16-44k-stereo", tmp)
-                i += 1
-                cur.execute("INSERT INTO perf_clips VALUES (%s, %s, %s, %s, %s, fingerprint(%s), %s)",
-                            (i, length, t["name"], off, psycopg2.Binary(data), psycopg2.Binary(data), split == "held"))
-    shutil.rmtree(tmp)
+    cur.execute("SELECT id, title FROM %s WHERE copy = 0" % cat)
+    res = dict(cur.fetchall())
     c.close()
-
-
-LATENCY_SQL = """
-CREATE OR REPLACE FUNCTION pg_temp.time_queries(sql text, n_rounds int)
-RETURNS TABLE (id int, length int, ms float8, title text, offset_s float8) LANGUAGE plpgsql AS $$
-DECLARE c record; t0 timestamptz; r record;
-BEGIN
-  FOR round IN 1..n_rounds LOOP
-    FOR c IN SELECT * FROM perf_clips ORDER BY perf_clips.id LOOP
-      t0 := clock_timestamp();
-      EXECUTE sql INTO r USING c.audio, c.fp;
-      IF round = n_rounds THEN
-        id := c.id; length := c.length; ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
-        title := r.title; offset_s := r.offset_s;
-        RETURN NEXT;
-      END IF;
-    END LOOP;
-  END LOOP;
-END $$;
-"""
-
-
-TRACKS_BY_NAME = {}
-
-
-def time_queries(db, sql, rounds=2):
-    """Runs sql for every clip (first round warms the cache), returns per-clip latency and answer."""
-    c = connect(db)
-    cur = c.cursor()
-    cur.execute(LATENCY_SQL)
-    cur.execute("SELECT t.*, p.title AS truth, p.offset_s AS truth_offset, p.held FROM pg_temp.time_queries(%s, %s) t "
-                "JOIN perf_clips p USING (id)", (sql, rounds))
-    res = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
-    c.close()
-    for r in res:
-        r["right"] = (r["title"] == r["truth"] and r["offset_s"] is not None
-                      and abs(r["offset_s"] - r["truth_offset"]) <= 0.1)
-        if r["title"] == r["truth"] and not r["right"] and r["offset_s"] is not None and r["truth"] in TRACKS_BY_NAME:
-            # Looped music: the same passage at another place of the track is a right answer too.
-            r["right"] = ba.is_repeat({"track": r["truth"], "offset": r["truth_offset"], "answer_offset": r["offset_s"],
-                                       "length": r["length"]}, TRACKS_BY_NAME)
     return res
 
 
-def summarize(res, length, held=False):
-    sel = [r for r in res if r["length"] == length and r["held"] == held]
-    if held:
-        ms = [r["ms"] for r in sel]
-        return ("%.1f / %.1f / %.1f ms" % (pct(ms, 0.5), pct(ms, 0.95), pct(ms, 0.99)),
-                "%d / %d answered" % (sum(r["title"] is not None for r in sel), len(sel)))
+# ---------------------------------------------------------------------------------------------
+# clips
+
+
+def make_clips(db, tracks, kinds, n, lengths, seed, n_held, jobs):
+    """n cuts per length of db tracks, each rendered in every kind (the same cut degraded each
+    way, WAV 16-bit 44.1 kHz stereo), and n_held clean cuts per length of held tracks; stored with
+    their reference-density fingerprints (fingerprint() of the clip, for the search-only runs)."""
+    c = connect(db)
+    cur = c.cursor()
+    cur.execute("DROP TABLE IF EXISTS perf_clips")
+    cur.execute("""CREATE TABLE perf_clips (id int PRIMARY KEY, kind text, length int, held bool, title text,
+                   offset_s float8, audio bytea, fp afp)""")
+    c.close()
+    plan = []
+    for length in lengths:
+        for split, count, clip_kinds in (("db", n, kinds), ("held", n_held, ["clean"])):
+            pool = [t for t in tracks if t["split"] == split and t["duration"] > length + 2]
+            for k in range(count):
+                rng = random.Random("%s:%s:%d:%d" % (seed, split, length, k))
+                t = rng.choice(pool)
+                off = round(rng.uniform(0, t["duration"] - length - 1), 3)
+                for kind in clip_kinds:
+                    plan.append({"kind": split, "degradation": kind, "length": length, "track": t["name"],
+                                 "path": t["path"], "offset": off, "container": CLIP_CONTAINER,
+                                 "seed": "%s:%s:%d:%d:%s" % (seed, split, length, k, kind)})
+    workdir = tempfile.mkdtemp(prefix="afp-bench-perf-")
+    babble = ba.Babble(workdir) if any(ba.DEGRADATIONS[k][1] and ba.DEGRADATIONS[k][1][0] == "babble" for k in kinds) else None
+    dbs = ba.Database(db, {})
+    local = threading.local()
+    done = [0]
+    lock = threading.Lock()
+
+    def make(item):
+        i, clip = item
+        if not hasattr(local, "tmp"):
+            local.tmp = tempfile.mkdtemp(dir=workdir)
+        data = ba.make_clip(clip, babble, local.tmp)
+        with dbs.conn().cursor() as cur:
+            cur.execute("INSERT INTO perf_clips VALUES (%s, %s, %s, %s, %s, %s, %s, fingerprint(%s))",
+                        (i + 1, HELD if clip["kind"] == "held" else clip["degradation"], clip["length"],
+                         clip["kind"] == "held", clip["track"], clip["offset"], psycopg2.Binary(data), psycopg2.Binary(data)))
+        with lock:
+            done[0] += 1
+            if done[0] % 50 == 0 or done[0] == len(plan):
+                log("  clips %d/%d" % (done[0], len(plan)))
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            list(pool.map(make, enumerate(plan)))
+    finally:
+        dbs.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    c = connect(db)
+    cur = c.cursor()
+    cur.execute("VACUUM ANALYZE perf_clips")
+    cur.execute("SELECT id, kind, length, held, title, offset_s FROM perf_clips ORDER BY id")
+    clips = [dict(zip(("id", "kind", "length", "held", "title", "offset_s"), r)) for r in cur.fetchall()]
+    c.close()
+    return clips
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+
+
+# One query per clip, timed in the server (clock_timestamp around EXECUTE, and the backend's own
+# on-CPU time from /proc/self/schedstat, which other processes on the machine do not inflate): the
+# client round trip and fetching the clip's bytes are outside. The query returns arrays of the answers' track ids,
+# offsets and confidences, best first (NULL when there is none).
+TIME_ONE_SQL = """
+CREATE OR REPLACE FUNCTION pg_temp.cpu_ns() RETURNS int8 LANGUAGE sql AS
+  $f$ SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::int8 $f$;
+CREATE OR REPLACE FUNCTION pg_temp.time_one(sql text, clip_id int,
+    OUT ms float8, OUT cpu_ms float8, OUT ids int8[], OUT offs float8[], OUT confs float4[]) LANGUAGE plpgsql AS $$
+DECLARE c record; t0 timestamptz; c0 int8; r record;
+BEGIN
+  SELECT p.audio, p.fp INTO c FROM perf_clips p WHERE p.id = clip_id;
+  c0 := pg_temp.cpu_ns();
+  t0 := clock_timestamp();
+  EXECUTE sql INTO r USING c.audio, c.fp;
+  ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+  cpu_ms := (pg_temp.cpu_ns() - c0) / 1e6;
+  ids := r.ids; offs := r.offs; confs := r.confs;
+END $$;
+"""
+
+AGG = ("SELECT array_agg(m.track_id ORDER BY m.ordinality) AS ids, array_agg(m.offset_s ORDER BY m.ordinality) AS offs, "
+       "array_agg(m.confidence ORDER BY m.ordinality) AS confs FROM %s WITH ORDINALITY m")
+
+
+def clip_sql(cat, k):
+    return AGG % ("match_clip($1, '%s'::regclass, %d)" % (cat, k))
+
+
+def afp_sql(cat, k):
+    return AGG % ("match_afp($2, '%s'::regclass, %d)" % (cat, k))
+
+
+TRACKS_BY_NAME = {}
+_repeat_cache = {}
+
+
+def is_right(clip, title, offset):
+    if title != clip["title"] or offset is None:
+        return False
+    if abs(offset - clip["offset_s"]) <= ba.OFFSET_TOLERANCE_S:
+        return True
+    # Looped music: the same passage at another place of the track is a right answer too.
+    key = (clip["id"], round(offset, 2))
+    if key not in _repeat_cache:
+        _repeat_cache[key] = clip["title"] in TRACKS_BY_NAME and ba.is_repeat(
+            {"track": clip["title"], "offset": clip["offset_s"], "answer_offset": offset, "length": clip["length"]},
+            TRACKS_BY_NAME)
+    return _repeat_cache[key]
+
+
+def time_pass(db, label, sql, clips, real, settings, warmup=8):
+    """Runs sql for every clip in one backend (after a few untimed warm-up queries); returns one
+    result per clip: latency, answers (title or None for a distractor, offset, confidence, right)."""
+    state = {}
+
+    def open_backend():
+        state["c"] = c = connect(db, settings)
+        state["cur"] = cur = c.cursor()
+        cur.execute(TIME_ONE_SQL)
+        for clip in clips[:warmup]:
+            cur.execute("SELECT * FROM pg_temp.time_one(%s, %s)", (sql, clip["id"]))
+
+    def run_one(clip_id):
+        try:
+            state["cur"].execute("SELECT * FROM pg_temp.time_one(%s, %s)", (sql, clip_id))
+        except RETRYABLE:
+            log("  connection lost at clip %d; waiting for the server, reconnecting and retrying it" % clip_id)
+            time.sleep(3)
+            wait_for_server(db)
+            open_backend()
+            state["cur"].execute("SELECT * FROM pg_temp.time_one(%s, %s)", (sql, clip_id))
+        return state["cur"].fetchone()
+
+    retry(lambda _db: open_backend(), db)
+    res = []
+    t0 = time.time()
+    for n, clip in enumerate(clips, 1):
+        ms, cpu_ms, ids, offs, confs = run_one(clip["id"])
+        answers = []
+        for i, tid in enumerate(ids or []):
+            title = real.get(tid)
+            answers.append({"id": tid, "title": title, "distractor": tid not in real, "offset": offs[i],
+                            "confidence": confs[i] if confs else None,
+                            "right": not clip["held"] and is_right(clip, title, offs[i])})
+        res.append(dict(clip, ms=ms, cpu_ms=cpu_ms, answers=answers))
+        if n % 50 == 0 or n == len(clips):
+            el = time.time() - t0
+            log("  %s: %d/%d clips, %.0f s, ETA %.0f s" % (label, n, len(clips), el, el / n * (len(clips) - n)))
+    state["c"].close()
+    return res
+
+
+def cell(res, kind, length):
+    sel = [r for r in res if r["kind"] == kind and r["length"] == length]
+    if not sel:
+        return "—"
     ms = [r["ms"] for r in sel]
-    return ("%.1f / %.1f / %.1f ms" % (pct(ms, 0.5), pct(ms, 0.95), pct(ms, 0.99)),
-            "%d / %d" % (sum(r["right"] for r in sel), len(sel)))
+    lat = "%s / %s ms (CPU %s)" % (fmt_ms(pct(ms, 0.5)), fmt_ms(pct(ms, 0.95)), fmt_ms(pct([r["cpu_ms"] for r in sel], 0.5)))
+    distract = sum(bool(r["answers"]) and r["answers"][0]["distractor"] for r in sel)
+    if kind == HELD:
+        s = "%s · %d/%d answered" % (lat, sum(bool(r["answers"]) for r in sel), len(sel))
+    else:
+        s = "%s · %d/%d" % (lat, sum(bool(r["answers"]) and r["answers"][0]["right"] for r in sel), len(sel))
+    if distract:
+        s += " (%d distractor)" % distract
+    return s
+
+
+def answer_summary(res):
+    db = [r for r in res if not r["held"]]
+    held = [r for r in res if r["held"]]
+    wrong = [r for r in db if r["answers"] and not r["answers"][0]["right"]]
+    return ("%d distractor, %d other wrong of %d; held FP %d/%d"
+            % (sum(r["answers"][0]["distractor"] for r in wrong), sum(not r["answers"][0]["distractor"] for r in wrong),
+               len(db), sum(bool(r["answers"]) for r in held), len(held)))
+
+
+CONF_BINS = [(0.0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 0.9), (0.9, 1.01)]
+
+
+def conf_summary(values, distractors=None):
+    if not values:
+        return "none"
+    bins = ", ".join("%s: %d" % ("<%.1f" % hi if lo == 0 else ">=%.1f" % lo if hi > 1 else "%.1f-%.1f" % (lo, hi),
+                                 sum(lo <= v < hi for v in values)) for lo, hi in CONF_BINS)
+    s = "%d rows, p50 %.2f, p90 %.2f, max %.2f [%s]" % (len(values), pct(values, 0.5), pct(values, 0.9), max(values), bins)
+    if distractors is not None:
+        s += "; %d distractor rows" % distractors
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# dejavu baseline
 
 
 def build_baseline(db, cat, name):
@@ -218,159 +451,337 @@ def build_baseline(db, cat, name):
     return {"bytes": size, "build_s": build_s}
 
 
-def baseline_sql(name, cat):
+def baseline_sql(name):
     # dejavu: fetch every row whose hash the clip has, count (track, offset difference) pairs.
     return ("WITH q AS (SELECT hash, round(t_s * %f)::int4 AS f FROM afp_landmarks($2)) "
-            "SELECT c.title, (b.diff / %f)::float8 AS offset_s FROM ("
+            "SELECT ARRAY[b.track_id] AS ids, ARRAY[(b.diff / %f)::float8] AS offs, NULL::float4[] AS confs FROM ("
             "  SELECT d.track_id, d.offset_frame - q.f AS diff, count(*) AS n FROM %s d JOIN q ON d.hash = q.hash "
-            "  WHERE d.hash = ANY (ARRAY(SELECT hash FROM q)) GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1) b "
-            "JOIN %s c ON c.id = b.track_id" % (FRAMES_PER_SECOND, FRAMES_PER_SECOND, name, cat))
+            "  WHERE d.hash = ANY (ARRAY(SELECT hash FROM q)) GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1) b"
+            % (FRAMES_PER_SECOND, FRAMES_PER_SECOND, name))
 
 
-def bench_pgbench(db, cat, seconds, clients_list):
+# ---------------------------------------------------------------------------------------------
+# largest catalogue: memory, throughput, INSERT
+
+
+def bench_pgbench(db, cat, seconds, clients, path_setting):
+    n_clean = one(connect(db).cursor(), "SELECT count(*) FROM perf_clips WHERE kind = 'clean'")
     tmp = tempfile.mkdtemp()
     script = os.path.join(tmp, "match.sql")
     with open(script, "w") as f:
-        f.write("\\set id random(1, %d)\n" % one(connect(db).cursor(), "SELECT count(*) FROM perf_clips WHERE NOT held"))
-        f.write("SELECT count(*) FROM match_clip((SELECT audio FROM perf_clips WHERE id = :id), '%s'::regclass);\n" % cat)
+        f.write("\\set k random(0, %d)\n" % (n_clean - 1))
+        f.write("SELECT count(*) FROM match_clip((SELECT audio FROM perf_clips WHERE kind = 'clean' ORDER BY id "
+                "OFFSET :k LIMIT 1), '%s'::regclass);\n" % cat)
     pgbench = os.path.join(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip(), "pgbench")
     if not os.path.exists(pgbench):
         pgbench = shutil.which("pgbench") or "pgbench"
-    for clients in clients_list:
-        waits = {}
-        stop = threading.Event()
+    waits = {}
+    stop = threading.Event()
 
-        def sample():
-            c = connect(db)
-            cur = c.cursor()
-            while not stop.is_set():
-                cur.execute("SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity "
-                            "WHERE query LIKE '%match_clip%' AND pid <> pg_backend_pid() AND state = 'active'")
-                for (w,) in cur.fetchall():
-                    waits[w] = waits.get(w, 0) + 1
-                time.sleep(0.1)
-            c.close()
+    def sample():
+        c = connect(db)
+        cur = c.cursor()
+        while not stop.is_set():
+            cur.execute("SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity "
+                        "WHERE query LIKE '%match_clip%' AND pid <> pg_backend_pid() AND state = 'active'")
+            for (w,) in cur.fetchall():
+                waits[w] = waits.get(w, 0) + 1
+            time.sleep(0.1)
+        c.close()
 
-        th = threading.Thread(target=sample)
-        th.start()
-        res = subprocess.run([pgbench, "-n", "-c", str(clients), "-j", str(clients), "-T", str(seconds),
-                              "-f", script, db], capture_output=True, text=True)
-        stop.set()
-        th.join()
-        m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", res.stdout)
-        lat = re.search(r"latency average = ([0-9.]+) ms", res.stdout)
-        if not m:
-            raise RuntimeError("pgbench failed: " + res.stdout + res.stderr)
-        total = sum(waits.values()) or 1
-        top = ", ".join("%s %.0f%%" % (k, 100.0 * v / total) for k, v in sorted(waits.items(), key=lambda kv: -kv[1])[:3])
-        out("match_clip() throughput, %d client%s" % (clients, "" if clients == 1 else "s"),
-            "%.1f clips / s" % float(m.group(1)),
-            "pgbench -T %d, random 5/10 s WAV clips, %s; latency avg %s ms; backends sampled: %s"
-            % (seconds, cat, lat.group(1) if lat else "?", top))
+    th = threading.Thread(target=sample)
+    th.start()
+    env = dict(os.environ, PGOPTIONS="-c afp.use_landmark_index=%s" % path_setting)
+    res = subprocess.run([pgbench, "-n", "-c", str(clients), "-j", str(clients), "-T", str(seconds),
+                          "-f", script, db], capture_output=True, text=True, env=env)
+    stop.set()
+    th.join()
     shutil.rmtree(tmp)
+    m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", res.stdout)
+    lat = re.search(r"latency average = ([0-9.]+) ms", res.stdout)
+    if not m:
+        raise ServerLost("pgbench failed: " + res.stdout + res.stderr)
+    total = sum(waits.values()) or 1
+    top = ", ".join("%s %.0f%%" % (k, 100.0 * v / total) for k, v in sorted(waits.items(), key=lambda kv: -kv[1])[:2])
+    return "%.1f clips/s (avg %s ms; %s)" % (float(m.group(1)), lat.group(1) if lat else "?", top)
 
 
-def bench_memory(db, cat):
+def bench_memory(db, cat, path_setting):
     """Growth of a fresh backend's private memory over one match_clip() of a 10 s clip."""
-    c = connect(db)
+    c = connect(db, {"afp.use_landmark_index": path_setting})
     cur = c.cursor()
     pid = one(cur, "SELECT pg_backend_pid()")
     cur.execute("SELECT afp_landmark_count(fp) FROM perf_clips LIMIT 1")  # load the library
     before = afp_client.proc_status(pid)
-    cur.execute("SELECT count(*) FROM match_clip((SELECT audio FROM perf_clips WHERE length = 10 ORDER BY id LIMIT 1), %s::regclass)", (cat,))
+    cur.execute("SELECT count(*) FROM match_clip((SELECT audio FROM perf_clips WHERE length = 10 AND kind = 'clean' "
+                "ORDER BY id LIMIT 1), %s::regclass)", (cat,))
     after = afp_client.proc_status(pid)
     c.close()
     private_kb = (after["VmHWM"] - before["VmHWM"]) - (after.get("RssShmem", 0) - before.get("RssShmem", 0))
     return private_kb / 1024.0
 
 
+def bench_insert(db, cat, repeats):
+    """INSERT of a real fingerprint (another copy of a db track, re-compressed into TOAST) into the
+    catalogue: with both indexes committed, then inside rolled-back transactions with one or both
+    afp indexes dropped (DROP INDEX is transactional) to split the cost."""
+    c = connect(db)
+    cur = c.cursor()
+    cur.execute("SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY afp_landmark_count(fp)) FROM bench_tracks")
+    median_landmarks = cur.fetchone()[0]
+    # Tracks near the median landmark count, so the rows are typical.
+    cur.execute("SELECT id, afp_landmark_count(fp) FROM bench_tracks ORDER BY abs(afp_landmark_count(fp) - %s), id LIMIT %s",
+                (median_landmarks, repeats))
+    picks = cur.fetchall()
+    cur.execute("DELETE FROM %s WHERE copy = -1" % cat)  # a retry after a lost connection
+    sql = "INSERT INTO %s (title, source_id, copy, fp) SELECT title || ' (insert)', id, -1, fp FROM bench_tracks WHERE id = %%s" % cat
+    results = {}
+    # committed, both indexes (autocommit: the WAL flush of the commit is included)
+    ms = []
+    for tid, _ in picks:
+        t0 = time.perf_counter()
+        cur.execute(sql, (tid,))
+        ms.append((time.perf_counter() - t0) * 1000)
+    results["both, committed"] = ms
+    for label, drops in (("both", []), ("afp_landmark only", [cat + "_gin"]), ("GIN only", [cat + "_landmark"]),
+                         ("no afp index", [cat + "_gin", cat + "_landmark"])):
+        ms = []
+        for tid, _ in picks:
+            cur.execute("BEGIN")
+            for d in drops:
+                cur.execute("DROP INDEX %s" % d)
+            t0 = time.perf_counter()
+            cur.execute(sql, (tid,))
+            ms.append((time.perf_counter() - t0) * 1000)
+            cur.execute("ROLLBACK")
+        results[label] = ms
+    cur.execute("DELETE FROM %s WHERE copy = -1" % cat)
+    t0 = time.perf_counter()
+    cur.execute("VACUUM %s" % cat)
+    results["vacuum"] = (time.perf_counter() - t0) * 1000
+    cur.execute("SELECT * FROM afp_index_stats(%s::regclass)", (cat + "_landmark",))
+    stats = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    c.close()
+    return results, picks, stats
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def print_table():
+    header = ("metric", "afp_landmark path (or value)", "GIN path", "method")
+    widths = [min(max(len(header[i]), max(len(str(r[i])) for r in rows)), 72) for i in range(3)]
+    print("| %-*s | %-*s | %-*s | %s |" % (widths[0], header[0], widths[1], header[1], widths[2], header[2], header[3]))
+    print("|%s|%s|%s|---|" % tuple("-" * (w + 2) for w in widths))
+    for r in rows:
+        cells = [str(x).replace("|", "/") for x in r]
+        print("| %-*s | %-*s | %-*s | %s |" % (widths[0], cells[0], widths[1], cells[1], widths[2], cells[2], cells[3]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("catalogue", help="CSV with track_id,path,split (db tracks are ingested)")
-    ap.add_argument("--sizes", default="10,100,1000", help="catalogue sizes in hours")
+    ap.add_argument("--sizes", default="10,100,1000", help="catalogue sizes in hours (10000 also works: ~25 GB, see --help)")
     ap.add_argument("--baseline-sizes", default="10,100", help="sizes at which the dejavu schema is built too")
-    ap.add_argument("--clips", type=int, default=40, help="clips per length")
-    ap.add_argument("--held-clips", type=int, default=10, help="clips per length of tracks not in the catalogue")
+    ap.add_argument("--confidence-sizes", default=None,
+                    help="sizes with the confidence pass (min_confidence 0, max_results 5); default the smallest and largest")
+    ap.add_argument("--kinds", default=",".join(DEFAULT_KINDS),
+                    help="clip kinds: degradations of scripts/lib/bench_accuracy.py, comma-separated")
+    ap.add_argument("--lengths", default="5,10", help="clip lengths in seconds")
+    ap.add_argument("--clips", type=int, default=20, help="cuts of db tracks per length (each rendered in every kind)")
+    ap.add_argument("--held-clips", type=int, default=20, help="clips per length of tracks not in the catalogue")
     ap.add_argument("--pgbench-seconds", type=int, default=15)
-    ap.add_argument("--pgbench-size", type=int, default=None, help="catalogue for pgbench (default: the largest)")
-    ap.add_argument("--fingerprint-repeats", type=int, default=5)
+    ap.add_argument("--pgbench-clients", default="1,2")
+    ap.add_argument("--insert-repeats", type=int, default=5)
+    ap.add_argument("--fingerprint-repeats", type=int, default=5, help="0 skips the fingerprint() throughput rows")
+    ap.add_argument("--jobs", type=int, default=2, help="workers making clips")
     ap.add_argument("--database", default="afp_bench_perf")
-    ap.add_argument("--seed", default="afp-perf-1")
+    ap.add_argument("--seed", default="afp-perf-2")
+    ap.add_argument("--keep", action="store_true", help="keep the largest catalogue (perf_cat_SIZE) after the run")
     args = ap.parse_args()
     if not os.path.exists(PERF_TOOL):
         sys.exit("bench-perf: %s missing (scripts/setup builds it)" % PERF_TOOL)
+    run_t0 = time.time()
 
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = sorted(int(s) for s in args.sizes.split(","))
     baseline_sizes = {int(s) for s in args.baseline_sizes.split(",") if s}
+    conf_sizes = ({int(s) for s in args.confidence_sizes.split(",") if s} if args.confidence_sizes is not None
+                  else {sizes[0], sizes[-1]})
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    for k in kinds:
+        if k not in ba.DEGRADATIONS:
+            sys.exit("bench-perf: unknown kind %r (one of: %s)" % (k, ", ".join(ba.DEGRADATIONS)))
+    lengths = [int(x) for x in args.lengths.split(",")]
     tracks = ba.read_catalogue(args.catalogue)
     TRACKS_BY_NAME.update({t["name"]: t for t in tracks})
     hours_db = sum(t["duration"] for t in tracks if t["split"] == "db") / 3600
-    ba.prepare_database(args.database, True)  # a clean database every run
-    db = ba.Database(args.database, {})
-    ba.ingest(db, tracks, 2)
-    db.close()
+    n_db_tracks = sum(t["split"] == "db" for t in tracks)
 
-    ba.log("fingerprint() throughput")
-    tmp = tempfile.mkdtemp()
-    longest = max((t for t in tracks if t["split"] == "db"), key=lambda t: min(t["duration"], 240))
-    bench_fingerprint(args.database, longest, tmp, args.fingerprint_repeats)
-    shutil.rmtree(tmp)
+    with Phase("ingest"):
+        def ingest(_):
+            db = ba.Database(args.database, {})
+            try:
+                ba.ingest(db, tracks, 2)
+            finally:
+                try:
+                    db.close()
+                except Exception:
+                    pass
+        ba.prepare_database(args.database, True)  # a clean database every run
+        retry(ingest, args.database)
+    c = connect(args.database)
+    hours_db = one(c.cursor(), "SELECT sum(afp_duration(fp)) / 3600 FROM bench_tracks")
+    c.close()
 
-    ba.log("clips")
-    make_clips(args.database, tracks, args.clips, [5, 10], args.seed, args.held_clips)
+    if args.fingerprint_repeats > 0:
+        with Phase("fingerprint() throughput"):
+            tmp = tempfile.mkdtemp()
+            longest = max((t for t in tracks if t["split"] == "db"), key=lambda t: min(t["duration"], 240))
+            bench_fingerprint(args.database, longest, tmp, args.fingerprint_repeats)
+            shutil.rmtree(tmp)
 
-    afp_sql = "SELECT title, offset_s FROM match_clip($1, '%s'::regclass, 1)"
-    afp_fp_sql = "SELECT title, offset_s FROM match_afp($2, '%s'::regclass, 1)"
+    with Phase("clips"):
+        clips = retry(make_clips, args.database, tracks, kinds, args.clips, lengths, args.seed, args.held_clips, args.jobs)
+    all_kinds = kinds + [HELD]
+
+    prev = None
     for size in sizes:
         copies = max(1, round(size / hours_db))
         cat = "perf_cat_%d" % size
-        ba.log("catalogue ~%d h: %d copies" % (size, copies))
-        info = build_catalogue(args.database, cat, copies, hours_db)
-        total = info["heap"] + info["toast"] + info["gin"]
-        out("bytes per hour of audio, %.0f h catalogue" % info["hours"],
-            "%.2f MB (heap %.2f, TOAST %.2f, GIN %.2f)" % tuple(x / info["hours"] / 1e6 for x in
-                                                              (total, info["heap"], info["toast"], info["gin"])),
-            "pg_relation_size of heap, TOAST and GIN index (primary key excluded); %d rows" % (copies * sum(t["split"] == "db" for t in tracks)))
-        out("GIN build, %.0f h catalogue" % info["hours"], "%.1f s" % info["gin_s"],
-            "CREATE INDEX with maintenance_work_mem = 1GB (distractors loaded by COPY in %.0f s)" % info["load_s"])
-        res = time_queries(args.database, afp_sql % cat)
-        for length in (5, 10):
-            lat, rec = summarize(res, length)
-            out("match_clip() p50 / p95 / p99, %d s clip, %.0f h" % (length, info["hours"]), lat,
-                "%d WAV 44.1 kHz stereo clips, decode included, second of two rounds (cached); right answers (track, and offset or a repeat of the passage) %s" % (args.clips, rec))
-        for length in (5, 10):
-            lat, rec = summarize(res, length, held=True)
-            out("match_clip() p50 / p95 / p99, %d s clip NOT in the catalogue, %.0f h" % (length, info["hours"]), lat,
-                "%d held-track clips: every stage runs (fast path, query hashes, speed search); %s" % (args.held_clips, rec))
+        if prev is not None:  # disk: only one catalogue at a time
+            drop_catalogue(args.database, prev)
+        with Phase("catalogue ~%d h: %d copies, load and build both indexes" % (size, copies)):
+            info = retry(build_catalogue, args.database, cat, copies, hours_db)
+        prev = cat
+        H = info["hours"]
+        h = "%.0f h" % H
+        dup = ("; copies beyond %d repeat earlier ones (%d of %d rows are duplicates of another distractor)"
+               % (GROW_DISTINCT_COPIES, (copies - 1 - GROW_DISTINCT_COPIES) * n_db_tracks, info["rows"])
+               if copies - 1 > GROW_DISTINCT_COPIES else "")
+        mb = lambda x: x / H / 1e6  # noqa: E731
+        out("storage per hour of audio, %s" % h,
+            "%.2f MB/h (heap %.3f, TOAST %.2f, afp_landmark %.2f)" % (mb(info["heap"] + info["toast"] + info["landmark"]),
+                                                                    mb(info["heap"]), mb(info["toast"]), mb(info["landmark"])),
+            "%.2f MB/h (GIN %.2f)" % (mb(info["heap"] + info["toast"] + info["gin"]), mb(info["gin"])),
+            "pg_relation_size of heap, TOAST (with its index) and each afp index, primary key excluded; %d rows = "
+            "%d real tracks x %d copies (afp-perf-tool grow)%s; both: %.2f MB/h"
+            % (info["rows"], n_db_tracks, copies, dup, mb(info["heap"] + info["toast"] + info["landmark"] + info["gin"])))
+        out("index build, %s" % h,
+            "%.1f s = %.0f h of audio / s" % (info["landmark_s"], H / info["landmark_s"]),
+            "%.1f s = %.0f h of audio / s" % (info["gin_s"], H / info["gin_s"]),
+            "CREATE INDEX USING afp_landmark / gin (fp), maintenance_work_mem = 1GB, table VACUUMed first; "
+            "distractors loaded by COPY in %.0f s" % info["load_s"])
+        st = info["stats"]
+        out("afp_index_stats(), %s" % h,
+            "%d rows, %d packed + %d pending postings, %d buckets, largest %d, %d pages"
+            % (st["rows"], st["packed_postings"], st["pending_postings"], st["buckets"], st["largest_bucket"], st["pages"]),
+            "—", "%.0f postings per row; %.1f bytes per posting (%d bytes); removed %d"
+            % (st["packed_postings"] / max(1, st["rows"]), st["bytes"] / max(1, st["packed_postings"] + st["pending_postings"]),
+               st["bytes"], st["removed_postings"]))
+
+        real = real_rows(args.database, cat)
+        results = {}
+        for mode, make_sql, what in (("with decode", clip_sql, "match_clip(bytes, cat, 1)"),
+                                     ("search only", afp_sql, "match_afp(fingerprint of the clip, cat, 1)")):
+            for path, setting in PATHS:
+                with Phase("%s, %s path, %s" % (h, path, mode)):
+                    results[(mode, path)] = time_pass(args.database, "%s %s %s" % (h, path, mode), make_sql(cat, 1), clips,
+                                                      real, {"afp.use_landmark_index": setting})
+            for kind in all_kinds:
+                for length in lengths:
+                    if kind == HELD:
+                        how = "%d clean clips of held tracks; answered = false positives" % args.held_clips
+                    else:
+                        how = "%d clips; right = track at offset +-0.1 s (or a repeat of the passage)" % args.clips
+                    out("p50 / p95 (CPU p50), right: %s, %d s, %s, %s" % (kind, length, mode, h),
+                        cell(results[(mode, "landmark")], kind, length), cell(results[(mode, "GIN")], kind, length),
+                        "%s timed in the server (clock_timestamp; CPU = the backend's on-CPU time, /proc/self/schedstat), "
+                        "one backend, after 8 warm-up queries; %s" % (what, how))
+        out("wrong answers of db clips; held false positives, %s" % h,
+            " / ".join("%s: %s" % (m, answer_summary(results[(m, "landmark")])) for m in ("with decode", "search only")),
+            " / ".join("%s: %s" % (m, answer_summary(results[(m, "GIN")])) for m in ("with decode", "search only")),
+            "first rows over every kind and length; distractor = a grown copy (copy > 0); afp.min_confidence default")
+
+        if size in conf_sizes:
+            conf = {}
+            for path, setting in PATHS:
+                with Phase("%s, %s path, confidence pass" % (h, path)):
+                    conf[path] = time_pass(args.database, "%s %s confidence" % (h, path), clip_sql(cat, 5), clips, real,
+                                           {"afp.use_landmark_index": setting, "afp.min_confidence": "0"})
+            for label, sel in (("db clips", lambda r: not r["held"]), ("held clips", lambda r: r["held"])):
+                vals = {}
+                for path, _ in PATHS:
+                    wrong = [a for r in conf[path] if sel(r) for a in r["answers"] if not a["right"]]
+                    vals[path] = conf_summary([a["confidence"] for a in wrong], sum(a["distractor"] for a in wrong))
+                out("confidence of wrong rows, %s, %s" % (label, h), vals["landmark"], vals["GIN"],
+                    "match_clip(bytes, cat, 5) with afp.min_confidence = 0: every returned row that is not the right "
+                    "track at the right offset")
+            vals = {}
+            for path, _ in PATHS:
+                right = [r["answers"][0]["confidence"] for r in conf[path] if r["answers"] and r["answers"][0]["right"]]
+                vals[path] = ("%d right: min %.2f, p5 %.2f, p50 %.2f" % (len(right), min(right), pct(right, 0.05), pct(right, 0.5))
+                              if right else "none")
+            out("confidence of right first rows, %s" % h, vals["landmark"], vals["GIN"],
+                "same pass: for comparison with the wrong rows (a threshold separates them if right min > wrong max)")
+
         if size in baseline_sizes:
-            res_afp = time_queries(args.database, afp_fp_sql % cat)
-            base = build_baseline(args.database, cat, "dejavu_%d" % size)
-            res_base = time_queries(args.database, baseline_sql("dejavu_%d" % size, cat))
-            res_afp = [r for r in res_afp if not r["held"]]
-            res_base = [r for r in res_base if not r["held"]]
-            a50 = pct([r["ms"] for r in res_afp], 0.5)
-            b50 = pct([r["ms"] for r in res_base], 0.5)
-            out("vs dejavu schema, %.0f h: latency p50 (same fingerprints, no decode)" % info["hours"],
-                "afp %.2f ms, dejavu %.1f ms: %.0fx faster" % (a50, b50, b50 / a50),
-                "match_afp vs hash = ANY(...) GROUP BY track, offset on a b-tree; right answers afp %d / %d, dejavu %d / %d"
-                % (sum(r["right"] for r in res_afp), len(res_afp), sum(r["right"] for r in res_base), len(res_base)))
-            out("vs dejavu schema, %.0f h: size" % info["hours"],
-                "afp %.0f MB, dejavu %.0f MB: %.0fx smaller" % (total / 1e6, base["bytes"] / 1e6, base["bytes"] / total),
-                "heap + TOAST + GIN vs heap + b-tree (pg_total_relation_size); dejavu load + index %.0f s" % base["build_s"])
+            with Phase("%s, dejavu baseline" % h):
+                base = retry(build_baseline, args.database, cat, "dejavu_%d" % size)
+                res_base = time_pass(args.database, "%s dejavu" % h, baseline_sql("dejavu_%d" % size), clips, real, {})
+                drop_catalogue(args.database, "dejavu_%d" % size)
+            b_clean = [r for r in res_base if r["kind"] == "clean"]
+            b50 = pct([r["ms"] for r in b_clean], 0.5)
+            vals = {}
+            for path, _ in PATHS:
+                a_clean = [r for r in results[("search only", path)] if r["kind"] == "clean"]
+                a50 = pct([r["ms"] for r in a_clean], 0.5)
+                vals[path] = "%s ms vs dejavu %s ms: %.0fx faster" % (fmt_ms(a50), fmt_ms(b50), b50 / a50)
+            db_base = [r for r in res_base if not r["held"]]
+            out("vs dejavu schema, %s: clean clips p50, no decode" % h, vals["landmark"], vals["GIN"],
+                "match_afp vs hash = ANY(...) GROUP BY track, offset on a b-tree, same fingerprints; dejavu right answers "
+                "clean %d / %d, all db kinds %d / %d"
+                % (sum(bool(r["answers"]) and r["answers"][0]["right"] for r in b_clean), len(b_clean),
+                   sum(bool(r["answers"]) and r["answers"][0]["right"] for r in db_base), len(db_base)))
+            afp_l = info["heap"] + info["toast"] + info["landmark"]
+            afp_g = info["heap"] + info["toast"] + info["gin"]
+            out("vs dejavu schema, %s: size" % h,
+                "afp %.0f MB vs dejavu %.0f MB: %.1fx smaller" % (afp_l / 1e6, base["bytes"] / 1e6, base["bytes"] / afp_l),
+                "afp %.0f MB: %.1fx smaller" % (afp_g / 1e6, base["bytes"] / afp_g),
+                "heap + TOAST + one afp index vs heap + b-tree (pg_total_relation_size); dejavu load + index %.0f s"
+                % base["build_s"])
 
-    largest = "perf_cat_%d" % (args.pgbench_size or sizes[-1])
-    ba.log("memory")
-    out("backend memory per match_clip()", "%.1f MB" % bench_memory(args.database, largest),
-        "fresh backend, one 10 s clip on %s: growth of peak RSS minus growth of shared memory touched (/proc)" % largest)
-    ba.log("pgbench")
-    bench_pgbench(args.database, largest, args.pgbench_seconds, [1, 2, 4, 8])
+    # The largest catalogue: memory, throughput, INSERT.
+    cat, h = prev, "%.0f h" % info["hours"]
+    with Phase("%s, memory" % h):
+        out("backend memory per match_clip(), %s" % h,
+            "%.1f MB" % retry(bench_memory, args.database, cat, "on"), "%.1f MB" % retry(bench_memory, args.database, cat, "off"),
+            "fresh backend, one clean 10 s clip: growth of peak RSS minus growth of shared memory touched (/proc)")
+    for clients in [int(x) for x in args.pgbench_clients.split(",")]:
+        with Phase("%s, pgbench %d clients" % (h, clients)):
+            out("match_clip() throughput, %d client%s, %s" % (clients, "" if clients == 1 else "s", h),
+                retry(bench_pgbench, args.database, cat, args.pgbench_seconds, clients, "on"),
+                retry(bench_pgbench, args.database, cat, args.pgbench_seconds, clients, "off"),
+                "pgbench -T %d -c %d, random clean 5/10 s WAV clips; backends sampled every 100 ms (wait events)"
+                % (args.pgbench_seconds, clients))
+    with Phase("%s, INSERT" % h):
+        ins, picks, st_after = retry(bench_insert, args.database, cat, args.insert_repeats)
+    fmt = lambda v: "/".join(fmt_ms(x) for x in v)  # noqa: E731
+    out("INSERT of one real fingerprint, %s" % h,
+        "both indexes, committed: %s ms; afp_landmark only: %s ms" % (fmt(ins["both, committed"]), fmt(ins["afp_landmark only"])),
+        "GIN only: %s ms" % fmt(ins["GIN only"]),
+        "%d tracks near the median landmark count (%s landmarks), INSERT ... SELECT from bench_tracks, client-side ms each; "
+        "index-only splits: the INSERT statement inside a transaction that dropped the other index, rolled back; "
+        "same way: both %s ms, no afp index %s ms; then DELETE of the committed rows and VACUUM %.1f s, "
+        "afp_landmark after it: %d pending, %d removed postings"
+        % (len(picks), "/".join(str(p[1]) for p in picks), fmt(ins["both"]), fmt(ins["no afp index"]),
+           ins["vacuum"] / 1000, st_after["pending_postings"], st_after["removed_postings"]))
+    if not args.keep:
+        drop_catalogue(args.database, cat)
 
-    w = max(len(r[0]) for r in rows)
-    v = max(len(r[1]) for r in rows)
-    print("| %-*s | %-*s | method |" % (w, "metric", v, "value"))
-    print("|%s|%s|---|" % ("-" * (w + 2), "-" * (v + 2)))
-    for m, val, how in rows:
-        print("| %-*s | %-*s | %s |" % (w, m, v, val, how))
+    phases.append(("total", time.time() - run_t0))
+    out("bench-perf phases (wall time)", "; ".join("%s %.0f s" % p for p in phases), "—",
+        "this run; another process may have shared the 2 cores")
+    print_table()
 
 
 if __name__ == "__main__":
