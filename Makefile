@@ -13,7 +13,7 @@ PG_CXXFLAGS = -std=c++17
 SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lstdc++
 
 # pg_regress: sql/*.sql against expected/*.out; fixtures come from test/data (see scripts/make-fixtures)
-REGRESS = type fingerprint gin match errors accuracy catalog
+REGRESS = type fingerprint gin match errors accuracy catalog landmark
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 # No LLVM bitcode: it would need clang at build time and buys nothing for functions this heavy.
@@ -25,7 +25,7 @@ include $(PGXS)
 
 # Without dependency tracking, any header change rebuilds every object: a stale struct layout in one
 # object would otherwise pass the compiler and corrupt values at run time.
-$(OBJS): $(wildcard src/core/*.h src/core/*.hpp) src/pg/afp_pg.h
+$(OBJS): $(wildcard src/core/*.h src/core/*.hpp src/pg/*.h)
 
 installcheck: build/regress
 build/regress:

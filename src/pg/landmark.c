@@ -57,15 +57,18 @@ landmark_options(Datum reloptions, bool validate)
 }
 
 /*
- * A scan reads at most afp.index_max_postings postings whatever the size of the
- * catalogue, so its cost is that budget; without an ORDER BY the index is useless.
+ * A scan reads at most afp.index_max_postings postings, or the whole index if it
+ * is smaller, before it returns its first row, whatever the size of the catalogue;
+ * the pages are mostly cached (seq_page_cost), each posting is a hash-table update
+ * (cpu_operator_cost). Without an ORDER BY the index is of no use.
  */
 static void
 landmark_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
                       Cost *startup, Cost *total, Selectivity *selectivity,
                       double *correlation, double *pages)
 {
-    GenericCosts costs;
+    double      index_pages = Max(path->indexinfo->pages, 1);
+    double      postings;
 
     if (path->indexorderbys == NIL)
     {
@@ -76,12 +79,10 @@ landmark_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
         *pages = 0;
         return;
     }
-    MemSet(&costs, 0, sizeof(costs));
-    genericcostestimate(root, path, loop_count, &costs);
-    /* The vote is paid before the first row: postings read, each a few cpu_operator_costs. */
-    *pages = Min(costs.numIndexPages, (double) afp_index_max_postings / LANDMARK_POSTINGS_PER_PAGE + 1);
-    *startup = *pages * random_page_cost + (double) afp_index_max_postings * 4 * cpu_operator_cost;
-    *total = *startup + costs.numIndexTuples * cpu_index_tuple_cost;
+    postings = Min((double) afp_index_max_postings, index_pages * LANDMARK_POSTINGS_PER_PAGE);
+    *pages = Min(index_pages, postings / LANDMARK_POSTINGS_PER_PAGE + 1);
+    *startup = *pages * seq_page_cost + postings * cpu_operator_cost;
+    *total = *startup + path->indexinfo->tuples * cpu_index_tuple_cost;
     *selectivity = 1.0;
     *correlation = 0;
 }

@@ -170,6 +170,67 @@ read_pending(Relation index, BlockNumber blkno, AfpSearch *search, PostingBatch 
     }
 }
 
+typedef struct BucketRef
+{
+    uint32      bucket;
+    uint32      hash_index;
+} BucketRef;
+
+static int
+compare_bucket_refs(const void *a, const void *b)
+{
+    uint32      x = ((const BucketRef *) a)->bucket;
+    uint32      y = ((const BucketRef *) b)->bucket;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * The first posting and the posting count of each hash's bucket. Hashes are
+ * visited in bucket order, so each directory page is pinned and locked once.
+ */
+static void
+read_directory(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
+               uint64 *starts, uint64 *estimates)
+{
+    BucketRef  *refs = palloc(sizeof(BucketRef) * Max(nhashes, 1));
+    BlockNumber held = InvalidBlockNumber;
+    Buffer      buf = InvalidBuffer;
+    const uint64 *entries = NULL;
+
+    for (uint32 i = 0; i < nhashes; i++)
+    {
+        refs[i].bucket = landmark_bucket(hashes[i], meta->dir_bits);
+        refs[i].hash_index = i;
+    }
+    qsort(refs, nhashes, sizeof(BucketRef), compare_bucket_refs);
+    for (uint32 k = 0; k < nhashes; k++)
+    {
+        uint32      b = refs[k].bucket;
+        BlockNumber page = meta->dir_start + b / LANDMARK_DIR_ENTRIES_PER_PAGE;
+        uint32      slot = b % LANDMARK_DIR_ENTRIES_PER_PAGE;
+        uint64      end;
+
+        if (page != held)
+        {
+            if (BufferIsValid(buf))
+                UnlockReleaseBuffer(buf);
+            buf = ReadBuffer(index, page);
+            LockBuffer(buf, BUFFER_LOCK_SHARE);
+            entries = (const uint64 *) PageGetContents(BufferGetPage(buf));
+            held = page;
+        }
+        starts[refs[k].hash_index] = entries[slot];
+        /* The bucket's end is the next entry, on the next page for the last slot of a page. */
+        end = slot + 1 < LANDMARK_DIR_ENTRIES_PER_PAGE ? entries[slot + 1]
+            : landmark_directory_entry(index, meta, b + 1);
+        estimates[refs[k].hash_index] = end - entries[slot];
+    }
+    if (BufferIsValid(buf))
+        UnlockReleaseBuffer(buf);
+    pfree(refs);
+}
+
 /* The vote: plan with the directory's counts, read the planned hashes' postings, rank. */
 static void
 vote(IndexScanDesc scan, LandmarkScanOpaque so)
@@ -200,13 +261,7 @@ vote(IndexScanDesc scan, LandmarkScanOpaque so)
     nhashes = afp_core_search_hashes(so->search, &hashes);
     estimates = palloc(sizeof(uint64) * Max(nhashes, 1));
     starts = palloc(sizeof(uint64) * Max(nhashes, 1));
-    for (uint32 i = 0; i < nhashes; i++)
-    {
-        uint32      bucket = landmark_bucket(hashes[i], meta.dir_bits);
-
-        starts[i] = landmark_directory_entry(index, &meta, bucket);
-        estimates[i] = landmark_directory_entry(index, &meta, bucket + 1) - starts[i];
-    }
+    read_directory(index, &meta, hashes, nhashes, starts, estimates);
     if (!afp_core_search_plan(so->search, estimates, &order, &nplanned, &status))
         afp_raise(&status);
     for (uint32 k = 0; k < nplanned; k++)
