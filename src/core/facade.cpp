@@ -16,6 +16,7 @@
 #include "format.hpp"
 #include "matcher.hpp"
 #include "params.hpp"
+#include "policy.hpp"
 #include "search.hpp"
 #include "warp.hpp"
 
@@ -296,6 +297,25 @@ bool afp_core_search_rank(AfpSearch* search, const AfpRankedRow** rows, uint32_t
 
 uint64_t afp_core_search_postings_read(const AfpSearch* search) {
     return reinterpret_cast<const afp::IndexSearch*>(search)->postings_read();
+}
+
+bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates, AfpBuffer* out,
+                           AfpStatus* status) {
+    out->data = nullptr;
+    out->size = 0;
+    return guarded(status, [&] {
+        static_assert(sizeof(afp::SearchStage) == sizeof(AfpSearchStage), "SearchStage mirrors AfpSearchStage");
+        auto stages = afp::index_stages(max_speed_change, max_postings, candidates);
+        hand_out(stages.data(), stages.size() * sizeof(afp::SearchStage), out);
+    });
+}
+
+uint32_t afp_core_renditions_tried(const AfpSearchStage* stages, uint32_t n, uint32_t last) {
+    return afp::renditions_tried(reinterpret_cast<const afp::SearchStage*>(stages), n, last);
+}
+
+uint32_t afp_core_comparisons(double catalogue_rows, uint32_t rows_voted, uint32_t renditions) {
+    return afp::comparisons(catalogue_rows, rows_voted, renditions);
 }
 
 void afp_core_search_free(AfpSearch* search) { delete reinterpret_cast<afp::IndexSearch*>(search); }

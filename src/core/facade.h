@@ -184,6 +184,26 @@ bool afp_core_search_rank(AfpSearch *search, const AfpRankedRow **rows, uint32_t
 /* Postings voted so far. */
 uint64_t afp_core_search_postings_read(const AfpSearch *search);
 
+/* One stage of match_clip's index search (policy.hpp). */
+typedef struct AfpSearchStage
+{
+    double   speed;            /* 1, or the speed of the rendition */
+    bool     probe_reference;  /* probe with the reference landmarks warped to speed */
+    uint64_t max_postings;     /* the index vote's budget */
+    uint32_t candidates;       /* rows voted in full */
+    bool     new_round;        /* run only when the stages before accepted nothing */
+} AfpSearchStage;
+
+/* The stages for a clip; out->data holds out->size / sizeof(AfpSearchStage) of them. */
+bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
+                           AfpBuffer *out, AfpStatus *status);
+
+/* Renditions tried by the rounds up to the one stage `last` belongs to. */
+uint32_t afp_core_renditions_tried(const AfpSearchStage *stages, uint32_t n, uint32_t last);
+
+/* What a confidence is computed against: max(catalogue rows, rows voted) x renditions. */
+uint32_t afp_core_comparisons(double catalogue_rows, uint32_t rows_voted, uint32_t renditions);
+
 /* Releases a search; safe on NULL. */
 void afp_core_search_free(AfpSearch *search);
 

@@ -64,12 +64,6 @@ PG_FUNCTION_INFO_V1(afp_match_clip);
 #define AFP_SPEED_PROBE_KEYS 256
 #define AFP_SPEED_PROBE_FRACTION 0.15
 
-/*
- * The index path's speed search: each rendition's index vote reads this share of
- * afp.index_max_postings and puts forward this many rows for the full vote.
- */
-#define AFP_SPEED_BUDGET_SHARE 8
-#define AFP_SPEED_CANDIDATES 3
 
 /* The columns of a catalogue that matching reads. */
 typedef struct CatalogColumns
@@ -546,12 +540,11 @@ static int
 score_matches(MatchList *list, uint32 renditions, double compared_tracks)
 {
     int         accepted = 0;
-    double      tracks = Max(compared_tracks, (double) Max(list->candidates, 1));
-    uint64      trials = (uint64) Min(tracks * Max(renditions, 1), (double) PG_UINT32_MAX);
+    uint32      trials = afp_core_comparisons(compared_tracks, list->candidates, renditions);
 
     for (int i = 0; i < list->nrows; i++)
     {
-        list->rows[i].confidence = afp_core_confidence(&list->rows[i].vote, (uint32) Min(trials, PG_UINT32_MAX));
+        list->rows[i].confidence = afp_core_confidence(&list->rows[i].vote, trials);
         if (list->rows[i].confidence >= afp_min_confidence)
             accepted++;
     }
@@ -639,59 +632,61 @@ catalog_rows(Oid catalog)
 }
 
 /*
- * The index path: the afp_landmark index votes on (row, offset) with the query's
- * rarest hashes and puts forward afp.index_candidates rows, which get the full
- * vote and the confidence model; when none is accepted, each speed rendition of
- * the query gets its own, cheaper, index vote (a share of the budget each, with
- * the reference landmarks warped to that speed).
- * Confidence counts every row of the catalogue as compared: each could have
- * aligned by chance, whether or not the index read its postings.
+ * The index path, stage by stage as the core's policy lists them (policy.hpp):
+ * each stage is an index vote (ORDER BY fp <~> probe LIMIT candidates, with its
+ * own budget) whose rows get the full vote; a round is scored once its stages
+ * have run, and the next round (the speed renditions) runs only when nothing was
+ * accepted. Confidence counts every row of the catalogue as compared.
  */
 static void
 match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *cols, Oid ext_nsp, Oid afp_type,
                  double catalogue_rows, MatchList *list)
 {
-    QuerySet    direct;
-    double      speed_one = 1.0;
-    uint32      renditions = 1;
-    int         accepted;
+    AfpBuffer   buffer;
+    AfpStatus   status;
+    AfpSearchStage *stages;
+    uint32      nstages;
+    int         accepted = 0;
 
-    direct.probe = query;
-    direct.variants = &query;
-    direct.speeds = &speed_one;
-    direct.n = 1;
-    collect_ranked(&direct, cols, ext_nsp, afp_type, afp_index_candidates, afp_index_max_postings, list);
-    accepted = score_matches(list, renditions, catalogue_rows);
-    elog(DEBUG1, "afp match: index vote: %u candidates, %d accepted", list->candidates, accepted);
-    if (accepted == 0 && afp_max_speed_change >= AFP_SPEED_STEP)
+    if (!afp_core_index_stages(afp_max_speed_change, (uint64) afp_index_max_postings,
+                               (uint32) afp_index_candidates, &buffer, &status))
+        afp_raise(&status);
+    nstages = (uint32) (buffer.size / sizeof(AfpSearchStage));
+    stages = palloc(Max(buffer.size, 1));
+    memcpy(stages, buffer.data, buffer.size);
+    afp_core_free(&buffer);
+
+    for (uint32 i = 0; i < nstages; i++)
     {
-        int         steps = (int) floor(afp_max_speed_change / AFP_SPEED_STEP + 1e-9);
-        int         budget = Max(afp_index_max_postings / AFP_SPEED_BUDGET_SHARE, 1000);
+        const AfpSearchStage *st = &stages[i];
+        double      speed = st->speed;
+        AfpDatum   *rendition = speed == 1.0 ? query : warped(query, speed);
+        QuerySet    one;
 
-        list->nrows = 0;
-        list->candidates = 0;
-        renditions += 2 * steps;
-        for (int k = 1; k <= steps; k++)
+        if (st->new_round)
         {
-            for (int sign = -1; sign <= 1; sign += 2)
-            {
-                double      speed = 1.0 + sign * k * AFP_SPEED_STEP;
-                AfpDatum   *rendition = warped(query, speed);
-                QuerySet    one;
-
-                /* The index votes with the sparser reference landmarks (a quarter of the
-                 * query's hashes, so a quarter of the directory reads); the full vote with all. */
-                one.probe = reference != NULL ? warped(reference, speed) : rendition;
-                one.variants = &rendition;
-                one.speeds = &speed;
-                one.n = 1;
-                collect_ranked(&one, cols, ext_nsp, afp_type, AFP_SPEED_CANDIDATES, budget, list);
-            }
+            if (accepted > 0)
+                break;
+            list->nrows = 0;
+            list->candidates = 0;
         }
-        keep_best_per_track(list);
-        accepted = score_matches(list, renditions, catalogue_rows);
-        elog(DEBUG1, "afp match: index vote of %d speed renditions: %u candidates, %d accepted",
-             2 * steps, list->candidates, accepted);
+        one.probe = st->probe_reference && reference != NULL
+            ? (speed == 1.0 ? reference : warped(reference, speed)) : rendition;
+        one.variants = &rendition;
+        one.speeds = &speed;
+        one.n = 1;
+        collect_ranked(&one, cols, ext_nsp, afp_type, (int) st->candidates,
+                       (int) Min(st->max_postings, (uint64) PG_INT32_MAX), list);
+        /* A round ends at the last stage or before the next round: score it. */
+        if (i + 1 == nstages || stages[i + 1].new_round)
+        {
+            uint32      renditions = afp_core_renditions_tried(stages, nstages, i);
+
+            keep_best_per_track(list);
+            accepted = score_matches(list, renditions, catalogue_rows);
+            elog(DEBUG1, "afp match: index vote, %u rendition(s): %u candidates, %d accepted",
+                 renditions, list->candidates, accepted);
+        }
     }
 }
 

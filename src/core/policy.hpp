@@ -1,0 +1,44 @@
+// policy.hpp — the stages match_clip() runs on a catalogue with an afp_landmark index, and how
+// many chances to be fooled its confidence accounts for. The glue runs the stages (each is an
+// index query and full votes); what they are is decided here, where GoogleTest sees it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace afp {
+
+// Spacing of the speeds tried when a clip does not match as recorded (0.5%): warped hashes
+// survive a residual speed error of about half of it.
+inline constexpr double kSpeedStep = 0.005;
+
+// Each speed rendition's index vote reads this share of the budget and puts forward this many
+// rows for the full vote (measured in docs/accuracy.md: fewer rows lost recall at 2% off speed).
+inline constexpr uint32_t kSpeedBudgetShare = 8;
+inline constexpr uint32_t kSpeedCandidates = 3;
+
+// The least budget a stage gets, postings.
+inline constexpr uint64_t kMinStageBudget = 1000;
+
+struct SearchStage {
+    double speed;             // 1: the clip as recorded; else the rendition at this speed
+    bool probe_reference;     // probe the index with the reference landmarks (warped to speed)
+    uint64_t max_postings;    // the index vote's budget
+    uint32_t candidates;      // rows of the index vote voted in full
+    bool new_round;           // the stages from here on are tried only when the earlier ones accepted nothing
+};
+
+// The stages for a clip: as recorded, then the speed renditions 1 +- k * kSpeedStep up to
+// max_speed_change (closest first), as one round.
+std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates);
+
+// The renditions a round of stages tried: the confidence model's multiplier for them.
+uint32_t renditions_tried(const SearchStage* stages, size_t n, size_t last_stage);
+
+// The comparisons a confidence is computed against: every row of the catalogue (each could have
+// aligned by chance, whether or not the index read its postings), at least the rows voted, times
+// the renditions tried; saturated to uint32.
+uint32_t comparisons(double catalogue_rows, uint32_t rows_voted, uint32_t renditions);
+
+}  // namespace afp

@@ -1,0 +1,58 @@
+// policy_test.cpp — the stages of the index search and the comparisons confidence counts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "policy.hpp"
+
+using namespace afp;
+
+TEST(Policy, AsRecordedFirstThenSpeedsClosestFirstAsOneRound) {
+    auto st = index_stages(0.05, 200000, 20);
+    ASSERT_EQ(st.size(), 21u);
+    EXPECT_EQ(st[0].speed, 1.0);
+    EXPECT_FALSE(st[0].probe_reference);
+    EXPECT_EQ(st[0].max_postings, 200000u);
+    EXPECT_EQ(st[0].candidates, 20u);
+    EXPECT_FALSE(st[0].new_round);
+    EXPECT_NEAR(st[1].speed, 0.995, 1e-12);
+    EXPECT_NEAR(st[2].speed, 1.005, 1e-12);
+    EXPECT_NEAR(st[20].speed, 1.05, 1e-12);
+    EXPECT_TRUE(st[1].new_round);
+    for (size_t i = 2; i < st.size(); ++i) EXPECT_FALSE(st[i].new_round) << i;
+    for (size_t i = 1; i < st.size(); ++i) {
+        EXPECT_TRUE(st[i].probe_reference);
+        EXPECT_EQ(st[i].max_postings, 200000u / kSpeedBudgetShare);
+        EXPECT_EQ(st[i].candidates, kSpeedCandidates);
+    }
+}
+
+TEST(Policy, NoSpeedSearchBelowOneStepOrForNaN) {
+    EXPECT_EQ(index_stages(0.0, 200000, 20).size(), 1u);
+    EXPECT_EQ(index_stages(0.004, 200000, 20).size(), 1u);
+    EXPECT_EQ(index_stages(std::nan(""), 200000, 20).size(), 1u);
+    EXPECT_EQ(index_stages(0.2, 200000, 20).size(), 81u);
+}
+
+TEST(Policy, BudgetsHaveAFloor) {
+    auto st = index_stages(0.01, 10, 0);
+    EXPECT_EQ(st[0].max_postings, kMinStageBudget);
+    EXPECT_EQ(st[0].candidates, 1u);
+    EXPECT_EQ(st[1].max_postings, kMinStageBudget);
+}
+
+TEST(Policy, RenditionsCountWholeRounds) {
+    auto st = index_stages(0.05, 200000, 20);
+    EXPECT_EQ(renditions_tried(st.data(), st.size(), 0), 1u);
+    EXPECT_EQ(renditions_tried(st.data(), st.size(), 1), 21u);
+    EXPECT_EQ(renditions_tried(st.data(), st.size(), 20), 21u);
+}
+
+TEST(Policy, ComparisonsAreEveryRowTimesRenditions) {
+    EXPECT_EQ(comparisons(1000.0, 20, 1), 1000u);
+    EXPECT_EQ(comparisons(1000.0, 20, 21), 21000u);
+    EXPECT_EQ(comparisons(0.0, 20, 1), 20u);    // a never-analysed table: the rows voted
+    EXPECT_EQ(comparisons(0.0, 0, 0), 1u);
+    EXPECT_EQ(comparisons(1e12, 1, 21), std::numeric_limits<uint32_t>::max());
+}
