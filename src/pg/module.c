@@ -16,7 +16,7 @@ double afp_min_confidence = 0.5;
 double afp_max_speed_change = 0.05;
 int    afp_index_max_postings = 200000;
 int    afp_index_min_votes = 3;
-int    afp_index_candidates = 20;
+int    afp_index_candidates = 10;
 bool   afp_use_landmark_index = true;
 
 void _PG_init(void);
@@ -81,7 +81,7 @@ _PG_init(void)
                             "Rows of an afp_landmark index scan that match_clip() verifies with the full vote.",
                             NULL,
                             &afp_index_candidates,
-                            20, 1, 10000,
+                            10, 1, 10000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
     DefineCustomBoolVariable("afp.use_landmark_index",
