@@ -299,13 +299,13 @@ uint64_t afp_core_search_postings_read(const AfpSearch* search) {
     return reinterpret_cast<const afp::IndexSearch*>(search)->postings_read();
 }
 
-bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates, AfpBuffer* out,
-                           AfpStatus* status) {
+bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates, uint32_t min_votes,
+                           AfpBuffer* out, AfpStatus* status) {
     out->data = nullptr;
     out->size = 0;
     return guarded(status, [&] {
         static_assert(sizeof(afp::SearchStage) == sizeof(AfpSearchStage), "SearchStage mirrors AfpSearchStage");
-        auto stages = afp::index_stages(max_speed_change, max_postings, candidates);
+        auto stages = afp::index_stages(max_speed_change, max_postings, candidates, min_votes);
         hand_out(stages.data(), stages.size() * sizeof(afp::SearchStage), out);
     });
 }

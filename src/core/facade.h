@@ -191,12 +191,13 @@ typedef struct AfpSearchStage
     bool     probe_reference;  /* probe with the reference landmarks warped to speed */
     uint64_t max_postings;     /* the index vote's budget */
     uint32_t candidates;       /* rows voted in full */
+    uint32_t min_votes;        /* index votes a row needs to be returned */
     bool     new_round;        /* run only when the stages before accepted nothing */
 } AfpSearchStage;
 
 /* The stages for a clip; out->data holds out->size / sizeof(AfpSearchStage) of them. */
 bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
-                           AfpBuffer *out, AfpStatus *status);
+                           uint32_t min_votes, AfpBuffer *out, AfpStatus *status);
 
 /* Renditions tried by the rounds up to the one stage `last` belongs to. */
 uint32_t afp_core_renditions_tried(const AfpSearchStage *stages, uint32_t n, uint32_t last);

@@ -18,6 +18,10 @@ inline constexpr double kSpeedStep = 0.005;
 inline constexpr uint32_t kSpeedBudgetShare = 8;
 inline constexpr uint32_t kSpeedCandidates = 3;
 
+// Index votes a row needs in a speed rendition's vote to be voted in full. At a wrong speed, rows
+// collect the few chance votes any rendition gets; at the right one, the track collects many.
+inline constexpr uint32_t kSpeedMinVotes = 6;
+
 // The least budget a stage gets, postings.
 inline constexpr uint64_t kMinStageBudget = 1000;
 
@@ -26,12 +30,14 @@ struct SearchStage {
     bool probe_reference;     // probe the index with the reference landmarks (warped to speed)
     uint64_t max_postings;    // the index vote's budget
     uint32_t candidates;      // rows of the index vote voted in full
+    uint32_t min_votes;       // index votes a row needs to be returned
     bool new_round;           // the stages from here on are tried only when the earlier ones accepted nothing
 };
 
 // The stages for a clip: as recorded, then the speed renditions 1 +- k * kSpeedStep up to
 // max_speed_change (closest first), as one round.
-std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates);
+std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
+                                      uint32_t min_votes);
 
 // The renditions a round of stages tried: the confidence model's multiplier for them.
 uint32_t renditions_tried(const SearchStage* stages, size_t n, size_t last_stage);

@@ -290,6 +290,7 @@ compare_matches(const void *a, const void *b)
  */
 typedef struct QuerySet
 {
+    AfpDatum   *unwarped;   /* when set, NULL variants are this warped to their speed, made on first use */
     AfpDatum   *probe;
     AfpDatum  **variants;
     double     *speeds;
@@ -392,6 +393,27 @@ candidate_plan(const char *sql, int nargs, Oid *argtypes)
  * candidate with the query's variants; rows scoring at least min_score are added
  * to the list.
  */
+/* The fingerprint warped to a playback speed (see warp.hpp). */
+static AfpDatum *
+warped(const AfpDatum *fp, double speed)
+{
+    AfpBuffer   buffer;
+    AfpStatus   status;
+
+    if (!afp_core_warp(&fp->header, speed, &buffer, &status))
+        afp_raise(&status);
+    return afp_datum_from_buffer(&buffer);
+}
+
+/* Warps the variants a stage left for later, once a candidate needs them (in the caller's context). */
+static void
+materialize_variants(const QuerySet *qs)
+{
+    for (int v = 0; v < qs->n; v++)
+        if (qs->variants[v] == NULL)
+            qs->variants[v] = warped(qs->unwarped, qs->speeds[v]);
+}
+
 static void
 vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const QuerySet *qs, MatchList *list,
                 int min_score)
@@ -432,6 +454,7 @@ vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const Qu
             if (isnull)
                 continue;
             list->candidates++;
+            materialize_variants(qs);
 
             old = MemoryContextSwitchTo(row_cxt);
             vote = best_vote(qs, afp_detoast(fp_datum), &speed);
@@ -504,13 +527,15 @@ collect_matches(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid
 
 /*
  * Index path: the rows an afp_landmark index ranks first for the probe (at most
- * `limit`), each voted in full. The index reads at most `max_postings` postings.
+ * `limit`, each with at least `min_votes` index votes), each voted in full. The
+ * index reads at most `max_postings` postings; both are set for the scan only.
  */
 static void
 collect_ranked(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid afp_type,
-               int limit, int max_postings, MatchList *list)
+               int limit, int max_postings, int min_votes, MatchList *list)
 {
     int         saved = afp_index_max_postings;
+    int         saved_votes = afp_index_min_votes;
     char       *sql;
     Oid         argtypes[2] = {afp_type, INT8OID};
     Datum       args[2] = {PointerGetDatum(qs->probe), Int64GetDatum(limit)};
@@ -520,11 +545,13 @@ collect_ranked(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid 
     PG_TRY();
     {
         afp_index_max_postings = max_postings;
+        afp_index_min_votes = min_votes;
         vote_candidates(sql, 2, argtypes, args, qs, list, afp_min_shared_hashes);
     }
     PG_FINALLY();
     {
         afp_index_max_postings = saved;
+        afp_index_min_votes = saved_votes;
     }
     PG_END_TRY();
 }
@@ -573,17 +600,6 @@ strict_probe(const AfpDatum *reference, uint32 max_keys, double fraction, int *t
     return *threshold > afp_min_shared_hashes ? sample : NULL;
 }
 
-/* The fingerprint warped to a playback speed (see warp.hpp). */
-static AfpDatum *
-warped(const AfpDatum *fp, double speed)
-{
-    AfpBuffer   buffer;
-    AfpStatus   status;
-
-    if (!afp_core_warp(&fp->header, speed, &buffer, &status))
-        afp_raise(&status);
-    return afp_datum_from_buffer(&buffer);
-}
 
 /* Orders rows by track, best vote first, so that duplicates from several renditions can be dropped. */
 static int
@@ -649,7 +665,7 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
     int         accepted = 0;
 
     if (!afp_core_index_stages(afp_max_speed_change, (uint64) afp_index_max_postings,
-                               (uint32) afp_index_candidates, &buffer, &status))
+                               (uint32) afp_index_candidates, (uint32) afp_index_min_votes, &buffer, &status))
         afp_raise(&status);
     nstages = (uint32) (buffer.size / sizeof(AfpSearchStage));
     stages = palloc(Max(buffer.size, 1));
@@ -660,7 +676,7 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
     {
         const AfpSearchStage *st = &stages[i];
         double      speed = st->speed;
-        AfpDatum   *rendition = speed == 1.0 ? query : warped(query, speed);
+        AfpDatum   *rendition = speed == 1.0 ? query : NULL;    /* warped when a candidate needs it */
         QuerySet    one;
 
         if (st->new_round)
@@ -670,13 +686,15 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
             list->nrows = 0;
             list->candidates = 0;
         }
+        one.unwarped = query;
         one.probe = st->probe_reference && reference != NULL
-            ? (speed == 1.0 ? reference : warped(reference, speed)) : rendition;
+            ? (speed == 1.0 ? reference : warped(reference, speed))
+            : (rendition != NULL ? rendition : warped(query, speed));
         one.variants = &rendition;
         one.speeds = &speed;
         one.n = 1;
         collect_ranked(&one, cols, ext_nsp, afp_type, (int) st->candidates,
-                       (int) Min(st->max_postings, (uint64) PG_INT32_MAX), list);
+                       (int) Min(st->max_postings, (uint64) PG_INT32_MAX), (int) st->min_votes, list);
         /* A round ends at the last stage or before the next round: score it. */
         if (i + 1 == nstages || stages[i + 1].new_round)
         {
@@ -726,6 +744,7 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
         return;
 
     direct.probe = query;
+    direct.unwarped = NULL;
     direct.variants = &query;
     direct.speeds = palloc(sizeof(double));
     direct.speeds[0] = 1.0;
@@ -789,6 +808,7 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
                         continue;
                     rendition = warped(query, speed);
                     one.probe = sample;
+                    one.unwarped = NULL;
                     one.variants = &rendition;
                     one.speeds = &speed;
                     one.n = 1;

@@ -9,12 +9,13 @@
 using namespace afp;
 
 TEST(Policy, AsRecordedFirstThenSpeedsClosestFirstAsOneRound) {
-    auto st = index_stages(0.05, 200000, 20);
+    auto st = index_stages(0.05, 200000, 20, 3);
     ASSERT_EQ(st.size(), 21u);
     EXPECT_EQ(st[0].speed, 1.0);
     EXPECT_FALSE(st[0].probe_reference);
     EXPECT_EQ(st[0].max_postings, 200000u);
     EXPECT_EQ(st[0].candidates, 20u);
+    EXPECT_EQ(st[0].min_votes, 3u);
     EXPECT_FALSE(st[0].new_round);
     EXPECT_NEAR(st[1].speed, 0.995, 1e-12);
     EXPECT_NEAR(st[2].speed, 1.005, 1e-12);
@@ -25,25 +26,28 @@ TEST(Policy, AsRecordedFirstThenSpeedsClosestFirstAsOneRound) {
         EXPECT_TRUE(st[i].probe_reference);
         EXPECT_EQ(st[i].max_postings, 200000u / kSpeedBudgetShare);
         EXPECT_EQ(st[i].candidates, kSpeedCandidates);
+        EXPECT_EQ(st[i].min_votes, kSpeedMinVotes);
     }
 }
 
 TEST(Policy, NoSpeedSearchBelowOneStepOrForNaN) {
-    EXPECT_EQ(index_stages(0.0, 200000, 20).size(), 1u);
-    EXPECT_EQ(index_stages(0.004, 200000, 20).size(), 1u);
-    EXPECT_EQ(index_stages(std::nan(""), 200000, 20).size(), 1u);
-    EXPECT_EQ(index_stages(0.2, 200000, 20).size(), 81u);
+    EXPECT_EQ(index_stages(0.0, 200000, 20, 3).size(), 1u);
+    EXPECT_EQ(index_stages(0.004, 200000, 20, 3).size(), 1u);
+    EXPECT_EQ(index_stages(std::nan(""), 200000, 20, 3).size(), 1u);
+    EXPECT_EQ(index_stages(0.2, 200000, 20, 3).size(), 81u);
 }
 
 TEST(Policy, BudgetsHaveAFloor) {
-    auto st = index_stages(0.01, 10, 0);
+    auto st = index_stages(0.01, 10, 0, 0);
     EXPECT_EQ(st[0].max_postings, kMinStageBudget);
     EXPECT_EQ(st[0].candidates, 1u);
+    EXPECT_EQ(st[0].min_votes, 1u);
+    EXPECT_EQ(index_stages(0.01, 1000, 1, 9)[1].min_votes, 9u);   // a stricter setting wins
     EXPECT_EQ(st[1].max_postings, kMinStageBudget);
 }
 
 TEST(Policy, RenditionsCountWholeRounds) {
-    auto st = index_stages(0.05, 200000, 20);
+    auto st = index_stages(0.05, 200000, 20, 3);
     EXPECT_EQ(renditions_tried(st.data(), st.size(), 0), 1u);
     EXPECT_EQ(renditions_tried(st.data(), st.size(), 1), 21u);
     EXPECT_EQ(renditions_tried(st.data(), st.size(), 20), 21u);
