@@ -189,6 +189,7 @@ typedef struct AfpSearchStage
 {
     double   speed;            /* 1, or the speed of the rendition */
     bool     probe_reference;  /* probe with the reference landmarks warped to speed */
+    uint32_t probe_keys;       /* at most this many distinct probe hashes (0: all) */
     uint64_t max_postings;     /* the index vote's budget */
     uint32_t candidates;       /* rows voted in full */
     uint32_t min_votes;        /* index votes a row needs to be returned */

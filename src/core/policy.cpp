@@ -11,14 +11,14 @@ std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_post
                                       uint32_t min_votes) {
     std::vector<SearchStage> stages;
     min_votes = std::max(min_votes, 1u);
-    stages.push_back(SearchStage{1.0, false, std::max(max_postings, kMinStageBudget), std::max(candidates, 1u), min_votes,
-                                 false});
+    stages.push_back(SearchStage{1.0, false, 0, std::max(max_postings, kMinStageBudget), std::max(candidates, 1u),
+                                 min_votes, false});
     if (!(max_speed_change >= kSpeedStep)) return stages;  // also false for NaN
     const int steps = static_cast<int>(std::floor(max_speed_change / kSpeedStep + 1e-9));
     const uint64_t budget = std::max(max_postings / kSpeedBudgetShare, kMinStageBudget);
     for (int k = 1; k <= steps; ++k) {
         for (int sign = -1; sign <= 1; sign += 2) {
-            stages.push_back(SearchStage{1.0 + sign * k * kSpeedStep, true, budget, kSpeedCandidates,
+            stages.push_back(SearchStage{1.0 + sign * k * kSpeedStep, true, kSpeedProbeKeys, budget, kSpeedCandidates,
                                          std::max(min_votes, kSpeedMinVotes), k == 1 && sign == -1});
         }
     }

@@ -22,12 +22,18 @@ inline constexpr uint32_t kSpeedCandidates = 3;
 // collect the few chance votes any rendition gets; at the right one, the track collects many.
 inline constexpr uint32_t kSpeedMinVotes = 6;
 
+// Distinct hashes of a speed rendition's probe, sampled evenly from its reference landmarks: every
+// probe hash costs a directory and a data page lookup, and 20 renditions with all ~580 hashes of
+// a 10 s clip cost more than the clip's whole direct search.
+inline constexpr uint32_t kSpeedProbeKeys = 256;
+
 // The least budget a stage gets, postings.
 inline constexpr uint64_t kMinStageBudget = 1000;
 
 struct SearchStage {
     double speed;             // 1: the clip as recorded; else the rendition at this speed
     bool probe_reference;     // probe the index with the reference landmarks (warped to speed)
+    uint32_t probe_keys;      // at most this many of the probe's distinct hashes (0: all)
     uint64_t max_postings;    // the index vote's budget
     uint32_t candidates;      // rows of the index vote voted in full
     uint32_t min_votes;       // index votes a row needs to be returned

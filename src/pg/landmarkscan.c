@@ -96,10 +96,21 @@ batch_reserve(PostingBatch *b, Size need)
     }
 }
 
-/* Copies the live postings of `hash` among packed postings [first, first + count). */
+/* A data page kept pinned (not locked) between reads, for hashes that share it. */
+typedef struct PageCursor
+{
+    Buffer      buf;
+    BlockNumber blkno;
+} PageCursor;
+
+/*
+ * Copies the live postings of `hash` among packed postings [first, first + count).
+ * The cursor keeps the last page pinned: hashes are read in directory order, so
+ * neighbours often share a page and skip the buffer lookup.
+ */
 static void
 read_packed(Relation index, const LandmarkMetaData *meta, int32 hash, uint64 first, uint64 count,
-            PostingBatch *b)
+            PostingBatch *b, PageCursor *cur)
 {
     uint64      end = first + count;
 
@@ -110,11 +121,17 @@ read_packed(Relation index, const LandmarkMetaData *meta, int32 hash, uint64 fir
         BlockNumber blkno = meta->data_start + (BlockNumber) (first / LANDMARK_POSTINGS_PER_PAGE);
         uint32      slot = (uint32) (first % LANDMARK_POSTINGS_PER_PAGE);
         uint32      stop = (uint32) Min(LANDMARK_POSTINGS_PER_PAGE, slot + (end - first));
-        Buffer      buf = ReadBuffer(index, blkno);
         const LandmarkPosting *p;
 
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        p = (const LandmarkPosting *) PageGetContents(BufferGetPage(buf));
+        if (!BufferIsValid(cur->buf) || cur->blkno != blkno)
+        {
+            if (BufferIsValid(cur->buf))
+                ReleaseBuffer(cur->buf);
+            cur->buf = ReadBuffer(index, blkno);
+            cur->blkno = blkno;
+        }
+        LockBuffer(cur->buf, BUFFER_LOCK_SHARE);
+        p = (const LandmarkPosting *) PageGetContents(BufferGetPage(cur->buf));
         for (uint32 k = slot; k < stop; k++)
         {
             if (p[k].hash != hash || !BlockNumberIsValid(p[k].block))
@@ -123,7 +140,7 @@ read_packed(Relation index, const LandmarkMetaData *meta, int32 hash, uint64 fir
             b->frames[b->n] = landmark_posting_frame(&p[k]);
             b->n++;
         }
-        UnlockReleaseBuffer(buf);
+        LockBuffer(cur->buf, BUFFER_LOCK_UNLOCK);
         first += stop - slot;
     }
 }
@@ -187,9 +204,10 @@ compare_bucket_refs(const void *a, const void *b)
 
 /*
  * The first posting and the posting count of each hash's bucket. Hashes are
- * visited in bucket order, so each directory page is pinned and locked once.
+ * visited in bucket order, so each directory page is pinned and locked once;
+ * returns them in that order, which is also the order of their postings.
  */
-static void
+static BucketRef *
 read_directory(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
                uint64 *starts, uint64 *estimates)
 {
@@ -228,7 +246,7 @@ read_directory(Relation index, const LandmarkMetaData *meta, const int32 *hashes
     }
     if (BufferIsValid(buf))
         UnlockReleaseBuffer(buf);
-    pfree(refs);
+    return refs;
 }
 
 /* The vote: plan with the directory's counts, read the planned hashes' postings, rank. */
@@ -247,6 +265,9 @@ vote(IndexScanDesc scan, LandmarkScanOpaque so)
     const uint32 *order;
     uint32      nplanned;
     PostingBatch batch = {0};
+    PageCursor  cursor = {InvalidBuffer, InvalidBlockNumber};
+    BucketRef  *by_bucket;
+    bool       *planned;
 
     so->voted = true;
     if (scan->numberOfOrderBys < 1 || (key->sk_flags & SK_ISNULL))
@@ -261,21 +282,30 @@ vote(IndexScanDesc scan, LandmarkScanOpaque so)
     nhashes = afp_core_search_hashes(so->search, &hashes);
     estimates = palloc(sizeof(uint64) * Max(nhashes, 1));
     starts = palloc(sizeof(uint64) * Max(nhashes, 1));
-    read_directory(index, &meta, hashes, nhashes, starts, estimates);
+    by_bucket = read_directory(index, &meta, hashes, nhashes, starts, estimates);
     if (!afp_core_search_plan(so->search, estimates, &order, &nplanned, &status))
         afp_raise(&status);
+    /* The planned hashes in directory order, where neighbours share pages (the vote does not depend on the order). */
+    planned = palloc0(sizeof(bool) * Max(nhashes, 1));
     for (uint32 k = 0; k < nplanned; k++)
+        planned[order[k]] = true;
+    for (uint32 k = 0; k < nhashes; k++)
     {
-        uint32      i = order[k];
+        uint32      i = by_bucket[k].hash_index;
 
-        CHECK_FOR_INTERRUPTS();
-        if (estimates[i] == 0)
+        if (k % 64 == 0)
+            CHECK_FOR_INTERRUPTS();
+        if (!planned[i] || estimates[i] == 0)
             continue;
-        read_packed(index, &meta, hashes[i], starts[i], estimates[i], &batch);
+        read_packed(index, &meta, hashes[i], starts[i], estimates[i], &batch, &cursor);
         if (batch.n > 0 &&
             !afp_core_search_add(so->search, i, batch.rows, batch.frames, batch.n, &status))
             afp_raise(&status);
     }
+    if (BufferIsValid(cursor.buf))
+        ReleaseBuffer(cursor.buf);
+    pfree(by_bucket);
+    pfree(planned);
     read_pending(index, meta.pending_head, so->search, &batch);
     if (!afp_core_search_rank(so->search, &so->ranked, &so->nranked, &status))
         afp_raise(&status);

@@ -405,6 +405,18 @@ warped(const AfpDatum *fp, double speed)
     return afp_datum_from_buffer(&buffer);
 }
 
+/* At most max_keys distinct hashes of fp, evenly spread over its sorted hashes (afp_core_sample_keys). */
+static AfpDatum *
+sampled(const AfpDatum *fp, uint32 max_keys)
+{
+    AfpBuffer   buffer;
+    AfpStatus   status;
+
+    if (!afp_core_sample_keys(&fp->header, max_keys, &buffer, &status))
+        afp_raise(&status);
+    return afp_datum_from_buffer(&buffer);
+}
+
 /* Warps the variants a stage left for later, once a candidate needs them (in the caller's context). */
 static void
 materialize_variants(const QuerySet *qs)
@@ -690,6 +702,8 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
         one.probe = st->probe_reference && reference != NULL
             ? (speed == 1.0 ? reference : warped(reference, speed))
             : (rendition != NULL ? rendition : warped(query, speed));
+        if (st->probe_keys > 0)
+            one.probe = sampled(one.probe, st->probe_keys);
         one.variants = &rendition;
         one.speeds = &speed;
         one.n = 1;

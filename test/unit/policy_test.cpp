@@ -13,6 +13,7 @@ TEST(Policy, AsRecordedFirstThenSpeedsClosestFirstAsOneRound) {
     ASSERT_EQ(st.size(), 21u);
     EXPECT_EQ(st[0].speed, 1.0);
     EXPECT_FALSE(st[0].probe_reference);
+    EXPECT_EQ(st[0].probe_keys, 0u);
     EXPECT_EQ(st[0].max_postings, 200000u);
     EXPECT_EQ(st[0].candidates, 20u);
     EXPECT_EQ(st[0].min_votes, 3u);
@@ -24,6 +25,7 @@ TEST(Policy, AsRecordedFirstThenSpeedsClosestFirstAsOneRound) {
     for (size_t i = 2; i < st.size(); ++i) EXPECT_FALSE(st[i].new_round) << i;
     for (size_t i = 1; i < st.size(); ++i) {
         EXPECT_TRUE(st[i].probe_reference);
+        EXPECT_EQ(st[i].probe_keys, kSpeedProbeKeys);
         EXPECT_EQ(st[i].max_postings, 200000u / kSpeedBudgetShare);
         EXPECT_EQ(st[i].candidates, kSpeedCandidates);
         EXPECT_EQ(st[i].min_votes, kSpeedMinVotes);
