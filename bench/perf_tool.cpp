@@ -5,9 +5,13 @@
 //   afp-perf-tool grow FIRST_COPY LAST_COPY  < COPY BINARY (id bigint, fp afp)
 //                                            > COPY BINARY (source_id bigint, copy int, fp afp)
 //       Distractor fingerprints for large catalogues: copy k of a real fingerprint rotates every
-//       anchor bin by 3k bins inside the analysis band (and mirrors the bin difference for
-//       k > 160). Each copy is a bijection of hash values that keeps the time structure, the
-//       landmark count and the spread of hash frequencies of real music, and matches no clip.
+//       anchor bin inside the analysis band by 40 to 440 bins, and, in later rounds of copies,
+//       negates the bin difference and reverses or rotates the time difference. Each copy is a
+//       bijection of hash values that keeps the time structure, the landmark count and the spread
+//       of hash frequencies of real music, and matches no clip. The rotation is never small: a
+//       shift of a few bins is what a 2% speed change does to the middle of the band, and the
+//       speed search then finds the copy (an earlier version rotated copy k by 3k bins and also
+//       produced, at k = 160, an exact duplicate of the real fingerprints).
 #include <time.h>
 
 #include <algorithm>
@@ -87,7 +91,13 @@ void put16(std::string& out, uint16_t v) {
 
 const char kCopySignature[] = "PGCOPY\n\377\r\n";  // 11 bytes with the trailing NUL
 
+// Rotations of the anchor bin a distractor copy uses: 40..440 of the 481-bin band, so never within
+// 8% of the original bin at the top of the band (the speed search spans 5%).
+constexpr uint32_t kMinRotation = 40;
+constexpr uint32_t kRotations = 401;
+
 int grow(int first_copy, int last_copy) {
+    if (first_copy < 1) throw std::runtime_error("copies are numbered from 1 (copy 0 is the real fingerprint)");
     const afp::ParamSet& params = afp::default_params();
     const uint32_t band = params.max_bin - params.min_bin + 1;
     std::istream& in = std::cin;
@@ -116,14 +126,22 @@ int grow(int first_copy, int last_copy) {
         const uint32_t count = be32(12);
         std::vector<afp::Landmark> source(count);
         for (uint32_t i = 0; i < count; ++i) source[i] = {static_cast<int32_t>(be32(16 + 8 * i)), be32(20 + 8 * i)};
+        const uint32_t dt_span = params.max_dt - params.min_dt + 1;
         for (int k = first_copy; k <= last_copy; ++k) {
-            const uint32_t rotation = (3u * static_cast<uint32_t>(k)) % band;
-            const bool mirror = k > 160;
+            // Copies 1..401 rotate by 40..440 bins; each further round of 401 adds a transform of
+            // (df, dt): 2 x 3 rounds, 2,406 distinct copies (~13,700 h from 5.7 h of music).
+            const uint32_t n = static_cast<uint32_t>(k - 1);
+            const uint32_t rotation = kMinRotation + n % kRotations;
+            const uint32_t round = (n / kRotations) % 6;
+            const bool negate_df = round % 2 == 1;
+            const uint32_t dt_mode = round / 2;  // 0 as is, 1 reversed, 2 rotated by a third of the zone
             std::vector<afp::Landmark> copy(count);
             for (uint32_t i = 0; i < count; ++i) {
                 afp::HashFields f = afp::unpack_hash(source[i].hash);
                 f.f1 = params.min_bin + (f.f1 - params.min_bin + rotation) % band;
-                if (mirror) f.df = -f.df;
+                if (negate_df) f.df = -f.df;
+                if (dt_mode == 1) f.dt = params.max_dt - (f.dt - params.min_dt);
+                if (dt_mode == 2) f.dt = params.min_dt + (f.dt - params.min_dt + dt_span / 3) % dt_span;
                 copy[i] = {afp::pack_hash(f), source[i].frame};
             }
             std::sort(copy.begin(), copy.end());
