@@ -110,6 +110,7 @@ FROM lm_songs WHERE id = 1;
 SELECT count(*) AS null_distance FROM lm_songs WHERE (fp <~> NULL::afp) IS NULL;
 
 -- 4. match_clip with the index and without it (the GIN path, here a sequential scan) agree.
+SET afp.use_landmark_index = on;
 CREATE TEMP TABLE lm_with_index AS
 SELECT c.name, m.track_id, m.score, m.offset_s, m.confidence >= 0.5 AS confident
 FROM lm_clips c LEFT JOIN LATERAL match_clip(c.audio, 'lm_songs', 3) m ON true;
@@ -127,6 +128,15 @@ SELECT count(*) AS rows_differing FROM (
   UNION ALL
   (SELECT name, track_id, score, offset_s, confident FROM lm_without_index
    EXCEPT ALL SELECT name, track_id, score, offset_s, confident FROM lm_with_index)) d;
+-- The first path really is the index's: when the index returns nothing (no row can have 1000
+-- aligned votes), match_clip finds nothing; with the index off the setting does not matter.
+SET afp.index_min_votes = 1000;
+SET afp.use_landmark_index = on;
+SELECT count(*) AS index_path_rows FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_songs', 3) m;
+SET afp.use_landmark_index = off;
+SELECT count(*) AS gin_path_rows FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_songs', 3) m;
+RESET afp.use_landmark_index;
+RESET afp.index_min_votes;
 -- match_afp takes the same path.
 SELECT c.name, m.track_id FROM lm_clips c, LATERAL match_afp(c.q, 'lm_songs', 1) m ORDER BY c.name;
 
@@ -271,7 +281,25 @@ FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid, afp_index_check(c.oid)
 WHERE h.inhparent = 'lm_parts_fp_idx'::regclass ORDER BY c.relname;
 SELECT c.name, m.track_id FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_parts', 1) m ORDER BY c.name;
 
--- 14. Errors, each with its SQLSTATE.
+-- 14. afp_index_check sees damage: rows changed while the index is not maintained (indisready
+-- off, as a lost write would leave it). An insert it never got: its landmarks are missing. A row
+-- deleted and vacuumed without it: its postings are orphaned.
+CREATE TABLE lm_damaged (id int PRIMARY KEY, fp afp);
+INSERT INTO lm_damaged SELECT n, fp FROM lm_audio WHERE n <= 3;
+CREATE INDEX lm_damaged_fp_idx ON lm_damaged USING afp_landmark (fp);
+UPDATE pg_index SET indisready = false WHERE indexrelid = 'lm_damaged_fp_idx'::regclass;
+INSERT INTO lm_damaged SELECT n, fp FROM lm_audio WHERE n = 4;
+DELETE FROM lm_damaged WHERE id = 1;
+VACUUM lm_damaged;
+UPDATE pg_index SET indisready = true WHERE indexrelid = 'lm_damaged_fp_idx'::regclass;
+SELECT missing = (SELECT afp_landmark_count(fp) FROM lm_audio WHERE n = 4) AS row_4_missing,
+       orphaned = (SELECT afp_landmark_count(fp) FROM lm_audio WHERE n = 1) AS row_1_orphaned
+FROM afp_index_check('lm_damaged_fp_idx');
+REINDEX INDEX lm_damaged_fp_idx;
+SELECT missing, orphaned FROM afp_index_check('lm_damaged_fp_idx');
+DROP TABLE lm_damaged;
+
+-- 15. Errors, each with its SQLSTATE.
 -- The index takes no options.
 CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp) WITH (fillfactor = 50);
 \echo :LAST_ERROR_SQLSTATE
