@@ -281,6 +281,28 @@ FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid, afp_index_check(c.oid)
 WHERE h.inhparent = 'lm_parts_fp_idx'::regclass ORDER BY c.relname;
 SELECT c.name, m.track_id FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_parts', 1) m ORDER BY c.name;
 
+-- 13b. A temporary table (local buffers), an expression index and a partial index.
+CREATE TEMP TABLE lm_temp (id int PRIMARY KEY, fp afp);
+INSERT INTO lm_temp SELECT n, fp FROM lm_audio WHERE n <= 3;
+CREATE INDEX lm_temp_fp_idx ON lm_temp USING afp_landmark (fp);
+CREATE INDEX lm_temp_head_idx ON lm_temp USING afp_landmark (afp_slice(fp, 0, 10));
+CREATE INDEX lm_temp_late_idx ON lm_temp USING afp_landmark (fp) WHERE id > 2;
+INSERT INTO lm_temp SELECT n, fp FROM lm_audio WHERE n > 3;
+DELETE FROM lm_temp WHERE id = 4;
+VACUUM lm_temp;
+SELECT i.relname, s.rows AS indexed_rows, s.removed_postings > 0 AS removed, c.missing, c.orphaned
+FROM (VALUES ('lm_temp_fp_idx'), ('lm_temp_head_idx'), ('lm_temp_late_idx')) i(relname),
+     afp_index_stats(i.relname::regclass) s, afp_index_check(i.relname::regclass) c ORDER BY 1;
+SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
+FROM pg_temp.top_rows('lm_temp', true) i JOIN pg_temp.top_rows('lm_temp', false) s USING (clip)
+WHERE i.clip <> 'unknown' ORDER BY i.clip;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF)
+SELECT id FROM lm_temp ORDER BY afp_slice(fp, 0, 10) <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 1;
+SELECT id FROM lm_temp ORDER BY afp_slice(fp, 0, 10) <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 1;
+RESET enable_seqscan;
+DROP TABLE lm_temp;
+
 -- 14. afp_index_check sees damage: rows changed while the index is not maintained (indisready
 -- off, as a lost write would leave it). An insert it never got: its landmarks are missing. A row
 -- deleted and vacuumed without it: its postings are orphaned.

@@ -39,7 +39,7 @@ sub node
 		"max_connections = 20",
 		"log_statement = none",
 		"log_min_messages = warning",
-		($params{conf} // ())) . "\n");
+		@{ $params{conf} // [] }) . "\n");
 	$node->start;
 	load($node) unless $params{empty};
 	return $node;
