@@ -192,6 +192,41 @@ WHERE i.clip <> 'unknown' ORDER BY i.clip;
 CREATE INDEX CONCURRENTLY lm_songs_fp_idx2 ON lm_songs USING afp_landmark (fp);
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx2');
 DROP INDEX lm_songs_fp_idx2;
+-- Rolled-back inserts (a transaction, a subtransaction): their postings stay until VACUUM, never
+-- answered, never counted as orphaned while their heap tuples are there.
+BEGIN;
+SAVEPOINT s;
+INSERT INTO lm_songs VALUES (301, 'rolled back to a savepoint', (SELECT fp FROM lm_audio WHERE n = 4));
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO lm_songs VALUES (302, 'committed', (SELECT fp FROM lm_audio WHERE n = 5));
+COMMIT;
+BEGIN;
+INSERT INTO lm_songs VALUES (300, 'rolled back', (SELECT fp FROM lm_audio WHERE n = 3));
+INSERT INTO lm_songs VALUES (303, 'rolled back', (SELECT fp FROM lm_audio WHERE n = 6));
+ROLLBACK;
+SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
+SET enable_seqscan = off;
+SELECT count(*) AS index_rows_for_rolled_back
+FROM lm_clips c, LATERAL (SELECT id FROM lm_songs ORDER BY fp <~> c.q LIMIT 10) m WHERE m.id IN (300, 301, 303);
+RESET enable_seqscan;
+SELECT removed_postings AS removed_before FROM afp_index_stats('lm_songs_fp_idx') \gset
+VACUUM lm_songs;
+SELECT removed_postings - :removed_before = (SELECT sum(afp_landmark_count(fp)) FROM lm_audio WHERE n IN (3, 4, 6))
+       AS vacuum_removed_rolled_back
+FROM afp_index_stats('lm_songs_fp_idx');
+SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
+DELETE FROM lm_songs WHERE id = 302;
+-- VACUUM FULL and CLUSTER rebuild the index through the build.
+VACUUM FULL lm_songs;
+SELECT s.rows AS indexed_rows, s.pending_postings, s.removed_postings, c.missing, c.orphaned
+FROM afp_index_stats('lm_songs_fp_idx') s, afp_index_check('lm_songs_fp_idx') c;
+INSERT INTO lm_songs VALUES (304, 'pending again', (SELECT fp FROM lm_audio WHERE n = 2));
+CLUSTER lm_songs USING lm_songs_pkey;
+SELECT s.rows AS indexed_rows, s.pending_postings, s.removed_postings, c.missing, c.orphaned
+FROM afp_index_stats('lm_songs_fp_idx') s, afp_index_check('lm_songs_fp_idx') c;
+CLUSTER lm_songs USING lm_songs_fp_idx;
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM lm_songs WHERE id = 304;
 
 -- 9. Settings of the scan: a row needs afp.index_min_votes aligned hashes to be returned.
 SET enable_seqscan = off;
@@ -373,4 +408,29 @@ SELECT * FROM afp_index_stats('lm_songs_fp_idx');
 RESET ROLE;
 DROP ROLE afp_regress_landmark;
 
+-- 16. The upgrade from 0.2.0 builds afp_tracks's index over the rows it already has, and
+-- match_clip then searches with it. (The extension is dropped and made again: the fingerprints
+-- wait in a table of text, which does not depend on the type.)
+CREATE TEMP TABLE lm_saved AS
+SELECT a.n, a.title, a.fp::text AS fp, c.name, c.audio FROM lm_audio a LEFT JOIN lm_clips c ON c.expect_id = a.n;
 DROP TABLE lm_songs, lm_empty, lm_nulls, lm_unlogged, lm_parts, lm_long, lm_audio, lm_clips;
+SET client_min_messages = warning;
+DROP EXTENSION afp CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION afp VERSION '0.2.0';
+INSERT INTO afp_tracks (title, fp) SELECT title, fp::afp FROM lm_saved ORDER BY n;
+SELECT count(*) AS landmark_indexes FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'afp_tracks'::regclass AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'afp_landmark');
+ALTER EXTENSION afp UPDATE TO '0.3.0';
+SELECT extversion FROM pg_extension WHERE extname = 'afp';
+SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'afp_tracks'::regclass AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'afp_landmark');
+SELECT s.rows AS indexed_rows, s.pending_postings, c.missing, c.orphaned
+FROM afp_index_stats('afp_tracks_fp_landmark_idx') s, afp_index_check('afp_tracks_fp_landmark_idx') c;
+SET afp.index_min_votes = 1000;
+SELECT count(*) AS rows_when_the_index_returns_none FROM lm_saved s, LATERAL match_clip(s.audio) m WHERE s.audio IS NOT NULL;
+RESET afp.index_min_votes;
+SELECT s.name, m.title FROM lm_saved s, LATERAL match_clip(s.audio, max_results => 1) m WHERE s.audio IS NOT NULL ORDER BY s.name;
+TRUNCATE afp_tracks;
+SELECT rows, packed_postings, pending_postings FROM afp_index_stats('afp_tracks_fp_landmark_idx');
+DROP TABLE lm_saved;
