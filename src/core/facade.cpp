@@ -300,12 +300,12 @@ uint64_t afp_core_search_postings_read(const AfpSearch* search) {
 }
 
 bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates, uint32_t min_votes,
-                           AfpBuffer* out, AfpStatus* status) {
+                           bool has_reference, AfpBuffer* out, AfpStatus* status) {
     out->data = nullptr;
     out->size = 0;
     return guarded(status, [&] {
         static_assert(sizeof(afp::SearchStage) == sizeof(AfpSearchStage), "SearchStage mirrors AfpSearchStage");
-        auto stages = afp::index_stages(max_speed_change, max_postings, candidates, min_votes);
+        auto stages = afp::index_stages(max_speed_change, max_postings, candidates, min_votes, has_reference);
         hand_out(stages.data(), stages.size() * sizeof(afp::SearchStage), out);
     });
 }

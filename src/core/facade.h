@@ -198,7 +198,7 @@ typedef struct AfpSearchStage
 
 /* The stages for a clip; out->data holds out->size / sizeof(AfpSearchStage) of them. */
 bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
-                           uint32_t min_votes, AfpBuffer *out, AfpStatus *status);
+                           uint32_t min_votes, bool has_reference, AfpBuffer *out, AfpStatus *status);
 
 /* Renditions tried by the rounds up to the one stage `last` belongs to. */
 uint32_t afp_core_renditions_tried(const AfpSearchStage *stages, uint32_t n, uint32_t last);

@@ -13,6 +13,12 @@ namespace afp {
 // survive a residual speed error of about half of it.
 inline constexpr double kSpeedStep = 0.005;
 
+// The fast stage: the clip's reference landmarks (a quarter of the query's hashes) probe the index
+// with this share of the budget, and this many rows get the full vote. A recording of a catalogue
+// track is settled there at a quarter of the cost; anything else goes on to the query's own hashes.
+inline constexpr uint32_t kFastBudgetShare = 4;
+inline constexpr uint32_t kFastCandidates = 3;
+
 // Each speed rendition's index vote reads this share of the budget and puts forward this many
 // rows for the full vote (measured in docs/accuracy.md: fewer rows lost recall at 2% off speed).
 inline constexpr uint32_t kSpeedBudgetShare = 8;
@@ -40,12 +46,15 @@ struct SearchStage {
     bool new_round;           // the stages from here on are tried only when the earlier ones accepted nothing
 };
 
-// The stages for a clip: as recorded, then the speed renditions 1 +- k * kSpeedStep up to
-// max_speed_change (closest first), as one round.
+// The stages for a clip, each round run only when the rounds before accepted nothing: the fast
+// stage (reference landmarks, when the clip has them); the query as recorded; then the speed
+// renditions 1 +- k * kSpeedStep up to max_speed_change (closest first), as one round.
 std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
-                                      uint32_t min_votes);
+                                      uint32_t min_votes, bool has_reference);
 
-// The renditions a round of stages tried: the confidence model's multiplier for them.
+// The renditions (distinct speeds) the rounds up to the one last_stage belongs to tried: the
+// confidence model's multiplier for them. Two probes of the clip at one speed vote the same
+// query against the same tracks, so they are one rendition.
 uint32_t renditions_tried(const SearchStage* stages, size_t n, size_t last_stage);
 
 // The comparisons a confidence is computed against: every row of the catalogue (each could have

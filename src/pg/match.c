@@ -677,7 +677,8 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
     int         accepted = 0;
 
     if (!afp_core_index_stages(afp_max_speed_change, (uint64) afp_index_max_postings,
-                               (uint32) afp_index_candidates, (uint32) afp_index_min_votes, &buffer, &status))
+                               (uint32) afp_index_candidates, (uint32) afp_index_min_votes,
+                               reference != NULL && reference != query, &buffer, &status))
         afp_raise(&status);
     nstages = (uint32) (buffer.size / sizeof(AfpSearchStage));
     stages = palloc(Max(buffer.size, 1));

@@ -9,7 +9,7 @@
 using namespace afp;
 
 TEST(Policy, AsRecordedFirstThenSpeedsClosestFirstAsOneRound) {
-    auto st = index_stages(0.05, 200000, 20, 3);
+    auto st = index_stages(0.05, 200000, 20, 3, false);
     ASSERT_EQ(st.size(), 21u);
     EXPECT_EQ(st[0].speed, 1.0);
     EXPECT_FALSE(st[0].probe_reference);
@@ -33,23 +33,23 @@ TEST(Policy, AsRecordedFirstThenSpeedsClosestFirstAsOneRound) {
 }
 
 TEST(Policy, NoSpeedSearchBelowOneStepOrForNaN) {
-    EXPECT_EQ(index_stages(0.0, 200000, 20, 3).size(), 1u);
-    EXPECT_EQ(index_stages(0.004, 200000, 20, 3).size(), 1u);
-    EXPECT_EQ(index_stages(std::nan(""), 200000, 20, 3).size(), 1u);
-    EXPECT_EQ(index_stages(0.2, 200000, 20, 3).size(), 81u);
+    EXPECT_EQ(index_stages(0.0, 200000, 20, 3, false).size(), 1u);
+    EXPECT_EQ(index_stages(0.004, 200000, 20, 3, false).size(), 1u);
+    EXPECT_EQ(index_stages(std::nan(""), 200000, 20, 3, false).size(), 1u);
+    EXPECT_EQ(index_stages(0.2, 200000, 20, 3, false).size(), 81u);
 }
 
 TEST(Policy, BudgetsHaveAFloor) {
-    auto st = index_stages(0.01, 10, 0, 0);
+    auto st = index_stages(0.01, 10, 0, 0, false);
     EXPECT_EQ(st[0].max_postings, kMinStageBudget);
     EXPECT_EQ(st[0].candidates, 1u);
     EXPECT_EQ(st[0].min_votes, 1u);
-    EXPECT_EQ(index_stages(0.01, 1000, 1, 9)[1].min_votes, 9u);   // a stricter setting wins
+    EXPECT_EQ(index_stages(0.01, 1000, 1, 9, false)[1].min_votes, 9u);   // a stricter setting wins
     EXPECT_EQ(st[1].max_postings, kMinStageBudget);
 }
 
 TEST(Policy, RenditionsCountWholeRounds) {
-    auto st = index_stages(0.05, 200000, 20, 3);
+    auto st = index_stages(0.05, 200000, 20, 3, false);
     EXPECT_EQ(renditions_tried(st.data(), st.size(), 0), 1u);
     EXPECT_EQ(renditions_tried(st.data(), st.size(), 1), 21u);
     EXPECT_EQ(renditions_tried(st.data(), st.size(), 20), 21u);
@@ -61,4 +61,22 @@ TEST(Policy, ComparisonsAreEveryRowTimesRenditions) {
     EXPECT_EQ(comparisons(0.0, 20, 1), 20u);    // a never-analysed table: the rows voted
     EXPECT_EQ(comparisons(0.0, 0, 0), 1u);
     EXPECT_EQ(comparisons(1e12, 1, 21), std::numeric_limits<uint32_t>::max());
+}
+
+TEST(Policy, AClipWithReferenceLandmarksGetsAFastStageFirst) {
+    auto st = index_stages(0.05, 200000, 20, 3, true);
+    ASSERT_EQ(st.size(), 22u);
+    EXPECT_TRUE(st[0].probe_reference);
+    EXPECT_EQ(st[0].probe_keys, 0u);
+    EXPECT_EQ(st[0].max_postings, 200000u / kFastBudgetShare);
+    EXPECT_EQ(st[0].candidates, kFastCandidates);
+    EXPECT_FALSE(st[0].new_round);
+    EXPECT_FALSE(st[1].probe_reference);
+    EXPECT_EQ(st[1].max_postings, 200000u);
+    EXPECT_TRUE(st[1].new_round);
+    EXPECT_TRUE(st[2].new_round);
+    // The fast and the direct stage probe the same rendition: one for confidence, until the speeds.
+    EXPECT_EQ(renditions_tried(st.data(), st.size(), 0), 1u);
+    EXPECT_EQ(renditions_tried(st.data(), st.size(), 1), 1u);
+    EXPECT_EQ(renditions_tried(st.data(), st.size(), 2), 21u);
 }
