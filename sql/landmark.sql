@@ -60,8 +60,9 @@ BEGIN
   RETURN QUERY EXECUTE q;
 END $$;
 
--- 1. Build on a populated table: songs 1 to 4 and a row without a fingerprint.
-CREATE TABLE lm_songs (id int PRIMARY KEY, title text, fp afp);
+-- 1. Build on a populated table: songs 1 to 4 and a row without a fingerprint. A temporary table:
+-- what VACUUM can remove then depends on this session alone (see 8b).
+CREATE TEMP TABLE lm_songs (id int PRIMARY KEY, title text, fp afp);
 INSERT INTO lm_songs SELECT n, title, fp FROM lm_audio WHERE n <= 4;
 INSERT INTO lm_songs VALUES (100, 'no fingerprint', NULL);
 CREATE INDEX lm_songs_fp_idx ON lm_songs USING afp_landmark (fp);
@@ -179,19 +180,39 @@ FROM afp_index_stats('lm_songs_fp_idx');
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
 DELETE FROM lm_songs WHERE id = 101;
 INSERT INTO lm_songs VALUES (102, 'song6 again', (SELECT fp FROM lm_audio WHERE n = 6));
-REINDEX INDEX CONCURRENTLY lm_songs_fp_idx;
-SELECT rows, pending_postings, removed_postings,
-       packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_songs) AS packed_every_landmark
-FROM afp_index_stats('lm_songs_fp_idx');
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
-SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = 'lm_songs_fp_idx'::regclass;
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
 FROM pg_temp.top_rows('lm_songs', true) i JOIN pg_temp.top_rows('lm_songs', false) s USING (clip)
 WHERE i.clip <> 'unknown' ORDER BY i.clip;
--- CREATE INDEX CONCURRENTLY: a second index, equally healthy; then dropped.
-CREATE INDEX CONCURRENTLY lm_songs_fp_idx2 ON lm_songs USING afp_landmark (fp);
-SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx2');
-DROP INDEX lm_songs_fp_idx2;
+
+-- 8b. REINDEX CONCURRENTLY and CREATE INDEX CONCURRENTLY, on a persistent table (on a temporary
+-- one they run as the plain commands). Their builds read an MVCC snapshot, so what they index does
+-- not depend on other sessions' snapshots; what VACUUM and a plain REINDEX may drop does, which is
+-- why lm_songs is a temporary table (its horizon is this session's alone).
+CREATE TABLE lm_conc (id int PRIMARY KEY, fp afp);
+INSERT INTO lm_conc SELECT n, fp FROM lm_audio WHERE n <= 4;
+CREATE INDEX lm_conc_fp_idx ON lm_conc USING afp_landmark (fp);
+INSERT INTO lm_conc SELECT n, fp FROM lm_audio WHERE n > 4;
+UPDATE lm_conc SET fp = afp_slice(fp, 0, 15) WHERE id = 4;
+DELETE FROM lm_conc WHERE id = 6;
+SELECT rows, missing, orphaned FROM afp_index_check('lm_conc_fp_idx');
+REINDEX INDEX CONCURRENTLY lm_conc_fp_idx;
+SELECT rows, pending_postings, removed_postings,
+       packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_conc) AS packed_every_landmark
+FROM afp_index_stats('lm_conc_fp_idx');
+SELECT rows, missing, orphaned FROM afp_index_check('lm_conc_fp_idx');
+SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = 'lm_conc_fp_idx'::regclass;
+SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
+FROM pg_temp.top_rows('lm_conc', true) i JOIN pg_temp.top_rows('lm_conc', false) s USING (clip)
+WHERE i.clip <> 'unknown' ORDER BY i.clip;
+INSERT INTO lm_conc SELECT n, fp FROM lm_audio WHERE n = 6;
+SELECT rows, missing, orphaned FROM afp_index_check('lm_conc_fp_idx');
+-- A second index, built concurrently, equally healthy.
+CREATE INDEX CONCURRENTLY lm_conc_fp_idx2 ON lm_conc USING afp_landmark (fp);
+SELECT rows, pending_postings, removed_postings FROM afp_index_stats('lm_conc_fp_idx2');
+SELECT rows, missing, orphaned FROM afp_index_check('lm_conc_fp_idx2');
+DROP TABLE lm_conc;
+VACUUM lm_songs;
 -- Rolled-back inserts (a transaction, a subtransaction): their postings stay until VACUUM, never
 -- answered, never counted as orphaned while their heap tuples are there.
 BEGIN;
@@ -341,7 +362,7 @@ DROP TABLE lm_temp;
 -- 14. afp_index_check sees damage: rows changed while the index is not maintained (indisready
 -- off, as a lost write would leave it). An insert it never got: its landmarks are missing. A row
 -- deleted and vacuumed without it: its postings are orphaned.
-CREATE TABLE lm_damaged (id int PRIMARY KEY, fp afp);
+CREATE TEMP TABLE lm_damaged (id int PRIMARY KEY, fp afp);
 INSERT INTO lm_damaged SELECT n, fp FROM lm_audio WHERE n <= 3;
 CREATE INDEX lm_damaged_fp_idx ON lm_damaged USING afp_landmark (fp);
 UPDATE pg_index SET indisready = false WHERE indexrelid = 'lm_damaged_fp_idx'::regclass;

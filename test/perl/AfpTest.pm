@@ -39,6 +39,8 @@ sub node
 		"max_connections = 20",
 		"log_statement = none",
 		"log_min_messages = warning",
+		# No autovacuum: what VACUUM and REINDEX drop would otherwise depend on its snapshots.
+		"autovacuum = off",
 		@{ $params{conf} // [] }) . "\n");
 	$node->start;
 	load($node) unless $params{empty};

@@ -12,7 +12,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use AfpTest;
 
-my $node = AfpTest::node('concurrency', conf => [ 'autovacuum = off' ]);
+my $node = AfpTest::node('concurrency');
 my $db = 'postgres';
 $node->safe_psql($db, q{
 	CREATE TABLE t (id int PRIMARY KEY, fp afp NOT NULL);

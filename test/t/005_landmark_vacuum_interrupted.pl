@@ -13,7 +13,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use AfpTest;
 
-my $node = AfpTest::node('vacuum', conf => [ 'autovacuum = off' ]);
+my $node = AfpTest::node('vacuum');
 my $db = 'postgres';
 $node->safe_psql($db, q{
 	CREATE TABLE t (id int PRIMARY KEY, fp afp NOT NULL);
