@@ -1,4 +1,4 @@
--- Catalogue operations (afp 0.2.0): the upgrade from 0.1.0, afp_catalog_stats(), afp_slice(),
+-- Catalogue operations (afp 0.2.0 and on): the upgrade from 0.1.0 to the default version, afp_catalog_stats(), afp_slice(),
 -- match_segments() on a long recording, deleting and re-fingerprinting tracks.
 
 -- The upgrade path: install the previous version, update, find the new functions.

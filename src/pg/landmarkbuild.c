@@ -21,6 +21,7 @@
 typedef struct LandmarkBuildState
 {
     Relation    index;
+    MemoryContext build_cxt;    /* lives for the whole build: the spill files are made in it */
     MemoryContext tuple_cxt;    /* reset after each heap row */
     LandmarkPosting *postings;  /* in memory, not yet spilled */
     Size        n;
@@ -47,10 +48,16 @@ posting_mix(const LandmarkPosting *p)
     return landmark_bucket(p->hash, 32);
 }
 
-/* Writes the in-memory postings to the temporary files by their top byte. */
+/*
+ * Writes the in-memory postings to the temporary files by their top byte. The
+ * files are created in the build's context: spill() runs from the heap scan's
+ * callback, whose per-row context is reset after every row.
+ */
 static void
 spill(LandmarkBuildState *st)
 {
+    MemoryContext old = MemoryContextSwitchTo(st->build_cxt);
+
     for (Size i = 0; i < st->n; i++)
     {
         uint32      file = posting_mix(&st->postings[i]) >> 24;
@@ -61,6 +68,7 @@ spill(LandmarkBuildState *st)
     }
     st->spilled += st->n;
     st->n = 0;
+    MemoryContextSwitchTo(old);
 }
 
 /* Heap scan callback: a row's postings, and its row entry. */
@@ -311,6 +319,7 @@ landmark_build(Relation heap, Relation index, IndexInfo *info)
 
     st = palloc0(sizeof(LandmarkBuildState));
     st->index = index;
+    st->build_cxt = CurrentMemoryContext;
     st->tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp_landmark build row", ALLOCSET_DEFAULT_SIZES);
     st->capacity = Max((Size) maintenance_work_mem * 1024 / 2 / sizeof(LandmarkPosting), 1024);
     st->postings = palloc_extended(st->capacity * sizeof(LandmarkPosting), MCXT_ALLOC_HUGE);

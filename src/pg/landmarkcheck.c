@@ -21,9 +21,9 @@
 PG_FUNCTION_INFO_V1(afp_index_stats);
 PG_FUNCTION_INFO_V1(afp_index_check);
 
-/* Opens an afp_landmark index the caller may read, and its table. */
+/* Opens an afp_landmark index the caller may read, and its table with heap_lock. */
 static Relation
-open_landmark_index(Oid indexoid, Relation *heap)
+open_landmark_index(Oid indexoid, Relation *heap, LOCKMODE heap_lock)
 {
     Oid         heapoid = IndexGetRelation(indexoid, true);
     Relation    index;
@@ -36,7 +36,7 @@ open_landmark_index(Oid indexoid, Relation *heap)
     acl = pg_class_aclcheck(heapoid, GetUserId(), ACL_SELECT);
     if (acl != ACLCHECK_OK)
         aclcheck_error(acl, get_relkind_objtype(get_rel_relkind(heapoid)), get_rel_name(heapoid));
-    *heap = table_open(heapoid, AccessShareLock);
+    *heap = table_open(heapoid, heap_lock);
     index = index_open(indexoid, AccessShareLock);
     if (index->rd_rel->relam != get_index_am_oid("afp_landmark", false))
         ereport(ERROR,
@@ -52,7 +52,7 @@ Datum
 afp_index_stats(PG_FUNCTION_ARGS)
 {
     Relation    heap;
-    Relation    index = open_landmark_index(PG_GETARG_OID(0), &heap);
+    Relation    index = open_landmark_index(PG_GETARG_OID(0), &heap, AccessShareLock);
     LandmarkMetaData meta;
     TupleDesc   desc;
     Datum       values[8];
@@ -282,7 +282,7 @@ Datum
 afp_index_check(PG_FUNCTION_ARGS)
 {
     Relation    heap;
-    Relation    index = open_landmark_index(PG_GETARG_OID(0), &heap);
+    Relation    index;
     LandmarkMetaData meta;
     CheckList   stored = {0};
     HeapSide    hs = {0};
@@ -299,6 +299,16 @@ afp_index_check(PG_FUNCTION_ARGS)
     Datum       values[4];
     bool        nulls[4] = {0};
 
+    /*
+     * ShareUpdateExclusiveLock keeps VACUUM (and DDL) away while inserts go on. The
+     * snapshot is taken before the index is read: a row it sees committed before it,
+     * so its postings are already in the index; a row inserted later may have
+     * postings without being visible, which counts as "not yet vacuumed", not as
+     * orphaned. Postings are read before row entries because an insert writes its
+     * row entry first: every posting read has its entry.
+     */
+    index = open_landmark_index(PG_GETARG_OID(0), &heap, ShareUpdateExclusiveLock);
+    snapshot = RegisterSnapshot(GetTransactionSnapshot());
     landmark_read_meta(index, &meta);
     collect_postings(index, meta.data_start, meta.data_pages, false, &stored);
     collect_postings(index, meta.pending_head, 0, true, &stored);
@@ -307,7 +317,6 @@ afp_index_check(PG_FUNCTION_ARGS)
     hs.tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp_index_check row", ALLOCSET_DEFAULT_SIZES);
     info = BuildIndexInfo(index);
     info->ii_Concurrent = true;
-    snapshot = RegisterSnapshot(GetTransactionSnapshot());
     scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
     table_index_build_scan(heap, index, info, true, false, heap_side_callback, &hs, scan);
     UnregisterSnapshot(snapshot);
@@ -363,6 +372,6 @@ afp_index_check(PG_FUNCTION_ARGS)
     values[3] = Int64GetDatum(orphaned);
     MemoryContextDelete(hs.tuple_cxt);
     index_close(index, AccessShareLock);
-    table_close(heap, AccessShareLock);
+    table_close(heap, ShareUpdateExclusiveLock);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

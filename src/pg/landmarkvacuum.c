@@ -35,10 +35,51 @@ is_dead(const DeadRows *dead, BlockNumber block, OffsetNumber offset)
     return bsearch(&id, dead->ids, dead->n, sizeof(uint64), compare_row_ids) != NULL;
 }
 
-/* Removes row entries the callback reports dead; collects their ids. */
+/* Collects the ids of the rows the callback reports dead (no page is changed here). */
 static void
-sweep_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback, void *cb_state,
-           DeadRows *dead, BufferAccessStrategy strategy)
+find_dead_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback, void *cb_state,
+               DeadRows *dead, BufferAccessStrategy strategy)
+{
+    while (BlockNumberIsValid(blkno))
+    {
+        Buffer      buf;
+        Page        page;
+        LandmarkRow *rows;
+        uint32      n;
+        BlockNumber next;
+
+        vacuum_delay_point();
+        buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        rows = (LandmarkRow *) PageGetContents(page);
+        n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkRow);
+        for (uint32 k = 0; k < n; k++)
+        {
+            if (!ItemPointerIsValid(&rows[k].tid) || !callback(&rows[k].tid, cb_state))
+                continue;
+            if (dead->n == dead->capacity)
+            {
+                dead->capacity = Max(1024, dead->capacity * 2);
+                dead->ids = dead->ids == NULL ? palloc(dead->capacity * sizeof(uint64))
+                    : repalloc_huge(dead->ids, dead->capacity * sizeof(uint64));
+            }
+            dead->ids[dead->n++] = landmark_row_id(ItemPointerGetBlockNumber(&rows[k].tid),
+                                                   ItemPointerGetOffsetNumber(&rows[k].tid));
+        }
+        next = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+        blkno = next;
+    }
+}
+
+/*
+ * Invalidates the row entries of dead rows, once their postings are gone. Done
+ * last: a VACUUM cancelled or crashed before this point leaves the entries, so
+ * the next VACUUM finds the rows dead again and removes whatever postings remain.
+ */
+static void
+forget_dead_rows(Relation index, BlockNumber blkno, const DeadRows *dead, BufferAccessStrategy strategy)
 {
     while (BlockNumberIsValid(blkno))
     {
@@ -56,7 +97,8 @@ sweep_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback, 
         rows = (LandmarkRow *) PageGetContents(page);
         n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkRow);
         for (uint32 k = 0; k < n && !any; k++)
-            any = ItemPointerIsValid(&rows[k].tid) && callback(&rows[k].tid, cb_state);
+            any = ItemPointerIsValid(&rows[k].tid) &&
+                is_dead(dead, ItemPointerGetBlockNumber(&rows[k].tid), ItemPointerGetOffsetNumber(&rows[k].tid));
         if (any)
         {
             GenericXLogState *state = GenericXLogStart(index);
@@ -64,19 +106,9 @@ sweep_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback, 
             LandmarkRow *crows = (LandmarkRow *) PageGetContents(copy);
 
             for (uint32 k = 0; k < n; k++)
-            {
-                if (!ItemPointerIsValid(&crows[k].tid) || !callback(&crows[k].tid, cb_state))
-                    continue;
-                if (dead->n == dead->capacity)
-                {
-                    dead->capacity = Max(1024, dead->capacity * 2);
-                    dead->ids = dead->ids == NULL ? palloc(dead->capacity * sizeof(uint64))
-                        : repalloc_huge(dead->ids, dead->capacity * sizeof(uint64));
-                }
-                dead->ids[dead->n++] = landmark_row_id(ItemPointerGetBlockNumber(&crows[k].tid),
-                                                       ItemPointerGetOffsetNumber(&crows[k].tid));
-                ItemPointerSetInvalid(&crows[k].tid);
-            }
+                if (ItemPointerIsValid(&crows[k].tid) &&
+                    is_dead(dead, ItemPointerGetBlockNumber(&crows[k].tid), ItemPointerGetOffsetNumber(&crows[k].tid)))
+                    ItemPointerSetInvalid(&crows[k].tid);
             GenericXLogFinish(state);
         }
         next = LandmarkPageGetOpaque(page)->next;
@@ -141,21 +173,23 @@ landmark_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
     if (stats == NULL)
         stats = palloc0(sizeof(IndexBulkDeleteResult));
     landmark_read_meta(index, &meta);
-    sweep_rows(index, meta.rows_head, callback, callback_state, &dead, info->strategy);
+    find_dead_rows(index, meta.rows_head, callback, callback_state, &dead, info->strategy);
     if (dead.n > 0)
     {
         BlockNumber blkno;
 
+        /* 1. The postings, in the packed area and the pending chain as of now (rows appended
+         *    later are alive: their TIDs were just inserted). */
         qsort(dead.ids, dead.n, sizeof(uint64), compare_row_ids);
         for (BlockNumber b = 0; b < meta.data_pages; b++)
             removed += sweep_postings_page(index, meta.data_start + b, &dead, info->strategy, NULL);
-        /* The pending chain as of now: rows appended later are alive (their TIDs were just inserted). */
         landmark_read_meta(index, &meta);
         blkno = meta.pending_head;
         while (BlockNumberIsValid(blkno))
             removed += sweep_postings_page(index, blkno, &dead, info->strategy, &blkno);
 
-        /* Counters, in one record. */
+        /* 2. Then the row entries (see forget_dead_rows), 3. then the counters. */
+        forget_dead_rows(index, meta.rows_head, &dead, info->strategy);
         {
             Buffer      metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
             GenericXLogState *state;
