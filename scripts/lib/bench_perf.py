@@ -34,9 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PERF_TOOL = os.path.join(ROOT, "build", "cmake", "afp-perf-tool")
 FRAMES_PER_SECOND = 8000 / 128
 CLIP_CONTAINER = "wav16-44k-stereo"  # the heaviest input to decode
-# Distinct distractor transformations afp-perf-tool grow makes (rotation by 3k bins of a
-# 481-bin band, mirrored for k > 160): copies beyond this repeat earlier ones.
-GROW_DISTINCT_COPIES = 641
+# Distinct distractor copies afp-perf-tool grow makes (bench/perf_tool.cpp): beyond, they repeat.
+GROW_DISTINCT_COPIES = 2406
 
 FORMATS = [  # label, sox output options, extension
     ("WAV 16-bit 44.1 kHz stereo", ["-b", "16", "-r", "44100", "-c", "2"], "wav"),
@@ -61,6 +60,20 @@ def log(msg):
     ba.log("[%s] %s" % (time.strftime("%H:%M:%S"), msg))
 
 
+def library_version():
+    """md5 and mtime of the installed afp.so: every new backend loads the file installed at that
+    moment, so a `make install` during the run would mix versions in one table."""
+    import hashlib
+    libdir = subprocess.run(["pg_config", "--pkglibdir"], capture_output=True, text=True).stdout.strip()
+    path = os.path.join(libdir, "afp.so")
+    with open(path, "rb") as f:
+        digest = hashlib.md5(f.read()).hexdigest()[:10]
+    return "%s (installed %s)" % (digest, time.strftime("%H:%M:%S", time.localtime(os.path.getmtime(path))))
+
+
+versions = []  # (phase, library version) whenever it changes
+
+
 class Phase:
     """Times a phase of the run, for the progress log and the last row of the table."""
 
@@ -69,6 +82,11 @@ class Phase:
 
     def __enter__(self):
         self.t0 = time.time()
+        v = library_version()
+        if not versions or versions[-1][1] != v:
+            if versions:
+                log("WARNING: afp.so changed before %s: %s" % (self.name, v))
+            versions.append((self.name, v))
         log(self.name + " ...")
         return self
 
@@ -174,7 +192,7 @@ def bench_fingerprint(db, track, tmpdir, repeats):
 # catalogues
 
 
-def build_catalogue(db, name, copies, hours_db):
+def build_catalogue(db, name, copies, hours_db, gin=True, landmark_mwm="1GB"):
     """Real fingerprints as copy 0, distractor copies 1..copies-1, then the GIN and afp_landmark indexes."""
     c = connect(db)
     cur = c.cursor()
@@ -193,18 +211,26 @@ def build_catalogue(db, name, copies, hours_db):
     log("  loaded %d copies in %.0f s" % (copies, load_s))
     cur.execute("SET maintenance_work_mem = '1GB'")
     cur.execute("VACUUM ANALYZE %s" % name)  # hint bits and visibility map before either build
+    gin_s = None
+    if gin:
+        t0 = time.time()
+        cur.execute("CREATE INDEX %s_gin ON %s USING gin (fp)" % (name, name))
+        gin_s = time.time() - t0
+        log("  GIN built in %.0f s" % gin_s)
+    cur.execute("SET maintenance_work_mem = %s", (landmark_mwm,))
     t0 = time.time()
-    cur.execute("CREATE INDEX %s_gin ON %s USING gin (fp)" % (name, name))
-    gin_s = time.time() - t0
-    log("  GIN built in %.0f s" % gin_s)
-    t0 = time.time()
-    cur.execute("CREATE INDEX %s_landmark ON %s USING afp_landmark (fp)" % (name, name))
+    try:
+        cur.execute("CREATE INDEX %s_landmark ON %s USING afp_landmark (fp)" % (name, name))
+    except RETRYABLE as e:
+        # Not retried: if the build itself crashed the server, a retry would crash the shared cluster again.
+        raise RuntimeError("connection lost during CREATE INDEX USING afp_landmark on %s (did the build crash? "
+                           "see the server log): %s" % (name, e))
     landmark_s = time.time() - t0
     log("  afp_landmark built in %.0f s" % landmark_s)
     cur.execute("ANALYZE %s" % name)
     cur.execute("""SELECT pg_relation_size(%(t)s::regclass),
                           coalesce(pg_total_relation_size((SELECT reltoastrelid FROM pg_class WHERE oid = %(t)s::regclass)), 0),
-                          pg_relation_size(%(g)s::regclass), pg_relation_size(%(l)s::regclass),
+                          coalesce(pg_relation_size(to_regclass(%(g)s)), 0), pg_relation_size(%(l)s::regclass),
                           (SELECT count(*) FROM """ + name + """)""",
                 {"t": name, "g": name + "_gin", "l": name + "_landmark"})
     heap, toast, gin, landmark, nrows = cur.fetchone()
@@ -390,12 +416,25 @@ def time_pass(db, label, sql, clips, real, settings, warmup=8):
     return res
 
 
+RESULTS_FILE = None
+
+
+def dump(size_h, pass_label, res):
+    if RESULTS_FILE is None:
+        return
+    import json
+    with open(RESULTS_FILE, "a") as f:
+        for r in res:
+            f.write(json.dumps(dict(r, hours=size_h, run=pass_label), default=str) + "\n")
+
+
 def cell(res, kind, length):
     sel = [r for r in res if r["kind"] == kind and r["length"] == length]
     if not sel:
         return "—"
     ms = [r["ms"] for r in sel]
-    lat = "%s / %s ms (CPU %s)" % (fmt_ms(pct(ms, 0.5)), fmt_ms(pct(ms, 0.95)), fmt_ms(pct([r["cpu_ms"] for r in sel], 0.5)))
+    cpu = [r["cpu_ms"] for r in sel]
+    lat = "%s / %s ms (CPU %s)" % (fmt_ms(pct(ms, 0.5)), fmt_ms(pct(ms, 0.95)), fmt_ms(sum(cpu) / len(cpu)))
     distract = sum(bool(r["answers"]) and r["answers"][0]["distractor"] for r in sel)
     if kind == HELD:
         s = "%s · %d/%d answered" % (lat, sum(bool(r["answers"]) for r in sel), len(sel))
@@ -521,7 +560,7 @@ def bench_memory(db, cat, path_setting):
     return private_kb / 1024.0
 
 
-def bench_insert(db, cat, repeats):
+def bench_insert(db, cat, repeats, gin=True):
     """INSERT of a real fingerprint (another copy of a db track, re-compressed into TOAST) into the
     catalogue: with both indexes committed, then inside rolled-back transactions with one or both
     afp indexes dropped (DROP INDEX is transactional) to split the cost."""
@@ -542,9 +581,14 @@ def bench_insert(db, cat, repeats):
         t0 = time.perf_counter()
         cur.execute(sql, (tid,))
         ms.append((time.perf_counter() - t0) * 1000)
-    results["both, committed"] = ms
-    for label, drops in (("both", []), ("afp_landmark only", [cat + "_gin"]), ("GIN only", [cat + "_landmark"]),
-                         ("no afp index", [cat + "_gin", cat + "_landmark"])):
+    results["both, committed" if gin else "afp_landmark only, committed"] = ms
+    variants = ((("both", []), ("afp_landmark only", [cat + "_gin"]), ("GIN only", [cat + "_landmark"]),
+                 ("no afp index", [cat + "_gin", cat + "_landmark"])) if gin else
+                (("both", None), ("afp_landmark only", []), ("GIN only", None), ("no afp index", [cat + "_landmark"])))
+    for label, drops in variants:
+        if drops is None:
+            results[label] = []
+            continue
         ms = []
         for tid, _ in picks:
             cur.execute("BEGIN")
@@ -597,6 +641,12 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="workers making clips")
     ap.add_argument("--database", default="afp_bench_perf")
     ap.add_argument("--seed", default="afp-perf-2")
+    ap.add_argument("--landmark-maintenance-work-mem", default="1GB",
+                    help="maintenance_work_mem of the afp_landmark builds (GIN: 1GB); the build spills to temporary "
+                         "files when its postings (12 bytes each) exceed half of it")
+    ap.add_argument("--gin-max-size", type=int, default=None,
+                    help="build the GIN index (and run the GIN path) only up to this size: at 10,000 h its build alone takes ~1 h")
+    ap.add_argument("--results", default=None, help="write every clip's result of every pass here (JSON lines)")
     ap.add_argument("--keep", action="store_true", help="keep the largest catalogue (perf_cat_SIZE) after the run")
     args = ap.parse_args()
     if not os.path.exists(PERF_TOOL):
@@ -614,6 +664,10 @@ def main():
     lengths = [int(x) for x in args.lengths.split(",")]
     tracks = ba.read_catalogue(args.catalogue)
     TRACKS_BY_NAME.update({t["name"]: t for t in tracks})
+    global RESULTS_FILE
+    RESULTS_FILE = args.results
+    if RESULTS_FILE:
+        open(RESULTS_FILE, "w").close()
     hours_db = sum(t["duration"] for t in tracks if t["split"] == "db") / 3600
     n_db_tracks = sum(t["split"] == "db" for t in tracks)
 
@@ -650,8 +704,11 @@ def main():
         cat = "perf_cat_%d" % size
         if prev is not None:  # disk: only one catalogue at a time
             drop_catalogue(args.database, prev)
-        with Phase("catalogue ~%d h: %d copies, load and build both indexes" % (size, copies)):
-            info = retry(build_catalogue, args.database, cat, copies, hours_db)
+        gin = args.gin_max_size is None or size <= args.gin_max_size
+        paths = PATHS if gin else PATHS[:1]
+        NB = "not built (--gin-max-size)"
+        with Phase("catalogue ~%d h: %d copies, load and build %s" % (size, copies, "both indexes" if gin else "afp_landmark")):
+            info = retry(build_catalogue, args.database, cat, copies, hours_db, gin, args.landmark_maintenance_work_mem)
         prev = cat
         H = info["hours"]
         h = "%.0f h" % H
@@ -662,15 +719,15 @@ def main():
         out("storage per hour of audio, %s" % h,
             "%.2f MB/h (heap %.3f, TOAST %.2f, afp_landmark %.2f)" % (mb(info["heap"] + info["toast"] + info["landmark"]),
                                                                     mb(info["heap"]), mb(info["toast"]), mb(info["landmark"])),
-            "%.2f MB/h (GIN %.2f)" % (mb(info["heap"] + info["toast"] + info["gin"]), mb(info["gin"])),
+            "%.2f MB/h (GIN %.2f)" % (mb(info["heap"] + info["toast"] + info["gin"]), mb(info["gin"])) if gin else NB,
             "pg_relation_size of heap, TOAST (with its index) and each afp index, primary key excluded; %d rows = "
             "%d real tracks x %d copies (afp-perf-tool grow)%s; both: %.2f MB/h"
             % (info["rows"], n_db_tracks, copies, dup, mb(info["heap"] + info["toast"] + info["landmark"] + info["gin"])))
         out("index build, %s" % h,
             "%.1f s = %.0f h of audio / s" % (info["landmark_s"], H / info["landmark_s"]),
-            "%.1f s = %.0f h of audio / s" % (info["gin_s"], H / info["gin_s"]),
-            "CREATE INDEX USING afp_landmark / gin (fp), maintenance_work_mem = 1GB, table VACUUMed first; "
-            "distractors loaded by COPY in %.0f s" % info["load_s"])
+            "%.1f s = %.0f h of audio / s" % (info["gin_s"], H / info["gin_s"]) if gin else NB,
+            "CREATE INDEX USING afp_landmark / gin (fp), maintenance_work_mem = %s / 1GB, table VACUUMed first; "
+            "distractors loaded by COPY in %.0f s" % (args.landmark_maintenance_work_mem, info["load_s"]))
         st = info["stats"]
         out("afp_index_stats(), %s" % h,
             "%d rows, %d packed + %d pending postings, %d buckets, largest %d, %d pages"
@@ -683,41 +740,44 @@ def main():
         results = {}
         for mode, make_sql, what in (("with decode", clip_sql, "match_clip(bytes, cat, 1)"),
                                      ("search only", afp_sql, "match_afp(fingerprint of the clip, cat, 1)")):
-            for path, setting in PATHS:
+            for path, setting in paths:
                 with Phase("%s, %s path, %s" % (h, path, mode)):
                     results[(mode, path)] = time_pass(args.database, "%s %s %s" % (h, path, mode), make_sql(cat, 1), clips,
                                                       real, {"afp.use_landmark_index": setting})
+                    dump(H, "%s %s" % (path, mode), results[(mode, path)])
             for kind in all_kinds:
                 for length in lengths:
                     if kind == HELD:
                         how = "%d clean clips of held tracks; answered = false positives" % args.held_clips
                     else:
                         how = "%d clips; right = track at offset +-0.1 s (or a repeat of the passage)" % args.clips
-                    out("p50 / p95 (CPU p50), right: %s, %d s, %s, %s" % (kind, length, mode, h),
-                        cell(results[(mode, "landmark")], kind, length), cell(results[(mode, "GIN")], kind, length),
-                        "%s timed in the server (clock_timestamp; CPU = the backend's on-CPU time, /proc/self/schedstat), "
+                    out("p50 / p95 (CPU mean), right: %s, %d s, %s, %s" % (kind, length, mode, h),
+                        cell(results[(mode, "landmark")], kind, length), cell(results[(mode, "GIN")], kind, length) if gin else NB,
+                        "%s timed in the server (clock_timestamp; CPU = mean of the backend's on-CPU time, /proc/self/schedstat, "
+                        "which the kernel updates at scheduler ticks: exact in sum, not per clip), "
                         "one backend, after 8 warm-up queries; %s" % (what, how))
         out("wrong answers of db clips; held false positives, %s" % h,
             " / ".join("%s: %s" % (m, answer_summary(results[(m, "landmark")])) for m in ("with decode", "search only")),
-            " / ".join("%s: %s" % (m, answer_summary(results[(m, "GIN")])) for m in ("with decode", "search only")),
+            " / ".join("%s: %s" % (m, answer_summary(results[(m, "GIN")])) for m in ("with decode", "search only")) if gin else NB,
             "first rows over every kind and length; distractor = a grown copy (copy > 0); afp.min_confidence default")
 
         if size in conf_sizes:
             conf = {}
-            for path, setting in PATHS:
+            for path, setting in paths:
                 with Phase("%s, %s path, confidence pass" % (h, path)):
                     conf[path] = time_pass(args.database, "%s %s confidence" % (h, path), clip_sql(cat, 5), clips, real,
                                            {"afp.use_landmark_index": setting, "afp.min_confidence": "0"})
+                    dump(H, "%s confidence" % path, conf[path])
             for label, sel in (("db clips", lambda r: not r["held"]), ("held clips", lambda r: r["held"])):
-                vals = {}
-                for path, _ in PATHS:
+                vals = {"GIN": NB}
+                for path, _ in paths:
                     wrong = [a for r in conf[path] if sel(r) for a in r["answers"] if not a["right"]]
                     vals[path] = conf_summary([a["confidence"] for a in wrong], sum(a["distractor"] for a in wrong))
                 out("confidence of wrong rows, %s, %s" % (label, h), vals["landmark"], vals["GIN"],
                     "match_clip(bytes, cat, 5) with afp.min_confidence = 0: every returned row that is not the right "
                     "track at the right offset")
-            vals = {}
-            for path, _ in PATHS:
+            vals = {"GIN": NB}
+            for path, _ in paths:
                 right = [r["answers"][0]["confidence"] for r in conf[path] if r["answers"] and r["answers"][0]["right"]]
                 vals[path] = ("%d right: min %.2f, p5 %.2f, p50 %.2f" % (len(right), min(right), pct(right, 0.05), pct(right, 0.5))
                               if right else "none")
@@ -728,11 +788,12 @@ def main():
             with Phase("%s, dejavu baseline" % h):
                 base = retry(build_baseline, args.database, cat, "dejavu_%d" % size)
                 res_base = time_pass(args.database, "%s dejavu" % h, baseline_sql("dejavu_%d" % size), clips, real, {})
+                dump(H, "dejavu", res_base)
                 drop_catalogue(args.database, "dejavu_%d" % size)
             b_clean = [r for r in res_base if r["kind"] == "clean"]
             b50 = pct([r["ms"] for r in b_clean], 0.5)
-            vals = {}
-            for path, _ in PATHS:
+            vals = {"GIN": NB}
+            for path, _ in paths:
                 a_clean = [r for r in results[("search only", path)] if r["kind"] == "clean"]
                 a50 = pct([r["ms"] for r in a_clean], 0.5)
                 vals[path] = "%s ms vs dejavu %s ms: %.0fx faster" % (fmt_ms(a50), fmt_ms(b50), b50 / a50)
@@ -746,7 +807,7 @@ def main():
             afp_g = info["heap"] + info["toast"] + info["gin"]
             out("vs dejavu schema, %s: size" % h,
                 "afp %.0f MB vs dejavu %.0f MB: %.1fx smaller" % (afp_l / 1e6, base["bytes"] / 1e6, base["bytes"] / afp_l),
-                "afp %.0f MB: %.1fx smaller" % (afp_g / 1e6, base["bytes"] / afp_g),
+                "afp %.0f MB: %.1fx smaller" % (afp_g / 1e6, base["bytes"] / afp_g) if gin else NB,
                 "heap + TOAST + one afp index vs heap + b-tree (pg_total_relation_size); dejavu load + index %.0f s"
                 % base["build_s"])
 
@@ -754,21 +815,23 @@ def main():
     cat, h = prev, "%.0f h" % info["hours"]
     with Phase("%s, memory" % h):
         out("backend memory per match_clip(), %s" % h,
-            "%.1f MB" % retry(bench_memory, args.database, cat, "on"), "%.1f MB" % retry(bench_memory, args.database, cat, "off"),
+            "%.1f MB" % retry(bench_memory, args.database, cat, "on"), "%.1f MB" % retry(bench_memory, args.database, cat, "off") if gin else NB,
             "fresh backend, one clean 10 s clip: growth of peak RSS minus growth of shared memory touched (/proc)")
     for clients in [int(x) for x in args.pgbench_clients.split(",")]:
         with Phase("%s, pgbench %d clients" % (h, clients)):
             out("match_clip() throughput, %d client%s, %s" % (clients, "" if clients == 1 else "s", h),
                 retry(bench_pgbench, args.database, cat, args.pgbench_seconds, clients, "on"),
-                retry(bench_pgbench, args.database, cat, args.pgbench_seconds, clients, "off"),
+                retry(bench_pgbench, args.database, cat, args.pgbench_seconds, clients, "off") if gin else NB,
                 "pgbench -T %d -c %d, random clean 5/10 s WAV clips; backends sampled every 100 ms (wait events)"
                 % (args.pgbench_seconds, clients))
     with Phase("%s, INSERT" % h):
-        ins, picks, st_after = retry(bench_insert, args.database, cat, args.insert_repeats)
+        ins, picks, st_after = retry(bench_insert, args.database, cat, args.insert_repeats, gin)
     fmt = lambda v: "/".join(fmt_ms(x) for x in v)  # noqa: E731
     out("INSERT of one real fingerprint, %s" % h,
-        "both indexes, committed: %s ms; afp_landmark only: %s ms" % (fmt(ins["both, committed"]), fmt(ins["afp_landmark only"])),
-        "GIN only: %s ms" % fmt(ins["GIN only"]),
+        ("both indexes, committed: %s ms; afp_landmark only: %s ms" % (fmt(ins["both, committed"]), fmt(ins["afp_landmark only"]))
+         if gin else "afp_landmark only, committed: %s ms; in a rolled-back transaction: %s ms"
+         % (fmt(ins["afp_landmark only, committed"]), fmt(ins["afp_landmark only"]))),
+        "GIN only: %s ms" % fmt(ins["GIN only"]) if gin else NB,
         "%d tracks near the median landmark count (%s landmarks), INSERT ... SELECT from bench_tracks, client-side ms each; "
         "index-only splits: the INSERT statement inside a transaction that dropped the other index, rolled back; "
         "same way: both %s ms, no afp index %s ms; then DELETE of the committed rows and VACUUM %.1f s, "
@@ -779,6 +842,12 @@ def main():
         drop_catalogue(args.database, cat)
 
     phases.append(("total", time.time() - run_t0))
+    v = library_version()
+    if versions[-1][1] != v:
+        versions.append(("the end", v))
+    out("afp.so during the run", "; ".join("%s from %s" % (v, p) for p, v in versions) if len(versions) > 1
+        else versions[0][1] + ", unchanged", "—",
+        "md5 of the installed library at each phase: every new backend loads the file installed at that moment")
     out("bench-perf phases (wall time)", "; ".join("%s %.0f s" % p for p in phases), "—",
         "this run; another process may have shared the 2 cores")
     print_table()
