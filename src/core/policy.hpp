@@ -31,7 +31,7 @@ inline constexpr uint32_t kSpeedMinVotes = 6;
 // Distinct hashes of a speed rendition's probe, sampled evenly from its reference landmarks: every
 // probe hash costs a directory and a data page lookup, and 20 renditions with all ~580 hashes of
 // a 10 s clip cost more than the clip's whole direct search.
-inline constexpr uint32_t kSpeedProbeKeys = 256;
+inline constexpr uint32_t kSpeedProbeKeys = 128;
 
 // The least budget a stage gets, postings.
 inline constexpr uint64_t kMinStageBudget = 1000;

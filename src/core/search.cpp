@@ -65,6 +65,7 @@ const std::vector<uint32_t>& IndexSearch::plan(const uint64_t* estimates) {
     while (size < 2 * expected_votes + 1024) size *= 2;
     table_.assign(size, Slot{kEmpty, 0, 0});
     used_ = 0;
+    repeated_.clear();
     return order_;
 }
 
@@ -121,10 +122,11 @@ void IndexSearch::add(uint32_t hash_index, const uint64_t* rows, const uint32_t*
         for (uint32_t q = lo; q < hi; ++q) {
             const int64_t offset = static_cast<int64_t>(frames[k]) - frames_[q];
             if (offset <= -kMaxVoteOffset || offset >= kMaxVoteOffset) continue;
-            Slot& s = slot_for(rows[k] << kBinBits | bin_of(offset));
+            const uint64_t key = rows[k] << kBinBits | bin_of(offset);
+            Slot& s = slot_for(key);
             if (s.last_hash != hash_index) {
                 s.last_hash = hash_index;
-                ++s.count;
+                if (++s.count == 2) repeated_.push_back(key);
             }
         }
     }
@@ -135,17 +137,23 @@ const std::vector<RankedRow>& IndexSearch::rank() {
     ranked_.clear();
     // A window of two neighbouring bins; only bins with two votes or more can start a window that
     // reaches min_votes >= 3, which skips the singletons that chance leaves everywhere.
-    const uint32_t lone = limits_.min_votes >= 3 ? 2 : 1;
-    for (const Slot& s : table_) {
-        if (s.key == kEmpty || s.count < lone) continue;
-        const uint64_t bin = s.key & kBinMask;
-        const uint32_t below = bin > 0 ? count_at(s.key - 1) : 0;
-        const uint32_t above = bin < kBinMask ? count_at(s.key + 1) : 0;
-        const uint32_t votes = s.count + std::max(below, above);
-        if (votes < limits_.min_votes) continue;
+    // Those bins are listed as they reach two votes, so the table itself is walked only for a
+    // min_votes below 3.
+    auto consider = [&](uint64_t key, uint32_t count) {
+        const uint64_t bin = key & kBinMask;
+        const uint32_t below = bin > 0 ? count_at(key - 1) : 0;
+        const uint32_t above = bin < kBinMask ? count_at(key + 1) : 0;
+        const uint32_t votes = count + std::max(below, above);
+        if (votes < limits_.min_votes) return;
         const uint64_t start = above >= below ? bin : bin - 1;
-        ranked_.push_back(RankedRow{s.key >> kBinBits, votes,
+        ranked_.push_back(RankedRow{key >> kBinBits, votes,
                                     static_cast<int32_t>(static_cast<int64_t>(start) * kOffsetBinFrames - kMaxVoteOffset)});
+    };
+    if (limits_.min_votes >= 3) {
+        for (uint64_t key : repeated_) consider(key, count_at(key));
+    } else {
+        for (const Slot& s : table_)
+            if (s.key != kEmpty) consider(s.key, s.count);
     }
     // One entry per row, its best window.
     std::sort(ranked_.begin(), ranked_.end(), [](const RankedRow& a, const RankedRow& b) {

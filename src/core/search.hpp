@@ -33,7 +33,7 @@ inline constexpr int32_t kMaxVoteOffset = 1 << 21;
 inline constexpr int32_t kOffsetBinFrames = 2;
 
 struct SearchLimits {
-    uint64_t max_postings = 200000;  // postings read per search, at most (hashes with none are free)
+    uint64_t max_postings = 50000;   // postings read per search, at most (hashes with none are free)
     uint32_t min_votes = 3;          // distinct hashes in two neighbouring bins for a row to rank
 };
 
@@ -90,6 +90,7 @@ private:
     std::vector<uint32_t> order_;          // the plan
     std::vector<uint8_t> planned_;         // per hash index
     std::vector<Slot> table_;              // open addressing, power-of-two size
+    std::vector<uint64_t> repeated_;       // keys of slots that reached two votes: where rank() looks
     size_t used_ = 0;
     uint64_t postings_read_ = 0;
     std::vector<RankedRow> ranked_;

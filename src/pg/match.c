@@ -25,6 +25,11 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "access/genam.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -73,6 +78,11 @@ typedef struct CatalogColumns
     char       *fp;
     char       *title;      /* NULL when the catalogue has no title column */
     bool        landmark_index; /* the afp column has a valid afp_landmark index */
+    Oid         direct_index;   /* that index, when match_* may scan it directly (see collect_ranked) */
+    Oid         relid;
+    AttrNumber  id_attnum;
+    AttrNumber  fp_attnum;
+    AttrNumber  title_attnum;   /* InvalidAttrNumber without a title column */
 } CatalogColumns;
 
 /* One scored candidate. */
@@ -107,9 +117,9 @@ is_integer_type(Oid typid)
 }
 
 /*
- * Whether the catalogue's afp column (quoted name fp) has a valid afp_landmark index:
- * then candidates come from the index's vote instead of GIN. Views have no index of
- * their own and take the GIN path.
+ * The valid afp_landmark index on the catalogue's afp column (quoted name fp), if
+ * any: then candidates come from the index's vote instead of GIN. Views have no
+ * index of their own and take the GIN path.
  */
 static Oid
 relation_am(Oid relid)
@@ -125,16 +135,16 @@ relation_am(Oid relid)
     return am;
 }
 
-static bool
-has_landmark_index(Relation rel, const char *fp)
+static Oid
+landmark_index_of(Relation rel, const char *fp)
 {
     Oid         am = get_index_am_oid("afp_landmark", true);
     List       *indexes;
     ListCell   *lc;
-    bool        found = false;
+    Oid         found = InvalidOid;
 
     if (!OidIsValid(am) || rel->rd_rel->relkind == RELKIND_VIEW || rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
-        return false;
+        return InvalidOid;
     indexes = RelationGetIndexList(rel);
     foreach(lc, indexes)
     {
@@ -147,9 +157,9 @@ has_landmark_index(Relation rel, const char *fp)
         if (index->indisvalid && index->indisready && index->indnatts == 1 && index->indkey.values[0] > 0 &&
             heap_attisnull(tup, Anum_pg_index_indpred, NULL) && relation_am(index->indexrelid) == am &&
             strcmp(quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), index->indkey.values[0] - 1)->attname)), fp) == 0)
-            found = true;
+            found = index->indexrelid;
         ReleaseSysCache(tup);
-        if (found)
+        if (OidIsValid(found))
             break;
     }
     list_free(indexes);
@@ -207,11 +217,15 @@ find_catalog_columns(Oid relid, Oid afp_type)
         {
             afp_columns++;
             cols.fp = pstrdup(quote_identifier(name));
+            cols.fp_attnum = att->attnum;
         }
         else if (strcmp(name, "id") == 0 && is_integer_type(att->atttypid))
             id_attnum = att->attnum;
         else if (strcmp(name, "title") == 0 && (att->atttypid == TEXTOID || att->atttypid == VARCHAROID))
+        {
             cols.title = pstrdup(quote_identifier(name));
+            cols.title_attnum = att->attnum;
+        }
     }
     if (afp_columns == 0)
         ereport(ERROR,
@@ -250,7 +264,21 @@ find_catalog_columns(Oid relid, Oid afp_type)
                 (errcode(ERRCODE_UNDEFINED_COLUMN),
                  errmsg("catalogue \"%s\" has no integer id column", relname),
                  errhint("Name the id column \"id\", or make it a one-column integer primary key.")));
-    cols.landmark_index = has_landmark_index(rel, cols.fp);
+    {
+        Oid         lm = landmark_index_of(rel, cols.fp);
+
+        cols.landmark_index = OidIsValid(lm);
+        /*
+         * A plain table or materialized view without row-level security is scanned
+         * through the index directly; partitioned tables (one index per partition)
+         * and tables with RLS (policies apply) go through SQL.
+         */
+        if (OidIsValid(lm) && (rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_MATVIEW) &&
+            check_enable_rls(relid, InvalidOid, true) == RLS_NONE)
+            cols.direct_index = lm;
+    }
+    cols.relid = relid;
+    cols.id_attnum = id_attnum;
     cols.id = pstrdup(quote_identifier(NameStr(TupleDescAttr(desc, id_attnum - 1)->attname)));
     cols.relation = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), relname);
     relation_close(rel, AccessShareLock);
@@ -426,6 +454,44 @@ materialize_variants(const QuerySet *qs)
             qs->variants[v] = warped(qs->unwarped, qs->speeds[v]);
 }
 
+/*
+ * Votes one candidate with the query's variants (in row_cxt, reset after) and
+ * keeps it (in result_cxt) when it scores at least min_score. title is 0 for none.
+ */
+static void
+add_candidate(const QuerySet *qs, MatchList *list, int64 id, Datum fp_datum, Datum title,
+              int min_score, MemoryContext row_cxt, MemoryContext result_cxt)
+{
+    AfpVote     vote;
+    double      speed;
+    MemoryContext old;
+    MatchRow   *row;
+
+    list->candidates++;
+    old = MemoryContextSwitchTo(result_cxt);
+    materialize_variants(qs);
+    MemoryContextSwitchTo(row_cxt);
+    vote = best_vote(qs, afp_detoast(fp_datum), &speed);
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(row_cxt);
+    if (vote.score < min_score)
+        return;
+
+    old = MemoryContextSwitchTo(result_cxt);
+    if (list->nrows == list->capacity)
+    {
+        list->capacity = list->capacity == 0 ? 16 : list->capacity * 2;
+        list->rows = list->rows == NULL ? palloc(sizeof(MatchRow) * list->capacity)
+            : repalloc(list->rows, sizeof(MatchRow) * list->capacity);
+    }
+    row = &list->rows[list->nrows++];
+    row->track_id = id;
+    row->title = title == (Datum) 0 ? NULL : TextDatumGetCString(title);
+    row->vote = vote;
+    row->speed = speed;
+    MemoryContextSwitchTo(old);
+}
+
 static void
 vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const QuerySet *qs, MatchList *list,
                 int min_score)
@@ -449,46 +515,18 @@ vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const Qu
         {
             HeapTuple   tuple = SPI_tuptable->vals[i];
             TupleDesc   desc = SPI_tuptable->tupdesc;
-            bool        isnull;
-            Datum       id_datum;
-            Datum       fp_datum;
-            Datum       title_datum;
-            AfpVote     vote;
-            double      speed;
-            MemoryContext old;
-            MatchRow   *row;
+            bool        id_null;
+            bool        fp_null;
+            bool        title_null;
+            Datum       id_datum = SPI_getbinval(tuple, desc, 1, &id_null);
+            Datum       fp_datum = SPI_getbinval(tuple, desc, 2, &fp_null);
+            Datum       title_datum = SPI_getbinval(tuple, desc, 3, &title_null);
 
             CHECK_FOR_INTERRUPTS();
-            id_datum = SPI_getbinval(tuple, desc, 1, &isnull);
-            if (isnull)
+            if (id_null || fp_null)
                 continue;
-            fp_datum = SPI_getbinval(tuple, desc, 2, &isnull);
-            if (isnull)
-                continue;
-            list->candidates++;
-            materialize_variants(qs);
-
-            old = MemoryContextSwitchTo(row_cxt);
-            vote = best_vote(qs, afp_detoast(fp_datum), &speed);
-            MemoryContextSwitchTo(old);
-            MemoryContextReset(row_cxt);
-            if (vote.score < min_score)
-                continue;
-
-            old = MemoryContextSwitchTo(result_cxt);
-            if (list->nrows == list->capacity)
-            {
-                list->capacity = list->capacity == 0 ? 16 : list->capacity * 2;
-                list->rows = list->rows == NULL ? palloc(sizeof(MatchRow) * list->capacity)
-                    : repalloc(list->rows, sizeof(MatchRow) * list->capacity);
-            }
-            row = &list->rows[list->nrows++];
-            row->track_id = DatumGetInt64(id_datum);
-            title_datum = SPI_getbinval(tuple, desc, 3, &isnull);
-            row->title = isnull ? NULL : TextDatumGetCString(title_datum);
-            row->vote = vote;
-            row->speed = speed;
-            MemoryContextSwitchTo(old);
+            add_candidate(qs, list, DatumGetInt64(id_datum), fp_datum, title_null ? (Datum) 0 : title_datum,
+                          min_score, row_cxt, result_cxt);
         }
         SPI_freetuptable(SPI_tuptable);
     }
@@ -537,6 +575,66 @@ collect_matches(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid
     PG_END_TRY();
 }
 
+/* An integer id column's value as int64. */
+static int64
+id_value(Datum d, Oid typid)
+{
+    if (typid == INT2OID)
+        return DatumGetInt16(d);
+    if (typid == INT4OID)
+        return DatumGetInt32(d);
+    return DatumGetInt64(d);
+}
+
+/*
+ * The index scan of collect_ranked without SQL: `ORDER BY fp <~> probe LIMIT n`
+ * through SQL makes the executor compute <~> (a full vote) for every row it
+ * returns, as the sort key in the target list, which match_* then votes again;
+ * driving the index directly reads each candidate once. The executor's checks
+ * are kept: the active snapshot decides visibility (index_getnext_slot), the
+ * caller's SELECT privilege was checked, and catalogues with row-level security
+ * never come here.
+ */
+static void
+scan_ranked(const QuerySet *qs, const CatalogColumns *cols, int limit, MatchList *list)
+{
+    MemoryContext result_cxt = CurrentMemoryContext;
+    MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp match row", ALLOCSET_DEFAULT_SIZES);
+    Relation    heap = table_open(cols->relid, AccessShareLock);
+    Relation    index = index_open(cols->direct_index, AccessShareLock);
+    Oid         id_type = TupleDescAttr(RelationGetDescr(heap), cols->id_attnum - 1)->atttypid;
+    TupleTableSlot *slot = table_slot_create(heap, NULL);
+    IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), 0, 1);
+    ScanKeyData orderby;
+    int         n = 0;
+
+    ScanKeyEntryInitialize(&orderby, SK_ORDER_BY, 1, 1, InvalidOid, InvalidOid, InvalidOid,
+                           PointerGetDatum(qs->probe));
+    index_rescan(scan, NULL, 0, &orderby, 1);
+    while (n < limit && index_getnext_slot(scan, ForwardScanDirection, slot))
+    {
+        bool        id_null;
+        bool        fp_null;
+        bool        title_null = true;
+        Datum       id = slot_getattr(slot, cols->id_attnum, &id_null);
+        Datum       fp = slot_getattr(slot, cols->fp_attnum, &fp_null);
+        Datum       title = cols->title_attnum != InvalidAttrNumber
+            ? slot_getattr(slot, cols->title_attnum, &title_null) : (Datum) 0;
+
+        CHECK_FOR_INTERRUPTS();
+        n++;
+        if (id_null || fp_null)
+            continue;
+        add_candidate(qs, list, id_value(id, id_type), fp, title_null ? (Datum) 0 : title,
+                      afp_min_shared_hashes, row_cxt, result_cxt);
+    }
+    index_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    index_close(index, AccessShareLock);
+    table_close(heap, AccessShareLock);
+    MemoryContextDelete(row_cxt);
+}
+
 /*
  * Index path: the rows an afp_landmark index ranks first for the probe (at most
  * `limit`, each with at least `min_votes` index votes), each voted in full. The
@@ -558,7 +656,10 @@ collect_ranked(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid 
     {
         afp_index_max_postings = max_postings;
         afp_index_min_votes = min_votes;
-        vote_candidates(sql, 2, argtypes, args, qs, list, afp_min_shared_hashes);
+        if (OidIsValid(cols->direct_index))
+            scan_ranked(qs, cols, limit, list);
+        else
+            vote_candidates(sql, 2, argtypes, args, qs, list, afp_min_shared_hashes);
     }
     PG_FINALLY();
     {

@@ -14,7 +14,7 @@ int    afp_max_audio_bytes = 256 * 1024 * 1024;
 int    afp_min_shared_hashes = 5;
 double afp_min_confidence = 0.5;
 double afp_max_speed_change = 0.05;
-int    afp_index_max_postings = 200000;
+int    afp_index_max_postings = 50000;
 int    afp_index_min_votes = 3;
 int    afp_index_candidates = 10;
 bool   afp_use_landmark_index = true;
@@ -67,7 +67,7 @@ _PG_init(void)
                             "The scan reads the query's rarest hashes first until this budget is spent, "
                             "so its cost does not grow with the catalogue.",
                             &afp_index_max_postings,
-                            200000, 1000, 100000000,
+                            50000, 1000, 100000000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.index_min_votes",
