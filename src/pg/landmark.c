@@ -87,6 +87,19 @@ landmark_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
     *correlation = 0;
 }
 
+/* pg_index_column_has_property(): the column is distance-orderable (by <~>), nothing else is special. */
+static bool
+landmark_property(Oid index_oid, int attno, IndexAMProperty prop, const char *propname, bool *res, bool *isnull)
+{
+    if (attno == 1 && prop == AMPROP_DISTANCE_ORDERABLE)
+    {
+        *res = true;
+        *isnull = false;
+        return true;
+    }
+    return false;
+}
+
 /* Only ordering by <~> is supported; the opclass has no support functions to check. */
 static bool
 landmark_validate(Oid opclassoid)
@@ -143,7 +156,7 @@ afp_landmark_handler(PG_FUNCTION_ARGS)
     am->amcanreturn = NULL;
     am->amcostestimate = landmark_costestimate;
     am->amoptions = landmark_options;
-    am->amproperty = NULL;
+    am->amproperty = landmark_property;
     am->ambuildphasename = NULL;
     am->amvalidate = landmark_validate;
     am->amadjustmembers = NULL;

@@ -98,9 +98,8 @@ SELECT index_is_type('afp_tracks', 'afp_tracks_fp_landmark_idx', 'afp_landmark')
 SELECT has_index('afp_tracks', 'afp_tracks_fp_idx', 'fp', 'afp_tracks keeps its GIN index');
 SELECT is((SELECT indisvalid AND indisready FROM pg_index WHERE indexrelid = 'afp_tracks_fp_landmark_idx'::regclass),
           true, 'afp_tracks_fp_landmark_idx is valid');
--- Without an amproperty callback PostgreSQL answers NULL (unknown) here; false would mean no ORDER BY.
-SELECT isnt(pg_index_column_has_property('afp_tracks_fp_landmark_idx'::regclass, 1, 'distance_orderable'), false,
-          'the index may order by distance');
+SELECT is(pg_index_column_has_property('afp_tracks_fp_landmark_idx'::regclass, 1, 'distance_orderable'), true,
+          'the index orders by distance (<~>)');
 SELECT is(pg_index_column_has_property('afp_tracks_fp_landmark_idx'::regclass, 1, 'orderable'), false,
           'the index has no order of its own');
 SELECT is(pg_index_column_has_property('afp_tracks_fp_landmark_idx'::regclass, 1, 'search_nulls'), false,
