@@ -112,7 +112,7 @@ SELECT is((SELECT rows FROM afp_index_check(NULL)), NULL, 'afp_index_check(NULL)
 
 -- Settings.
 SELECT is(current_setting('afp.use_landmark_index'), 'on', 'afp.use_landmark_index defaults to on');
-SELECT is(current_setting('afp.index_max_postings'), '200000', 'afp.index_max_postings defaults to 200000');
+SELECT is(current_setting('afp.index_max_postings'), '50000', 'afp.index_max_postings defaults to 50000');
 SELECT is(current_setting('afp.index_min_votes'), '3', 'afp.index_min_votes defaults to 3');
 SELECT is(current_setting('afp.index_candidates'), '10', 'afp.index_candidates defaults to 10');
 SELECT is((SELECT array_agg(DISTINCT context) FROM pg_settings
