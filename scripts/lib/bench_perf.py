@@ -612,6 +612,17 @@ def bench_insert(db, cat, repeats, gin=True):
 # ---------------------------------------------------------------------------------------------
 
 
+NOTES = [
+    "(a) Latency rows: each query timed in the server (clock_timestamp around EXECUTE), one backend per path and mode, "
+    "after 8 warm-up queries; p50 / p95 of wall time; CPU = mean of the backend's on-CPU time (/proc/self/schedstat, "
+    "which the kernel updates at scheduler ticks: exact in sum, not per clip). Right = the first row names the clip's "
+    "track at its offset +-0.1 s (or at a repeat of the passage); \"(n distractor)\" = first rows naming a grown copy. "
+    "Clips: WAV 16-bit 44.1 kHz stereo; every kind is the same cut degraded with scripts/lib/bench_accuracy.py's "
+    "DEGRADATIONS; search only = match_afp on fingerprint() of the clip (reference density, not the query analysis "
+    "match_clip uses, so recall can differ from the decode rows).",
+]
+
+
 def print_table():
     header = ("metric", "afp_landmark path (or value)", "GIN path", "method")
     widths = [min(max(len(header[i]), max(len(str(r[i])) for r in rows)), 72) for i in range(3)]
@@ -620,6 +631,9 @@ def print_table():
     for r in rows:
         cells = [str(x).replace("|", "/") for x in r]
         print("| %-*s | %-*s | %-*s | %s |" % (widths[0], cells[0], widths[1], cells[1], widths[2], cells[2], cells[3]))
+    print()
+    for n in NOTES:
+        print(n)
 
 
 def main():
@@ -747,15 +761,10 @@ def main():
                     dump(H, "%s %s" % (path, mode), results[(mode, path)])
             for kind in all_kinds:
                 for length in lengths:
-                    if kind == HELD:
-                        how = "%d clean clips of held tracks; answered = false positives" % args.held_clips
-                    else:
-                        how = "%d clips; right = track at offset +-0.1 s (or a repeat of the passage)" % args.clips
                     out("p50 / p95 (CPU mean), right: %s, %d s, %s, %s" % (kind, length, mode, h),
                         cell(results[(mode, "landmark")], kind, length), cell(results[(mode, "GIN")], kind, length) if gin else NB,
-                        "%s timed in the server (clock_timestamp; CPU = mean of the backend's on-CPU time, /proc/self/schedstat, "
-                        "which the kernel updates at scheduler ticks: exact in sum, not per clip), "
-                        "one backend, after 8 warm-up queries; %s" % (what, how))
+                        "%s, %d %s (a)" % (what, args.held_clips if kind == HELD else args.clips,
+                                           "held-track clips; answered = false positives" if kind == HELD else "clips"))
         out("wrong answers of db clips; held false positives, %s" % h,
             " / ".join("%s: %s" % (m, answer_summary(results[(m, "landmark")])) for m in ("with decode", "search only")),
             " / ".join("%s: %s" % (m, answer_summary(results[(m, "GIN")])) for m in ("with decode", "search only")) if gin else NB,
