@@ -117,6 +117,13 @@ typedef struct LandmarkMetaData
 #define LANDMARK_ROWS_PER_PAGE      ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkRow)))
 
 #define LandmarkPageGetOpaque(page) ((LandmarkPageOpaque) PageGetSpecialPointer(page))
+
+/* Items of item_size bytes on a page: they run from the page contents to pd_lower. */
+static inline uint32
+landmark_page_items(Page page, Size item_size)
+{
+    return (uint32) ((((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / item_size);
+}
 #define LandmarkPageGetMeta(page)   ((LandmarkMetaData *) PageGetContents(page))
 
 /* Packs a heap TID into the core's row id and back (block 32 bits, line pointer 11 bits). */

@@ -7,6 +7,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xlog.h"
 #include "catalog/index.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
@@ -73,7 +74,7 @@ afp_index_stats(PG_FUNCTION_ARGS)
         CHECK_FOR_INTERRUPTS();
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         e = (const uint64 *) PageGetContents(BufferGetPage(buf));
-        n = (((PageHeader) BufferGetPage(buf))->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(uint64);
+        n = landmark_page_items(BufferGetPage(buf), sizeof(uint64));
         for (uint32 k = 0; k < n; k++)
         {
             if ((uint64) page * LANDMARK_DIR_ENTRIES_PER_PAGE + k > 0)
@@ -202,7 +203,7 @@ collect_postings(Relation index, BlockNumber blkno, BlockNumber npages, bool cha
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         page = BufferGetPage(buf);
         p = (const LandmarkPosting *) PageGetContents(page);
-        n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkPosting);
+        n = landmark_page_items(page, sizeof(LandmarkPosting));
         for (uint32 k = 0; k < n; k++)
             if (BlockNumberIsValid(p[k].block))
                 check_push(out, landmark_row_id(p[k].block, landmark_posting_offset(&p[k])), p[k].hash,
@@ -232,7 +233,7 @@ collect_rows(Relation index, BlockNumber blkno, Size *n_out)
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         page = BufferGetPage(buf);
         r = (const LandmarkRow *) PageGetContents(page);
-        count = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkRow);
+        count = landmark_page_items(page, sizeof(LandmarkRow));
         for (uint32 k = 0; k < count; k++)
         {
             if (!ItemPointerIsValid(&r[k].tid))
@@ -283,6 +284,7 @@ afp_index_check(PG_FUNCTION_ARGS)
 {
     Relation    heap;
     Relation    index;
+    LOCKMODE    heap_lock;
     LandmarkMetaData meta;
     CheckList   stored = {0};
     HeapSide    hs = {0};
@@ -300,14 +302,16 @@ afp_index_check(PG_FUNCTION_ARGS)
     bool        nulls[4] = {0};
 
     /*
-     * ShareUpdateExclusiveLock keeps VACUUM (and DDL) away while inserts go on. The
+     * ShareUpdateExclusiveLock keeps VACUUM (and DDL) away while inserts go on (a
+     * standby can take only AccessShareLock; there, replay is the only writer). The
      * snapshot is taken before the index is read: a row it sees committed before it,
      * so its postings are already in the index; a row inserted later may have
      * postings without being visible, which counts as "not yet vacuumed", not as
      * orphaned. Postings are read before row entries because an insert writes its
      * row entry first: every posting read has its entry.
      */
-    index = open_landmark_index(PG_GETARG_OID(0), &heap, ShareUpdateExclusiveLock);
+    heap_lock = RecoveryInProgress() ? AccessShareLock : ShareUpdateExclusiveLock;
+    index = open_landmark_index(PG_GETARG_OID(0), &heap, heap_lock);
     snapshot = RegisterSnapshot(GetTransactionSnapshot());
     landmark_read_meta(index, &meta);
     collect_postings(index, meta.data_start, meta.data_pages, false, &stored);
@@ -372,6 +376,6 @@ afp_index_check(PG_FUNCTION_ARGS)
     values[3] = Int64GetDatum(orphaned);
     MemoryContextDelete(hs.tuple_cxt);
     index_close(index, AccessShareLock);
-    table_close(heap, ShareUpdateExclusiveLock);
+    table_close(heap, heap_lock);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

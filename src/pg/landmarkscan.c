@@ -163,7 +163,7 @@ read_pending(Relation index, BlockNumber blkno, AfpSearch *search, PostingBatch 
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         page = BufferGetPage(buf);
         p = (const LandmarkPosting *) PageGetContents(page);
-        n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkPosting);
+        n = landmark_page_items(page, sizeof(LandmarkPosting));
         b->n = 0;
         for (uint32 k = 0; k < n; k++)
         {

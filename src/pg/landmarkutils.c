@@ -87,13 +87,6 @@ landmark_new_buffer(Relation index)
     return buf;
 }
 
-/* Items on a page written by the build or by append_items. */
-static uint32
-page_items(Page page, Size item_size)
-{
-    return (uint32) ((((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / item_size);
-}
-
 /*
  * Appends items to the row or pending chain, one WAL record per page touched.
  * The caller holds the meta buffer exclusively locked, which serialises appends.
@@ -128,7 +121,7 @@ append_items(Relation index, Buffer metabuf, bool pending, const char *items, Si
             tailbuf = ReadBuffer(index, *tail);
             LockBuffer(tailbuf, BUFFER_LOCK_EXCLUSIVE);
             target = GenericXLogRegisterBuffer(state, tailbuf, 0);
-            have = page_items(target, item_size);
+            have = landmark_page_items(target, item_size);
         }
         if (have >= capacity)
         {

@@ -53,7 +53,7 @@ find_dead_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callba
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         page = BufferGetPage(buf);
         rows = (LandmarkRow *) PageGetContents(page);
-        n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkRow);
+        n = landmark_page_items(page, sizeof(LandmarkRow));
         for (uint32 k = 0; k < n; k++)
         {
             if (!ItemPointerIsValid(&rows[k].tid) || !callback(&rows[k].tid, cb_state))
@@ -95,7 +95,7 @@ forget_dead_rows(Relation index, BlockNumber blkno, const DeadRows *dead, Buffer
         LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
         page = BufferGetPage(buf);
         rows = (LandmarkRow *) PageGetContents(page);
-        n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkRow);
+        n = landmark_page_items(page, sizeof(LandmarkRow));
         for (uint32 k = 0; k < n && !any; k++)
             any = ItemPointerIsValid(&rows[k].tid) &&
                 is_dead(dead, ItemPointerGetBlockNumber(&rows[k].tid), ItemPointerGetOffsetNumber(&rows[k].tid));
@@ -117,47 +117,59 @@ forget_dead_rows(Relation index, BlockNumber blkno, const DeadRows *dead, Buffer
     }
 }
 
-/* Removes the postings of dead rows from one page; returns how many. */
+/*
+ * Removes the postings of dead rows from one page; returns how many. The meta
+ * page's removed_postings goes up in the same WAL record, so the counter stays
+ * exact even when VACUUM is interrupted. Locks are taken meta first, then the
+ * page, the order inserts use.
+ */
 static uint64
 sweep_postings_page(Relation index, BlockNumber blkno, const DeadRows *dead, BufferAccessStrategy strategy,
                     BlockNumber *next)
 {
     Buffer      buf;
+    Buffer      metabuf;
     Page        page;
     LandmarkPosting *p;
     uint32      n;
-    uint32      first_dead = UINT32_MAX;
+    bool        any = false;
     uint64      removed = 0;
+    GenericXLogState *state;
+    LandmarkPosting *cp;
 
     vacuum_delay_point();
     buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
-    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
     page = BufferGetPage(buf);
     p = (LandmarkPosting *) PageGetContents(page);
-    n = (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(LandmarkPosting);
-    for (uint32 k = 0; k < n; k++)
-        if (BlockNumberIsValid(p[k].block) && is_dead(dead, p[k].block, landmark_posting_offset(&p[k])))
-        {
-            first_dead = k;
-            break;
-        }
-    if (first_dead != UINT32_MAX)
-    {
-        GenericXLogState *state = GenericXLogStart(index);
-        Page        copy = GenericXLogRegisterBuffer(state, buf, 0);
-        LandmarkPosting *cp = (LandmarkPosting *) PageGetContents(copy);
-
-        for (uint32 k = first_dead; k < n; k++)
-            if (BlockNumberIsValid(cp[k].block) && is_dead(dead, cp[k].block, landmark_posting_offset(&cp[k])))
-            {
-                cp[k].block = InvalidBlockNumber;
-                removed++;
-            }
-        GenericXLogFinish(state);
-    }
+    n = landmark_page_items(page, sizeof(LandmarkPosting));
+    for (uint32 k = 0; k < n && !any; k++)
+        any = BlockNumberIsValid(p[k].block) && is_dead(dead, p[k].block, landmark_posting_offset(&p[k]));
     if (next)
         *next = LandmarkPageGetOpaque(page)->next;
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    if (!any)
+    {
+        ReleaseBuffer(buf);
+        return 0;
+    }
+
+    metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    state = GenericXLogStart(index);
+    cp = (LandmarkPosting *) PageGetContents(GenericXLogRegisterBuffer(state, buf, 0));
+    n = landmark_page_items(BufferGetPage(buf), sizeof(LandmarkPosting));
+    for (uint32 k = 0; k < n; k++)
+        if (BlockNumberIsValid(cp[k].block) && is_dead(dead, cp[k].block, landmark_posting_offset(&cp[k])))
+        {
+            cp[k].block = InvalidBlockNumber;
+            removed++;
+        }
+    LandmarkPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0))->removed_postings += removed;
+    GenericXLogFinish(state);
     UnlockReleaseBuffer(buf);
+    UnlockReleaseBuffer(metabuf);
     return removed;
 }
 
@@ -188,7 +200,7 @@ landmark_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
         while (BlockNumberIsValid(blkno))
             removed += sweep_postings_page(index, blkno, &dead, info->strategy, &blkno);
 
-        /* 2. Then the row entries (see forget_dead_rows), 3. then the counters. */
+        /* 2. Then the row entries (see forget_dead_rows), 3. then the row count. */
         forget_dead_rows(index, meta.rows_head, &dead, info->strategy);
         {
             Buffer      metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
@@ -199,7 +211,6 @@ landmark_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
             state = GenericXLogStart(index);
             m = LandmarkPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
             m->rows -= Min(m->rows, dead.n);
-            m->removed_postings += removed;
             GenericXLogFinish(state);
             UnlockReleaseBuffer(metabuf);
         }

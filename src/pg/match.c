@@ -416,11 +416,6 @@ candidate_plan(const char *sql, int nargs, Oid *argtypes)
     return plan;
 }
 
-/*
- * Runs a candidate query (columns: id int8, fp afp, title text) and votes each
- * candidate with the query's variants; rows scoring at least min_score are added
- * to the list.
- */
 /* The fingerprint warped to a playback speed (see warp.hpp). */
 static AfpDatum *
 warped(const AfpDatum *fp, double speed)
@@ -492,6 +487,11 @@ add_candidate(const QuerySet *qs, MatchList *list, int64 id, Datum fp_datum, Dat
     MemoryContextSwitchTo(old);
 }
 
+/*
+ * Runs a candidate query (columns: id int8, fp afp, title text) and votes each
+ * candidate with the query's variants; rows scoring at least min_score are added
+ * to the list.
+ */
 static void
 vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const QuerySet *qs, MatchList *list,
                 int min_score)
