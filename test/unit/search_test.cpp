@@ -7,23 +7,17 @@
 #include <map>
 
 #include "errors.hpp"
+#include "bodies.hpp"
 #include "format.hpp"
 #include "landmarks.hpp"
 #include "search.hpp"
 #include "synth.hpp"
 
 using namespace afp;
+using afp::test::body_with;
+using afp::test::header;
 
 namespace {
-
-std::vector<uint8_t> body_with(const std::vector<Landmark>& lm, uint32_t n_samples) {
-    std::vector<Landmark> sorted = lm;
-    std::sort(sorted.begin(), sorted.end());
-    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    return encode_body(default_params(), n_samples, sorted);
-}
-
-const AfpHeader& header(const std::vector<uint8_t>& body) { return *reinterpret_cast<const AfpHeader*>(body.data()); }
 
 uint32_t u(int v) { return static_cast<uint32_t>(v); }
 
