@@ -166,7 +166,20 @@ landmark_bucket(int32 hash, uint32 dir_bits)
     return dir_bits == 0 ? 0 : h >> (32 - dir_bits);
 }
 
+/* Row ids (landmark_row_id), sorted once filled, for membership tests. */
+typedef struct LandmarkRowIds
+{
+    uint64     *ids;
+    Size        n;
+    Size        capacity;
+} LandmarkRowIds;
+
 /* landmarkutils.c */
+extern void landmark_row_ids_add(LandmarkRowIds *set, uint64 id);
+extern void landmark_row_ids_sort(LandmarkRowIds *set);
+extern bool landmark_row_ids_contain(const LandmarkRowIds *set, uint64 id);
+extern void landmark_collect_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback,
+                                  void *cb_state, BufferAccessStrategy strategy, LandmarkRowIds *out);
 extern void landmark_init_page(Page page, uint16 kind);
 extern void landmark_read_meta(Relation index, LandmarkMetaData *meta);
 extern void landmark_fill_posting(LandmarkPosting *p, int32 hash, ItemPointer tid, uint32 frame);

@@ -143,21 +143,10 @@ compare_check(const void *a, const void *b)
     return 0;
 }
 
-static int
-compare_u64(const void *a, const void *b)
-{
-    uint64      x = *(const uint64 *) a;
-    uint64      y = *(const uint64 *) b;
-
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
 typedef struct HeapSide
 {
     CheckList   expected;
-    uint64     *visible;        /* row ids of the rows the snapshot sees */
-    Size        nvisible;
-    Size        capacity;
+    LandmarkRowIds visible;     /* the rows the snapshot sees */
     MemoryContext tuple_cxt;
 } HeapSide;
 
@@ -170,13 +159,7 @@ heap_side_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
     MemoryContext old;
     AfpDatum   *fp;
 
-    if (hs->nvisible == hs->capacity)
-    {
-        hs->capacity = Max(1024, hs->capacity * 2);
-        hs->visible = hs->visible == NULL ? palloc(hs->capacity * sizeof(uint64))
-            : repalloc_huge(hs->visible, hs->capacity * sizeof(uint64));
-    }
-    hs->visible[hs->nvisible++] = row;
+    landmark_row_ids_add(&hs->visible, row);
     if (isnull[0])
         return;
     old = MemoryContextSwitchTo(hs->tuple_cxt);
@@ -214,43 +197,6 @@ collect_postings(Relation index, BlockNumber blkno, BlockNumber npages, bool cha
     }
 }
 
-/* Row ids on the row pages. */
-static uint64 *
-collect_rows(Relation index, BlockNumber blkno, Size *n_out)
-{
-    Size        n = 0;
-    Size        capacity = 1024;
-    uint64     *ids = palloc(capacity * sizeof(uint64));
-
-    while (BlockNumberIsValid(blkno))
-    {
-        Buffer      buf = ReadBuffer(index, blkno);
-        Page        page;
-        const LandmarkRow *r;
-        uint32      count;
-
-        CHECK_FOR_INTERRUPTS();
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        page = BufferGetPage(buf);
-        r = (const LandmarkRow *) PageGetContents(page);
-        count = landmark_page_items(page, sizeof(LandmarkRow));
-        for (uint32 k = 0; k < count; k++)
-        {
-            if (!ItemPointerIsValid(&r[k].tid))
-                continue;
-            if (n == capacity)
-            {
-                capacity *= 2;
-                ids = repalloc_huge(ids, capacity * sizeof(uint64));
-            }
-            ids[n++] = landmark_row_id(ItemPointerGetBlockNumber(&r[k].tid), ItemPointerGetOffsetNumber(&r[k].tid));
-        }
-        blkno = LandmarkPageGetOpaque(page)->next;
-        UnlockReleaseBuffer(buf);
-    }
-    *n_out = n;
-    return ids;
-}
 
 /* Whether a heap TID still has a line pointer in use (a dead row VACUUM has not reached yet). */
 static bool
@@ -291,8 +237,7 @@ afp_index_check(PG_FUNCTION_ARGS)
     IndexInfo  *info;
     Snapshot    snapshot;
     TableScanDesc scan;
-    uint64     *listed;
-    Size        nlisted;
+    LandmarkRowIds listed = {0};
     int64       missing = 0;
     int64       orphaned = 0;
     Size        i = 0;
@@ -316,7 +261,7 @@ afp_index_check(PG_FUNCTION_ARGS)
     landmark_read_meta(index, &meta);
     collect_postings(index, meta.data_start, meta.data_pages, false, &stored);
     collect_postings(index, meta.pending_head, 0, true, &stored);
-    listed = collect_rows(index, meta.rows_head, &nlisted);
+    landmark_collect_rows(index, meta.rows_head, NULL, NULL, NULL, &listed);
 
     hs.tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp_index_check row", ALLOCSET_DEFAULT_SIZES);
     info = BuildIndexInfo(index);
@@ -329,10 +274,8 @@ afp_index_check(PG_FUNCTION_ARGS)
         qsort(stored.items, stored.n, sizeof(CheckPosting), compare_check);
     if (hs.expected.n > 1)
         qsort(hs.expected.items, hs.expected.n, sizeof(CheckPosting), compare_check);
-    if (hs.nvisible > 1)
-        qsort(hs.visible, hs.nvisible, sizeof(uint64), compare_u64);
-    if (nlisted > 1)
-        qsort(listed, nlisted, sizeof(uint64), compare_u64);
+    landmark_row_ids_sort(&hs.visible);
+    landmark_row_ids_sort(&listed);
 
     /* Merge: equal entries pair off (a landmark repeated in a row is stored as often). */
     while (i < stored.n || j < hs.expected.n)
@@ -360,8 +303,8 @@ afp_index_check(PG_FUNCTION_ARGS)
         else
         {
             uint64      row = stored.items[i].row;
-            bool        listed_row = bsearch(&row, listed, nlisted, sizeof(uint64), compare_u64) != NULL;
-            bool        visible = bsearch(&row, hs.visible, hs.nvisible, sizeof(uint64), compare_u64) != NULL;
+            bool        listed_row = landmark_row_ids_contain(&listed, row);
+            bool        visible = landmark_row_ids_contain(&hs.visible, row);
 
             if (!listed_row || visible || !heap_slot_in_use(heap, row))
                 orphaned++;
@@ -370,7 +313,7 @@ afp_index_check(PG_FUNCTION_ARGS)
     }
     if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
         elog(ERROR, "afp_index_check must return a record");
-    values[0] = Int64GetDatum((int64) hs.nvisible);
+    values[0] = Int64GetDatum((int64) hs.visible.n);
     values[1] = Int64GetDatum((int64) stored.n);
     values[2] = Int64GetDatum(missing);
     values[3] = Int64GetDatum(orphaned);

@@ -4,6 +4,7 @@
  */
 #include "landmark.h"
 
+#include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
@@ -196,4 +197,72 @@ landmark_directory_entry(Relation index, const LandmarkMetaData *meta, uint32 en
     value = ((const uint64 *) PageGetContents(BufferGetPage(buf)))[entry % LANDMARK_DIR_ENTRIES_PER_PAGE];
     UnlockReleaseBuffer(buf);
     return value;
+}
+
+void
+landmark_row_ids_add(LandmarkRowIds *set, uint64 id)
+{
+    if (set->n == set->capacity)
+    {
+        set->capacity = Max(1024, set->capacity * 2);
+        set->ids = set->ids == NULL ? palloc(set->capacity * sizeof(uint64))
+            : repalloc_huge(set->ids, set->capacity * sizeof(uint64));
+    }
+    set->ids[set->n++] = id;
+}
+
+static int
+compare_row_ids(const void *a, const void *b)
+{
+    uint64      x = *(const uint64 *) a;
+    uint64      y = *(const uint64 *) b;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+void
+landmark_row_ids_sort(LandmarkRowIds *set)
+{
+    if (set->n > 1)
+        qsort(set->ids, set->n, sizeof(uint64), compare_row_ids);
+}
+
+bool
+landmark_row_ids_contain(const LandmarkRowIds *set, uint64 id)
+{
+    return set->n > 0 && bsearch(&id, set->ids, set->n, sizeof(uint64), compare_row_ids) != NULL;
+}
+
+/*
+ * Adds the ids of the listed rows on the row pages from blkno on: every valid
+ * entry, or with a callback (VACUUM's), those it reports dead. No page changes.
+ */
+void
+landmark_collect_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback, void *cb_state,
+                      BufferAccessStrategy strategy, LandmarkRowIds *out)
+{
+    while (BlockNumberIsValid(blkno))
+    {
+        Buffer      buf;
+        Page        page;
+        const LandmarkRow *rows;
+        uint32      n;
+
+        vacuum_delay_point();
+        buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        rows = (const LandmarkRow *) PageGetContents(page);
+        n = landmark_page_items(page, sizeof(LandmarkRow));
+        for (uint32 k = 0; k < n; k++)
+        {
+            ItemPointerData tid = rows[k].tid;
+
+            if (!ItemPointerIsValid(&tid) || (callback != NULL && !callback(&tid, cb_state)))
+                continue;
+            landmark_row_ids_add(out, landmark_row_id(ItemPointerGetBlockNumber(&tid), ItemPointerGetOffsetNumber(&tid)));
+        }
+        blkno = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+    }
 }

@@ -10,67 +10,11 @@
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 
-static int
-compare_row_ids(const void *a, const void *b)
-{
-    uint64      x = *(const uint64 *) a;
-    uint64      y = *(const uint64 *) b;
-
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* Row ids of removed rows, sorted, for bsearch. */
-typedef struct DeadRows
-{
-    uint64     *ids;
-    Size        n;
-    Size        capacity;
-} DeadRows;
-
+/* Whether a posting or row entry belongs to a dead row. */
 static bool
-is_dead(const DeadRows *dead, BlockNumber block, OffsetNumber offset)
+is_dead(const LandmarkRowIds *dead, BlockNumber block, OffsetNumber offset)
 {
-    uint64      id = landmark_row_id(block, offset);
-
-    return bsearch(&id, dead->ids, dead->n, sizeof(uint64), compare_row_ids) != NULL;
-}
-
-/* Collects the ids of the rows the callback reports dead (no page is changed here). */
-static void
-find_dead_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback, void *cb_state,
-               DeadRows *dead, BufferAccessStrategy strategy)
-{
-    while (BlockNumberIsValid(blkno))
-    {
-        Buffer      buf;
-        Page        page;
-        LandmarkRow *rows;
-        uint32      n;
-        BlockNumber next;
-
-        vacuum_delay_point();
-        buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        page = BufferGetPage(buf);
-        rows = (LandmarkRow *) PageGetContents(page);
-        n = landmark_page_items(page, sizeof(LandmarkRow));
-        for (uint32 k = 0; k < n; k++)
-        {
-            if (!ItemPointerIsValid(&rows[k].tid) || !callback(&rows[k].tid, cb_state))
-                continue;
-            if (dead->n == dead->capacity)
-            {
-                dead->capacity = Max(1024, dead->capacity * 2);
-                dead->ids = dead->ids == NULL ? palloc(dead->capacity * sizeof(uint64))
-                    : repalloc_huge(dead->ids, dead->capacity * sizeof(uint64));
-            }
-            dead->ids[dead->n++] = landmark_row_id(ItemPointerGetBlockNumber(&rows[k].tid),
-                                                   ItemPointerGetOffsetNumber(&rows[k].tid));
-        }
-        next = LandmarkPageGetOpaque(page)->next;
-        UnlockReleaseBuffer(buf);
-        blkno = next;
-    }
+    return landmark_row_ids_contain(dead, landmark_row_id(block, offset));
 }
 
 /*
@@ -79,7 +23,7 @@ find_dead_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callba
  * the next VACUUM finds the rows dead again and removes whatever postings remain.
  */
 static void
-forget_dead_rows(Relation index, BlockNumber blkno, const DeadRows *dead, BufferAccessStrategy strategy)
+forget_dead_rows(Relation index, BlockNumber blkno, const LandmarkRowIds *dead, BufferAccessStrategy strategy)
 {
     while (BlockNumberIsValid(blkno))
     {
@@ -124,7 +68,7 @@ forget_dead_rows(Relation index, BlockNumber blkno, const DeadRows *dead, Buffer
  * page, the order inserts use.
  */
 static uint64
-sweep_postings_page(Relation index, BlockNumber blkno, const DeadRows *dead, BufferAccessStrategy strategy,
+sweep_postings_page(Relation index, BlockNumber blkno, const LandmarkRowIds *dead, BufferAccessStrategy strategy,
                     BlockNumber *next)
 {
     Buffer      buf;
@@ -179,20 +123,20 @@ landmark_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 {
     Relation    index = info->index;
     LandmarkMetaData meta;
-    DeadRows    dead = {0};
+    LandmarkRowIds dead = {0};
     uint64      removed = 0;
 
     if (stats == NULL)
         stats = palloc0(sizeof(IndexBulkDeleteResult));
     landmark_read_meta(index, &meta);
-    find_dead_rows(index, meta.rows_head, callback, callback_state, &dead, info->strategy);
+    landmark_collect_rows(index, meta.rows_head, callback, callback_state, info->strategy, &dead);
     if (dead.n > 0)
     {
         BlockNumber blkno;
 
         /* 1. The postings, in the packed area and the pending chain as of now (rows appended
          *    later are alive: their TIDs were just inserted). */
-        qsort(dead.ids, dead.n, sizeof(uint64), compare_row_ids);
+        landmark_row_ids_sort(&dead);
         for (BlockNumber b = 0; b < meta.data_pages; b++)
             removed += sweep_postings_page(index, meta.data_start + b, &dead, info->strategy, NULL);
         landmark_read_meta(index, &meta);

@@ -650,8 +650,6 @@ collect_ranked(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid 
     Oid         argtypes[2] = {afp_type, INT8OID};
     Datum       args[2] = {PointerGetDatum(qs->probe), Int64GetDatum(limit)};
 
-    sql = psprintf("SELECT %s FROM %s c ORDER BY c.%s OPERATOR(%s.<~>) $1 LIMIT $2", candidate_columns(cols),
-                   cols->relation, cols->fp, quote_identifier(get_namespace_name(ext_nsp)));
     PG_TRY();
     {
         afp_index_max_postings = max_postings;
@@ -659,7 +657,11 @@ collect_ranked(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid 
         if (OidIsValid(cols->direct_index))
             scan_ranked(qs, cols, limit, list);
         else
+        {
+            sql = psprintf("SELECT %s FROM %s c ORDER BY c.%s OPERATOR(%s.<~>) $1 LIMIT $2", candidate_columns(cols),
+                           cols->relation, cols->fp, quote_identifier(get_namespace_name(ext_nsp)));
             vote_candidates(sql, 2, argtypes, args, qs, list, afp_min_shared_hashes);
+        }
     }
     PG_FINALLY();
     {
