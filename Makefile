@@ -2,15 +2,15 @@
 # linked into one module. `make && make install && make installcheck`.
 EXTENSION = afp
 MODULE_big = afp
-DATA = sql/afp--0.1.0.sql sql/afp--0.1.0--0.2.0.sql sql/afp--0.2.0--0.3.0.sql
+DATA = sql/afp--0.1.0.sql sql/afp--0.1.0--0.2.0.sql sql/afp--0.2.0--0.3.0.sql sql/afp--0.3.0--0.4.0.sql
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 GLUE_SRCS = $(sort $(wildcard src/pg/*.c))
 OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.cpp=.o)
 
-PG_CPPFLAGS = -Isrc/core
+PG_CPPFLAGS = -Isrc/core $(shell pkg-config --cflags opusfile)
 PG_CXXFLAGS = -std=c++17
-SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lstdc++
+SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lopusfile -lstdc++
 
 # pg_regress: sql/*.sql against expected/*.out; fixtures come from test/data (see scripts/make-fixtures)
 REGRESS = type fingerprint gin match errors accuracy catalog landmark

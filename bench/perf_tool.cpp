@@ -46,14 +46,14 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 int split(int repeats, int argc, char** argv) {
-    const afp::AudioLimits limits{86400.0, size_t{1} << 31};
+    const afp::AudioLimits limits{86400.0, size_t{1} << 31, uint64_t{1} << 40};
     std::printf("file,audio_s,decode_cpu_s,fingerprint_cpu_s\n");
     for (int a = 0; a < argc; ++a) {
         const std::vector<uint8_t> bytes = read_file(argv[a]);
         double audio_s = 0.0;
         double t0 = cpu_seconds();
         for (int r = 0; r < repeats; ++r) {
-            afp::MemoryDecoder decoder(bytes.data(), bytes.size(), limits.max_seconds);
+            afp::MemoryDecoder decoder(bytes.data(), bytes.size(), limits.max_seconds, limits.max_samples);
             std::vector<float> block;
             while (true) {
                 block.clear();

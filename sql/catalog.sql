@@ -51,6 +51,14 @@ SELECT title, round(start_s::numeric) AS start_s, round(end_s::numeric) AS end_s
        round(track_start_s::numeric) AS track_start_s, confidence > 0.5 AS confident
 FROM match_segments(decode(:'radio', 'base64'), 'afp_tracks', 6, 3);
 SELECT * FROM match_segments(decode(:'radio', 'base64'), 'afp_tracks', 0.5, 3);
+-- Values whose loop would never end (NaN compares above every number, infinities pass every
+-- lower bound) or would run a window per sample, and windows beyond afp.max_clip_seconds.
+SELECT * FROM match_segments(decode(:'radio', 'base64'), window_s => 'Infinity', hop_s => 'Infinity');
+SELECT * FROM match_segments(decode(:'radio', 'base64'), window_s => 'NaN');
+SELECT * FROM match_segments(decode(:'radio', 'base64'), hop_s => 'NaN');
+SELECT * FROM match_segments(decode(:'radio', 'base64'), hop_s => 1e-9);
+SELECT * FROM match_segments(decode(:'radio', 'base64'), window_s => 1e308);
+SELECT * FROM match_segments(decode(:'radio', 'base64'), window_s => 61, hop_s => 10);
 
 -- Deleting a track takes it out of the answers; re-fingerprinting puts it back.
 DELETE FROM afp_tracks WHERE title = 'song2';

@@ -14,11 +14,16 @@ INSERT INTO gin_tracks VALUES
   (3, fingerprint(decode(:'song3', 'base64'))), (4, fingerprint(decode(:'song4', 'base64'))),
   (5, fingerprint(decode(:'song5', 'base64'))), (6, fingerprint(decode(:'song6', 'base64')));
 -- Padding rows made from the real fingerprints' hashes shifted into other landmarks, so the
--- index holds many posting lists and the planner has a reason to use it.
+-- index holds many posting lists and the planner has a reason to use it. A hash is parameter set 1
+-- in the top byte, then f1 | df + 128 | dt; shifting its index in the space f1 144..368, df + 128
+-- 1..255, dt 1..63 by k keeps it a hash the parameter set can produce (target bin inside 16..496).
+CREATE FUNCTION pg_temp.shifted(h int, k int) RETURNS int LANGUAGE sql IMMUTABLE AS $$
+  SELECT 16777216 + ((144 + j / 16065) << 15) + ((1 + (j / 63) % 255) << 7) + 1 + j % 63
+  FROM (SELECT ((((h >> 15) & 511) - 16)::bigint * 16065 + (((h >> 7) & 255) - 1) * 63 + (h & 127) - 1 + k) % 3614625 AS j) s $$;
 INSERT INTO gin_tracks
 SELECT 100 + g, ('1:1:8000:128:160000:' ||
         (SELECT string_agg(h::text || '@' || (i % 1200)::text, ',' ORDER BY h)
-         FROM (SELECT DISTINCT 16777216 + ((x - 16777216 + g * 7919) % 16777216) AS h, row_number() OVER () AS i
+         FROM (SELECT DISTINCT pg_temp.shifted(x, g * 7919) AS h, row_number() OVER () AS i
                FROM unnest(afp_hashes(t.fp)) x) s))::afp
 FROM gin_tracks t, generate_series(1, 50) g WHERE t.id = 1 + g % 6;
 

@@ -408,12 +408,12 @@ SELECT * FROM afp_index_check('lm_songs');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM afp_index_stats(NULL);
 -- A landmark past frame 2^21 - 1 (9.3 hours) fits no posting: refused on insert and at build.
-INSERT INTO lm_songs VALUES (200, 'too long', '1:1:8000:128:400000000:16777300@2097152');
+INSERT INTO lm_songs VALUES (200, 'too long', '1:1:8000:128:400000000:23341697@2097152');
 \echo :LAST_ERROR_SQLSTATE
-INSERT INTO lm_songs VALUES (200, 'just fits', '1:1:8000:128:400000000:16777300@2097151');
+INSERT INTO lm_songs VALUES (200, 'just fits', '1:1:8000:128:400000000:23341697@2097151');
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
 CREATE TABLE lm_long (id int, fp afp);
-INSERT INTO lm_long VALUES (1, '1:1:8000:128:400000000:16777300@2097152');
+INSERT INTO lm_long VALUES (1, '1:1:8000:128:400000000:23341697@2097152');
 CREATE INDEX lm_long_fp_idx ON lm_long USING afp_landmark (fp);
 \echo :LAST_ERROR_SQLSTATE
 -- The check reads the table: it needs SELECT on it.

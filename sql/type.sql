@@ -2,18 +2,18 @@
 CREATE EXTENSION IF NOT EXISTS afp;
 
 -- A hand-written fingerprint: 3 landmarks, 1 s of audio at 8 kHz.
-SELECT '1:1:8000:128:8000:16777300@5,16777300@9,16777350@1'::afp;
-SELECT afp_duration('1:1:8000:128:8000:16777300@5,16777300@9,16777350@1'),
-       afp_landmark_count('1:1:8000:128:8000:16777300@5,16777300@9,16777350@1'),
-       afp_param_set('1:1:8000:128:8000:16777300@5,16777300@9,16777350@1'),
-       afp_hashes('1:1:8000:128:8000:16777300@5,16777300@9,16777350@1');
-SELECT * FROM afp_landmarks('1:1:8000:128:8000:16777300@5,16777300@9,16777350@1');
+SELECT '1:1:8000:128:8000:23341697@5,23341697@9,23348097@1'::afp;
+SELECT afp_duration('1:1:8000:128:8000:23341697@5,23341697@9,23348097@1'),
+       afp_landmark_count('1:1:8000:128:8000:23341697@5,23341697@9,23348097@1'),
+       afp_param_set('1:1:8000:128:8000:23341697@5,23341697@9,23348097@1'),
+       afp_hashes('1:1:8000:128:8000:23341697@5,23341697@9,23348097@1');
+SELECT * FROM afp_landmarks('1:1:8000:128:8000:23341697@5,23341697@9,23348097@1');
 
 -- An empty fingerprint is a value like any other.
 SELECT '1:1:8000:128:0:'::afp, afp_landmark_count('1:1:8000:128:0:'), afp_hashes('1:1:8000:128:0:');
 
 -- Whitespace around the value is accepted; the output is canonical.
-SELECT '  1:1:8000:128:8000:16777300@5 '::afp;
+SELECT '  1:1:8000:128:8000:23341697@5 '::afp;
 
 -- Malformed text: each says what is wrong (SQLSTATE 22P02).
 \set VERBOSITY default
@@ -22,11 +22,11 @@ SELECT 'hello'::afp;
 SELECT '2:1:8000:128:8000:'::afp;
 SELECT '1:7:8000:128:8000:'::afp;
 SELECT '1:1:16000:128:8000:'::afp;
-SELECT '1:1:8000:128:8000:16777350@1,16777300@5'::afp;
-SELECT '1:1:8000:128:8000:16777300@5,16777300@5'::afp;
+SELECT '1:1:8000:128:8000:23348097@1,23341697@5'::afp;
+SELECT '1:1:8000:128:8000:23341697@5,23341697@5'::afp;
 SELECT '1:1:8000:128:8000:5@5'::afp;
-SELECT '1:1:8000:128:8000:16777300@999'::afp;
-SELECT '1:1:8000:128:8000:16777300@5,'::afp;
+SELECT '1:1:8000:128:8000:23341697@999'::afp;
+SELECT '1:1:8000:128:8000:23341697@5,'::afp;
 
 -- A real fingerprint survives text and binary round trips unchanged.
 \set song1 `base64 -w0 "$AFP_FIXTURES/song1.wav"`

@@ -16,6 +16,7 @@ enum class ErrorKind {
     NonFinite,
     Silent,
     TooLong,
+    TooManySamples,
     TooLarge,
     Malformed,
     ParamMismatch,

@@ -32,6 +32,7 @@ AfpStatusCode code_for(afp::ErrorKind kind) noexcept {
         case afp::ErrorKind::NonFinite: return AFP_E_NON_FINITE;
         case afp::ErrorKind::Silent: return AFP_E_SILENT;
         case afp::ErrorKind::TooLong: return AFP_E_TOO_LONG;
+        case afp::ErrorKind::TooManySamples: return AFP_E_TOO_MANY_SAMPLES;
         case afp::ErrorKind::TooLarge: return AFP_E_TOO_LARGE;
         case afp::ErrorKind::Malformed: return AFP_E_MALFORMED;
         case afp::ErrorKind::ParamMismatch: return AFP_E_PARAM_MISMATCH;
@@ -83,7 +84,7 @@ bool afp_core_fingerprint(const void* audio, size_t size, const AfpAudioLimits* 
                           AfpCancelFn cancel, AfpBuffer* out, AfpFingerprintStats* stats, AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {
-        const afp::AudioLimits caps{limits->max_seconds, limits->max_bytes};
+        const afp::AudioLimits caps{limits->max_seconds, limits->max_bytes, limits->max_samples};
         afp::Fingerprint fp =
             afp::fingerprint_audio(static_cast<const uint8_t*>(audio), size, caps, silent_ok, cancel);
         std::vector<uint8_t> body = afp::encode_body(afp::default_params(), fp.n_samples, fp.landmarks);
@@ -100,7 +101,7 @@ bool afp_core_fingerprint_clip(const void* audio, size_t size, const AfpAudioLim
     *query = AfpBuffer{nullptr, 0};
     *reference = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {
-        const afp::AudioLimits caps{limits->max_seconds, limits->max_bytes};
+        const afp::AudioLimits caps{limits->max_seconds, limits->max_bytes, limits->max_samples};
         const afp::ParamSet& params = afp::default_params();
         afp::ClipFingerprints fps = afp::fingerprint_clip(static_cast<const uint8_t*>(audio), size, caps, cancel, params);
         std::vector<uint8_t> q = afp::encode_body(afp::query_params(params), fps.query.n_samples, fps.query.landmarks);

@@ -32,6 +32,7 @@ typedef enum AfpStatusCode
     AFP_E_NON_FINITE,       /* NaN or infinite samples */
     AFP_E_SILENT,           /* nothing above the silence floor */
     AFP_E_TOO_LONG,         /* longer than the duration cap */
+    AFP_E_TOO_MANY_SAMPLES, /* more frames x channels than the sample cap */
     AFP_E_TOO_LARGE,        /* more bytes than the size cap */
     AFP_E_MALFORMED,        /* an afp value that fails validation */
     AFP_E_PARAM_MISMATCH,   /* two afp values from different parameter sets */
@@ -62,6 +63,7 @@ typedef struct AfpAudioLimits
 {
     double max_seconds;  /* decoded duration cap, seconds */
     size_t max_bytes;    /* encoded size cap, bytes */
+    uint64_t max_samples; /* decoded frames x channels cap */
 } AfpAudioLimits;
 
 /* Facts about one fingerprint call, for benchmarks and diagnostics. */

@@ -64,7 +64,7 @@ double analyse(const uint8_t* data, size_t size, const AudioLimits& limits, bool
         throw Error(ErrorKind::TooLarge, "The input has " + std::to_string(size) + " bytes; the limit is " +
                                              std::to_string(limits.max_bytes) + " bytes.");
     }
-    MemoryDecoder decoder(data, size, limits.max_seconds);
+    MemoryDecoder decoder(data, size, limits.max_seconds, limits.max_samples);
     Resampler resampler(decoder.info().sample_rate, params.sample_rate);
     std::vector<float> mono;
     std::vector<float> resampled;

@@ -15,6 +15,7 @@ namespace afp {
 struct AudioLimits {
     double max_seconds;  // decoded duration
     size_t max_bytes;    // encoded size
+    uint64_t max_samples;  // decoded frames x channels: what decoding and resampling cost grows with
 };
 
 // A fingerprint before it is laid out as a datum body.

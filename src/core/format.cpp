@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "errors.hpp"
+#include "landmarks.hpp"
 #include "spectrogram.hpp"
 
 namespace afp {
@@ -53,6 +54,15 @@ std::vector<uint8_t> encode_body(const ParamSet& params, uint32_t n_samples, con
     return body;
 }
 
+// Whether the analysis could have paired these peaks: both inside the searched band, the target
+// inside the anchor's target zone. The query analysis (query_params) shares these bounds.
+static bool producible(const HashFields& f, const ParamSet& params) {
+    const int64_t target_bin = static_cast<int64_t>(f.f1) + f.df;
+    return f.f1 >= params.min_bin && f.f1 <= params.max_bin && target_bin >= params.min_bin &&
+           target_bin <= params.max_bin && f.dt >= params.min_dt && f.dt <= params.max_dt &&
+           f.df >= -params.max_df && f.df <= params.max_df;
+}
+
 void validate_body(const uint8_t* body, size_t size) {
     if (size < sizeof(AfpHeader)) {
         malformed("The value has " + std::to_string(size) + " bytes, fewer than the " +
@@ -83,7 +93,7 @@ void validate_body(const uint8_t* body, size_t size) {
         uint32_t frame;
         std::memcpy(&hash, hashes + i, sizeof hash);
         std::memcpy(&frame, frames + i, sizeof frame);
-        if (hash < 0 || (static_cast<uint32_t>(hash) >> kHashBits) != h.param_set) {
+        if (hash < 0 || (static_cast<uint32_t>(hash) >> kHashBits) != h.param_set || !producible(unpack_hash(hash), *params)) {
             malformed("Landmark " + std::to_string(i + 1) + " has hash " + std::to_string(hash) +
                       ", which parameter set " + std::to_string(h.param_set) + " cannot produce.");
         }

@@ -32,7 +32,9 @@ std::vector<Landmark> warp_landmarks(const AfpHeader& clip, double speed) {
         const long df = f2 - f1;
         if (dt < static_cast<long>(params->min_dt) || dt > static_cast<long>(params->max_dt)) continue;
         if (std::labs(df) > params->max_df) continue;
+        // A hash whose anchor or target leaves the band is one no reference holds (format.cpp refuses it).
         if (f1 < static_cast<long>(params->min_bin) || f1 > static_cast<long>(params->max_bin)) continue;
+        if (f2 < static_cast<long>(params->min_bin) || f2 > static_cast<long>(params->max_bin)) continue;
         out.push_back(Landmark{pack_hash(HashFields{f.param_set, static_cast<uint32_t>(f1), static_cast<int32_t>(df),
                                                     static_cast<uint32_t>(dt)}),
                                static_cast<uint32_t>(t1)});

@@ -23,6 +23,12 @@ typedef struct AfpDatum
 /* GUCs (module.c). */
 extern int    afp_max_audio_seconds;
 extern int    afp_max_audio_bytes;
+extern int    afp_max_audio_samples;
+extern int    afp_max_clip_seconds;
+extern int    afp_max_query_hashes;
+
+/* An hour of 48 kHz stereo: the default of afp.max_audio_samples. */
+#define AFP_DEFAULT_MAX_AUDIO_SAMPLES (3600 * 48000 * 2)
 extern int    afp_min_shared_hashes;
 extern double afp_min_confidence;
 extern double afp_max_speed_change;
@@ -44,6 +50,7 @@ extern AfpDatum *afp_datum_from_buffer(AfpBuffer *buffer);
 
 /* Reports a failed core call with the SQLSTATE, message and hint of its status code. */
 extern void afp_raise(const AfpStatus *status) pg_attribute_noreturn();
+extern void afp_raise_clip_too_long(double seconds) pg_attribute_noreturn();
 
 /* The distinct hashes of a fingerprint as int4 Datums, ascending; NULL when it has none. */
 extern Datum *afp_distinct_hashes(const AfpDatum *fp, int32 *nkeys);

@@ -7,7 +7,20 @@
 #include "miscadmin.h"
 
 #define AUDIO_FORMATS_HINT \
-    "Supported formats: WAV (PCM 8 to 32-bit, float, mu-law, A-law), AIFF, FLAC, Ogg Vorbis, Ogg Opus and MP3."
+    "Supported formats: WAV and AIFF (PCM 8 to 32-bit, float, mu-law, A-law), FLAC, Ogg Vorbis, Ogg Opus and MP3."
+
+/* A clip longer than afp.max_clip_seconds: match_* refuse it (seconds < 0: not known yet). */
+void
+afp_raise_clip_too_long(double seconds)
+{
+    ereport(ERROR,
+            (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+             errmsg("clip is longer than afp.max_clip_seconds (%d s)", afp_max_clip_seconds),
+             seconds >= 0 ? errdetail("The clip lasts %.1f s.", seconds) : 0,
+             errhint("Find the tracks in a long recording with match_segments(), or ask a superuser to raise "
+                     "afp.max_clip_seconds.")));
+    pg_unreachable();
+}
 
 /* Raises the error described by status; never returns. */
 void
@@ -70,6 +83,14 @@ afp_raise(const AfpStatus *status)
                      errmsg("audio is longer than afp.max_audio_seconds (%d s)", afp_max_audio_seconds),
                      detail ? errdetail_internal("%s", detail) : 0,
                      errhint("Split the recording, or ask a superuser to raise afp.max_audio_seconds.")));
+            break;
+        case AFP_E_TOO_MANY_SAMPLES:
+            ereport(ERROR,
+                    (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                     errmsg("audio has more samples than afp.max_audio_samples (%d)", afp_max_audio_samples),
+                     detail ? errdetail_internal("%s", detail) : 0,
+                     errhint("Downmix or resample the recording, split it, or ask a superuser to raise "
+                             "afp.max_audio_samples.")));
             break;
         case AFP_E_TOO_LARGE:
             ereport(ERROR,

@@ -20,6 +20,7 @@ audio_limits(size_t size, AfpAudioLimits *limits)
                  errhint("Compress the audio, split it, or ask a superuser to raise afp.max_audio_bytes.")));
     limits->max_seconds = afp_max_audio_seconds;
     limits->max_bytes = (size_t) afp_max_audio_bytes;
+    limits->max_samples = (uint64) afp_max_audio_samples;
 }
 
 /* Fingerprints raw audio bytes as a track. */
@@ -48,10 +49,21 @@ afp_fingerprint_clip(const char *data, size_t size, AfpDatum **reference)
     AfpBuffer   reference_buffer;
     AfpStatus   status;
     AfpDatum   *query;
+    bool        clip_capped = false;
 
     audio_limits(size, &limits);
+    /* A clip stops decoding at afp.max_clip_seconds: matching it would be refused anyway. */
+    if (afp_max_clip_seconds < limits.max_seconds)
+    {
+        limits.max_seconds = afp_max_clip_seconds;
+        clip_capped = true;
+    }
     if (!afp_core_fingerprint_clip(data, size, &limits, afp_interrupt_pending, &query_buffer, &reference_buffer, &status))
+    {
+        if (status.code == AFP_E_TOO_LONG && clip_capped)
+            afp_raise_clip_too_long(-1);
         afp_raise(&status);
+    }
     /* Both buffers are malloc()ed by the core: allocate both copies before anything can raise. */
     query = palloc_extended(VARHDRSZ + query_buffer.size, MCXT_ALLOC_NO_OOM);
     *reference = palloc_extended(VARHDRSZ + reference_buffer.size, MCXT_ALLOC_NO_OOM);

@@ -125,10 +125,38 @@ afp_gin_extract_query(PG_FUNCTION_ARGS)
     Datum      *keys = afp_distinct_hashes(query, nkeys);
 
     *search_mode = GIN_SEARCH_MODE_DEFAULT;
+    if (*nkeys > afp_max_query_hashes)
+        ereport(ERROR,
+                (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                 errmsg("afp value has more distinct hashes than afp.max_query_hashes (%d) allows in an index scan",
+                        afp_max_query_hashes),
+                 errdetail("The value has %d distinct hashes.", *nkeys),
+                 errhint("Search with a shorter clip (afp_slice), or ask a superuser to raise afp.max_query_hashes.")));
     if (*nkeys < required_keys(strategy))
         *nkeys = 0;
     PG_FREE_IF_COPY(query, 0);
     PG_RETURN_POINTER(keys);
+}
+
+/*
+ * Counts the bytes of check[0..n) equal to value, stopping at limit. memchr
+ * skips runs of other bytes many at a time: GIN's scan setup calls
+ * triConsistent once per key with every key set, so a loop over all keys at
+ * every call costs the square of the query's keys (80,000 keys: 6.3 s).
+ */
+static int32
+count_up_to(const void *check, int32 n, unsigned char value, int32 limit)
+{
+    const char *p = check;
+    const char *end = p + n;
+    int32       count = 0;
+
+    while (count < limit && p < end && (p = memchr(p, value, end - p)) != NULL)
+    {
+        count++;
+        p++;
+    }
+    return count;
 }
 
 /*
@@ -148,13 +176,10 @@ afp_gin_consistent(PG_FUNCTION_ARGS)
     int32       nkeys = PG_GETARG_INT32(3);
     bool       *recheck = (bool *) PG_GETARG_POINTER(5);
     int32       need = required_keys(strategy);
-    int32       found = 0;
 
+    StaticAssertStmt(sizeof(bool) == 1, "check[] is scanned as bytes");
     *recheck = false;
-    for (int32 i = 0; i < nkeys && found < need; i++)
-        if (check[i])
-            found++;
-    PG_RETURN_BOOL(found >= need);
+    PG_RETURN_BOOL(count_up_to(check, nkeys, (unsigned char) true, need) >= need);
 }
 
 /*
@@ -172,19 +197,13 @@ afp_gin_triconsistent(PG_FUNCTION_ARGS)
     StrategyNumber strategy = PG_GETARG_UINT16(1);
     int32       nkeys = PG_GETARG_INT32(3);
     int32       need = required_keys(strategy);
-    int32       found = 0;
-    int32       maybe = 0;
+    int32       found;
 
-    for (int32 i = 0; i < nkeys; i++)
-    {
-        if (check[i] == GIN_TRUE)
-            found++;
-        else if (check[i] == GIN_MAYBE)
-            maybe++;
-    }
+    StaticAssertStmt(sizeof(GinTernaryValue) == 1, "check[] is scanned as bytes");
+    found = count_up_to(check, nkeys, GIN_TRUE, need);
     if (found >= need)
         PG_RETURN_GIN_TERNARY_VALUE(GIN_TRUE);
-    if (found + maybe >= need)
+    if (found + count_up_to(check, nkeys, GIN_MAYBE, need - found) >= need)
         PG_RETURN_GIN_TERNARY_VALUE(GIN_MAYBE);
     PG_RETURN_GIN_TERNARY_VALUE(GIN_FALSE);
 }

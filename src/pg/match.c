@@ -176,7 +176,7 @@ find_catalog_columns(Oid relid, Oid afp_type)
     const char *relname;
     int         afp_columns = 0;
     AttrNumber  id_attnum = InvalidAttrNumber;
-    AclResult   acl;
+    AclResult   table_acl;
 
     if (get_rel_name(relid) == NULL)
         ereport(ERROR,
@@ -185,10 +185,15 @@ find_catalog_columns(Oid relid, Oid afp_type)
                  errhint("The second argument of match_clip is the catalogue; pass max_results by name: "
                          "match_clip(clip, max_results => 3).")));
 
-    /* Refuse before revealing anything about a table the caller cannot read. */
-    acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-    if (acl != ACLCHECK_OK)
-        aclcheck_error(acl, get_relkind_objtype(get_rel_relkind(relid)), get_rel_name(relid));
+    /*
+     * Refuse before revealing anything about a table the caller cannot read at
+     * all; column privileges on the id and afp columns are checked once they
+     * are known (a role may be granted SELECT on just those).
+     */
+    table_acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+    if (table_acl != ACLCHECK_OK &&
+        pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ANY) != ACLCHECK_OK)
+        aclcheck_error(table_acl, get_relkind_objtype(get_rel_relkind(relid)), get_rel_name(relid));
 
     rel = relation_open(relid, AccessShareLock);
     relname = RelationGetRelationName(rel);
@@ -213,7 +218,8 @@ find_catalog_columns(Oid relid, Oid afp_type)
 
         if (att->attisdropped)
             continue;
-        if (att->atttypid == afp_type)
+        /* A domain over afp is an afp column too. */
+        if (getBaseType(att->atttypid) == afp_type)
         {
             afp_columns++;
             cols.fp = pstrdup(quote_identifier(name));
@@ -221,8 +227,11 @@ find_catalog_columns(Oid relid, Oid afp_type)
         }
         else if (strcmp(name, "id") == 0 && is_integer_type(att->atttypid))
             id_attnum = att->attnum;
-        else if (strcmp(name, "title") == 0 && (att->atttypid == TEXTOID || att->atttypid == VARCHAROID))
+        else if (strcmp(name, "title") == 0 && (att->atttypid == TEXTOID || att->atttypid == VARCHAROID) &&
+                 (table_acl == ACLCHECK_OK ||
+                  pg_attribute_aclcheck(relid, att->attnum, GetUserId(), ACL_SELECT) == ACLCHECK_OK))
         {
+            /* The title is optional: a caller without SELECT on it gets NULL titles. */
             cols.title = pstrdup(quote_identifier(name));
             cols.title_attnum = att->attnum;
         }
@@ -276,6 +285,19 @@ find_catalog_columns(Oid relid, Oid afp_type)
         if (OidIsValid(lm) && (rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_MATVIEW) &&
             check_enable_rls(relid, InvalidOid, true) == RLS_NONE)
             cols.direct_index = lm;
+    }
+    if (table_acl != ACLCHECK_OK)
+    {
+        AttrNumber  needed[2] = {id_attnum, cols.fp_attnum};
+
+        for (int i = 0; i < 2; i++)
+        {
+            AclResult   acl = pg_attribute_aclcheck(relid, needed[i], GetUserId(), ACL_SELECT);
+
+            if (acl != ACLCHECK_OK)
+                aclcheck_error_col(acl, get_relkind_objtype(rel->rd_rel->relkind), relname,
+                                   NameStr(TupleDescAttr(desc, needed[i] - 1)->attname));
+        }
     }
     cols.relid = relid;
     cols.id_attnum = id_attnum;
@@ -852,6 +874,13 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
     int         emitted = 0;
 
     check_max_results(max_results);
+    {
+        /* Matching cost grows with the clip's hashes; afp.max_clip_seconds bounds it. */
+        double      seconds = (double) query->header.n_samples / query->header.sample_rate;
+
+        if (seconds > afp_max_clip_seconds)
+            afp_raise_clip_too_long(seconds);
+    }
 
     InitMaterializedSRF(fcinfo, 0);
     afp_type = afp_type_oid(fcinfo, &ext_nsp);

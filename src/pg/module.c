@@ -5,12 +5,17 @@
 
 #include "miscadmin.h"
 #include "utils/guc.h"
+
+#include <limits.h>
 #include "utils/memutils.h"
 
 PG_MODULE_MAGIC;
 
 int    afp_max_audio_seconds = 3600;
 int    afp_max_audio_bytes = 256 * 1024 * 1024;
+int    afp_max_audio_samples = AFP_DEFAULT_MAX_AUDIO_SAMPLES;
+int    afp_max_clip_seconds = 60;
+int    afp_max_query_hashes = 50000;
 int    afp_min_shared_hashes = 5;
 double afp_min_confidence = 0.5;
 double afp_max_speed_change = 0.05;
@@ -38,6 +43,30 @@ _PG_init(void)
                             &afp_max_audio_bytes,
                             256 * 1024 * 1024, 1, (int) MaxAllocSize,
                             PGC_SUSET, GUC_UNIT_BYTE,
+                            NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.max_audio_samples",
+                            "Most samples (frames times channels) fingerprint() and match_clip() will decode.",
+                            "Decoding and resampling cost grows with samples, not seconds: the default is an "
+                            "hour of 48 kHz stereo. Checked against the header and again while decoding.",
+                            &afp_max_audio_samples,
+                            AFP_DEFAULT_MAX_AUDIO_SAMPLES, 1, INT_MAX,
+                            PGC_SUSET, 0,
+                            NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.max_clip_seconds",
+                            "Longest clip match_clip() and match_afp() will match.",
+                            "Matching cost grows with the clip; long recordings belong to match_segments(), "
+                            "whose window_s is capped by this too.",
+                            &afp_max_clip_seconds,
+                            60, 1, 86400,
+                            PGC_SUSET, GUC_UNIT_S,
+                            NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.max_query_hashes",
+                            "Most distinct hashes an operand of && or % may have in an index scan.",
+                            "GIN's scan setup costs the square of the query's keys; a 60 s clip has about "
+                            "9,000 distinct hashes, a fingerprint of an hour about 140,000.",
+                            &afp_max_query_hashes,
+                            50000, 1, INT_MAX,
+                            PGC_SUSET, 0,
                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.min_shared_hashes",
                             "Distinct hashes two fingerprints must share for the % operator, "

@@ -41,7 +41,7 @@ ingest=$!
 psql -X -q -d "$db" >/dev/null 2>&1 <<'SQL' &
 BEGIN;
 INSERT INTO tracks (title, fp) SELECT 'uncommitted-' || g, fp FROM (SELECT fp FROM tracks LIMIT 1) t, generate_series(1, 3) g;
-INSERT INTO tracks (title, fp) VALUES ('uncommitted-x', '1:1:8000:128:8000:16777300@5');
+INSERT INTO tracks (title, fp) VALUES ('uncommitted-x', '1:1:8000:128:8000:23341697@5');
 SELECT pg_sleep(60);
 COMMIT;
 SQL

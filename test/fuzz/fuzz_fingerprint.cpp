@@ -8,7 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Small caps keep each run fast; the caps themselves are part of what is exercised.
-    const AfpAudioLimits limits{30.0, 4u << 20};
+    const AfpAudioLimits limits{30.0, 4u << 20, uint64_t{30} * 48000 * 8};
     AfpBuffer out;
     AfpBuffer reference;
     AfpStatus status;

@@ -56,9 +56,9 @@ SELECT is((SELECT oprcode::regproc::text FROM pg_operator WHERE oprname = '<~>'
           '<~> is afp_vote_distance');
 SELECT isnt(obj_description((SELECT oid FROM pg_operator WHERE oprname = '<~>' AND oprleft = 'afp'::regtype), 'pg_operator'),
             NULL, '<~> has a comment');
-SELECT is(('1:1:8000:128:8000:16777300@5,16777301@9'::afp <~> '1:1:8000:128:8000:16777300@5,16777301@9'::afp),
+SELECT is(('1:1:8000:128:8000:23341697@5,23341825@9'::afp <~> '1:1:8000:128:8000:23341697@5,23341825@9'::afp),
           -2::float8, 'a fingerprint against itself: minus its distinct hashes');
-SELECT is(('1:1:8000:128:8000:16777300@5'::afp <~> NULL::afp), NULL, '<~> with NULL is NULL');
+SELECT is(('1:1:8000:128:8000:23341697@5'::afp <~> NULL::afp), NULL, '<~> with NULL is NULL');
 
 -- The access method and its operator class.
 SELECT is((SELECT amtype::text FROM pg_am WHERE amname = 'afp_landmark'), 'i', 'afp_landmark is an index access method');
@@ -124,7 +124,7 @@ SELECT throws_ok($$SET afp.index_candidates = 10001$$, '22023', NULL, 'afp.index
 
 -- Errors.
 CREATE TABLE lm_tap (id int PRIMARY KEY, title text, fp afp);
-INSERT INTO lm_tap VALUES (1, 'a', '1:1:8000:128:8000:16777300@5,16777301@9,16777302@12,16777303@20'), (2, 'b', NULL);
+INSERT INTO lm_tap VALUES (1, 'a', '1:1:8000:128:8000:23341697@5,23341825@9,23341953@12,23342081@20'), (2, 'b', NULL);
 CREATE INDEX lm_tap_fp_idx ON lm_tap USING afp_landmark (fp);
 CREATE INDEX lm_tap_gin_idx ON lm_tap USING gin (fp);
 SELECT throws_ok($$CREATE INDEX ON lm_tap USING afp_landmark (fp) WITH (fillfactor = 50)$$,
@@ -145,13 +145,13 @@ SELECT throws_ok($$SELECT * FROM afp_index_check('lm_tap_gin_idx')$$,
                  '42809', 'index "lm_tap_gin_idx" is not an afp_landmark index', 'afp_index_check on a GIN index: 42809');
 SELECT throws_ok($$SELECT * FROM afp_index_check('lm_tap')$$,
                  '42809', '"lm_tap" is not an index', 'afp_index_check on a table: 42809');
-SELECT throws_ok($$INSERT INTO lm_tap VALUES (3, 'c', '1:1:8000:128:400000000:16777300@2097152')$$,
+SELECT throws_ok($$INSERT INTO lm_tap VALUES (3, 'c', '1:1:8000:128:400000000:23341697@2097152')$$,
                  '54000', 'fingerprint is too long for afp_landmark index "lm_tap_fp_idx"',
                  'a landmark past frame 2^21 - 1, inserted: 54000');
-SELECT lives_ok($$INSERT INTO lm_tap VALUES (4, 'd', '1:1:8000:128:400000000:16777300@2097151')$$,
+SELECT lives_ok($$INSERT INTO lm_tap VALUES (4, 'd', '1:1:8000:128:400000000:23341697@2097151')$$,
                 'a landmark at frame 2^21 - 1 fits');
 CREATE TABLE lm_tap_long (id int, fp afp);
-INSERT INTO lm_tap_long VALUES (1, '1:1:8000:128:400000000:16777300@2097152');
+INSERT INTO lm_tap_long VALUES (1, '1:1:8000:128:400000000:23341697@2097152');
 SELECT throws_ok($$CREATE INDEX ON lm_tap_long USING afp_landmark (fp)$$,
                  '54000', 'fingerprint is too long for afp_landmark index "lm_tap_long_fp_idx"',
                  'a landmark past frame 2^21 - 1, at build: 54000');
@@ -170,7 +170,7 @@ SELECT throws_ok($$SELECT * FROM afp_index_stats('lm_tap_fp_idx')$$,
 RESET ROLE;
 -- An index scan of the test table, healthy after all that.
 SET LOCAL enable_seqscan = off;
-SELECT results_eq($$SELECT id FROM lm_tap ORDER BY fp <~> '1:1:8000:128:8000:16777300@7,16777301@11,16777302@14'::afp LIMIT 1$$,
+SELECT results_eq($$SELECT id FROM lm_tap ORDER BY fp <~> '1:1:8000:128:8000:23341697@7,23341825@11,23341953@14'::afp LIMIT 1$$,
                   ARRAY[1], 'ORDER BY fp <~> q LIMIT 1 by the index finds the row');
 SELECT is((SELECT missing + orphaned FROM afp_index_check('lm_tap_fp_idx')), 0::bigint, 'the test index is healthy');
 

@@ -100,8 +100,13 @@ $node->safe_psql($db, q{
 sub tiny_row
 {
 	my ($id) = @_;
-	my $h = 16777216 + 3 * $id;    # parameter set 1 in the top byte, three hashes of its own
-	return "($id, '1:1:8000:128:8000:$h\@1," . ($h + 1) . "\@2," . ($h + 2) . "\@3')";
+	# Three hashes of its own: parameter set 1 in the top byte, then f1 | df + 128 | dt, each a
+	# value the analysis can produce (f1 144..368, df + 128 1..255, dt 1..63: the target bin stays in 16..496).
+	my @h = map {
+		my $j = 3 * $id + $_;
+		16777216 + ((144 + int($j / 16065)) << 15) + ((1 + int($j / 63) % 255) << 7) + 1 + $j % 63
+	} 0 .. 2;
+	return "($id, '1:1:8000:128:8000:$h[0]\@1,$h[1]\@2,$h[2]\@3')";
 }
 my @streams = map {
 	my $s = $_;

@@ -16,7 +16,7 @@ namespace {
 
 // Decodes everything and returns the mono samples.
 std::vector<float> decode_all(const std::vector<uint8_t>& bytes, double max_seconds = 3600) {
-    MemoryDecoder decoder(bytes.data(), bytes.size(), max_seconds);
+    MemoryDecoder decoder(bytes.data(), bytes.size(), max_seconds, uint64_t{1} << 40);
     std::vector<float> out;
     while (decoder.read_mono(out, 4096) > 0) {
     }
@@ -48,7 +48,7 @@ TEST_P(ContainerTest, DecodesTwoSecondsOfStereoToMono) {
     const int rate = c.sf_format == kOggOpus.sf_format ? 48000 : 44100;
     Audio song = synth_song(11, 2.0, rate, 2);
     std::vector<uint8_t> bytes = encode(song, c);
-    MemoryDecoder decoder(bytes.data(), bytes.size(), 3600);
+    MemoryDecoder decoder(bytes.data(), bytes.size(), 3600, uint64_t{1} << 40);
     EXPECT_EQ(decoder.info().channels, 2) << c.name;
     EXPECT_EQ(decoder.info().sample_rate, rate) << c.name;
     std::vector<float> mono;

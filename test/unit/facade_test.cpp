@@ -12,7 +12,7 @@ using namespace afp::test;
 
 namespace {
 
-const AfpAudioLimits kLimits{3600.0, size_t{1} << 30};
+const AfpAudioLimits kLimits{3600.0, size_t{1} << 30, uint64_t{1} << 40};
 
 AfpStatusCode fingerprint_status(const std::vector<uint8_t>& bytes, AfpAudioLimits limits = kLimits) {
     AfpBuffer out;
@@ -53,8 +53,8 @@ TEST(Facade, MapsEachErrorToItsCode) {
     const std::string junk = "no audio here at all, not even a little";
     EXPECT_EQ(fingerprint_status(std::vector<uint8_t>(junk.begin(), junk.end())), AFP_E_UNDECODABLE);
     EXPECT_EQ(fingerprint_status(encode(scale(sine(300, 1.0, 8000), -300), kWavPcm16)), AFP_E_SILENT);
-    EXPECT_EQ(fingerprint_status(encode(sine(300, 3.0, 8000), kWavPcm16), AfpAudioLimits{1.0, 1u << 30}), AFP_E_TOO_LONG);
-    EXPECT_EQ(fingerprint_status(encode(sine(300, 3.0, 8000), kWavPcm16), AfpAudioLimits{60.0, 10}), AFP_E_TOO_LARGE);
+    EXPECT_EQ(fingerprint_status(encode(sine(300, 3.0, 8000), kWavPcm16), AfpAudioLimits{1.0, 1u << 30, uint64_t{1} << 40}), AFP_E_TOO_LONG);
+    EXPECT_EQ(fingerprint_status(encode(sine(300, 3.0, 8000), kWavPcm16), AfpAudioLimits{60.0, 10, uint64_t{1} << 40}), AFP_E_TOO_LARGE);
 
     AfpStatus status;
     AfpBuffer out;

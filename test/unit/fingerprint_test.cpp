@@ -13,7 +13,7 @@ using namespace afp::test;
 
 namespace {
 
-const AudioLimits kLimits{3600.0, size_t{1} << 30};
+const AudioLimits kLimits{3600.0, size_t{1} << 30, uint64_t{1} << 40};
 
 Fingerprint fp_of(const Audio& audio, const Container& c = kWavPcm16) {
     auto bytes = encode(audio, c);
@@ -100,7 +100,7 @@ TEST(Fingerprint, SilenceIsAnErrorUnlessAllowed) {
 
 TEST(Fingerprint, TooLargeIsRejectedBeforeDecoding) {
     auto bytes = encode(sine(440, 1.0, 8000), kWavPcm16);
-    EXPECT_EQ(error_of(bytes, AudioLimits{3600.0, 100}), ErrorKind::TooLarge);
+    EXPECT_EQ(error_of(bytes, AudioLimits{3600.0, 100, uint64_t{1} << 40}), ErrorKind::TooLarge);
 }
 
 TEST(Fingerprint, CancelStopsTheCall) {

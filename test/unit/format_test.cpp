@@ -6,6 +6,7 @@
 #include "errors.hpp"
 #include "format.hpp"
 #include "landmarks.hpp"
+#include "params.hpp"
 
 using namespace afp;
 
@@ -13,7 +14,7 @@ namespace {
 
 std::vector<Landmark> sample_landmarks() {
     const ParamSet& p = default_params();
-    std::vector<Landmark> lm = {{pack_hash({p.id, 10, 3, 4}), 7}, {pack_hash({p.id, 10, 3, 4}), 9},
+    std::vector<Landmark> lm = {{pack_hash({p.id, 20, 3, 4}), 7}, {pack_hash({p.id, 20, 3, 4}), 9},
                                 {pack_hash({p.id, 200, -5, 1}), 0}};
     std::sort(lm.begin(), lm.end());
     return lm;
@@ -113,18 +114,28 @@ TEST(Format, RejectsWrongVersionParamsAndCount) {
 }
 
 TEST(Format, RejectsUnsortedDuplicateForeignAndOutOfRangeLandmarks) {
-    EXPECT_NE(malformed_text("1:1:8000:128:16000:16777300@5,16777250@5").find("out of order"), std::string::npos);
-    EXPECT_NE(malformed_text("1:1:8000:128:16000:16777300@5,16777300@5").find("repeats"), std::string::npos);
+    EXPECT_NE(malformed_text("1:1:8000:128:16000:23341697@5,23335297@5").find("out of order"), std::string::npos);
+    EXPECT_NE(malformed_text("1:1:8000:128:16000:23341697@5,23341697@5").find("repeats"), std::string::npos);
     EXPECT_NE(malformed_text("1:1:8000:128:16000:33554433@5").find("cannot produce"), std::string::npos);
-    EXPECT_NE(malformed_text("1:1:8000:128:16000:16777300@500").find("frame 500"), std::string::npos);
+    // Hashes in the parameter set's id space that its analysis cannot make: dt = 0, an anchor
+    // outside the band, a target outside the band, dt beyond the target zone.
+    const uint8_t id = default_params().id;
+    for (HashFields f : {HashFields{id, 200, 5, 0}, HashFields{id, 10, 5, 4}, HashFields{id, 490, 20, 4},
+                         HashFields{id, 200, 5, 64}}) {
+        const std::string text = "1:1:8000:128:16000:" + std::to_string(pack_hash(f)) + "@5";
+        EXPECT_NE(malformed_text(text.c_str()).find("cannot produce"), std::string::npos) << text;
+    }
+    const std::string ok = "1:1:8000:128:16000:" + std::to_string(pack_hash({id, 200, 5, 4})) + "@5";
+    EXPECT_NO_THROW(parse_text(ok.c_str()));
+    EXPECT_NE(malformed_text("1:1:8000:128:16000:23341697@500").find("frame 500"), std::string::npos);
 }
 
 TEST(Format, RejectsSyntaxErrors) {
     malformed_text("");
     malformed_text("1:1:8000:128");
-    malformed_text("1:1:8000:128:16000:16777300");
-    malformed_text("1:1:8000:128:16000:16777300@5,");
-    malformed_text("1:1:8000:128:16000:16777300@5 trailing");
+    malformed_text("1:1:8000:128:16000:23341697");
+    malformed_text("1:1:8000:128:16000:23341697@5,");
+    malformed_text("1:1:8000:128:16000:23341697@5 trailing");
     malformed_text("-1:1:8000:128:16000:");
     malformed_text("1:1:8000:128:99999999999:");
     malformed_text("1:1:8000:128:16000:4294967296@1");

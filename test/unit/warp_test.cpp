@@ -16,7 +16,7 @@ using namespace afp::test;
 
 namespace {
 
-const AudioLimits kLimits{3600.0, size_t{1} << 30};
+const AudioLimits kLimits{3600.0, size_t{1} << 30, uint64_t{1} << 40};
 
 std::vector<uint8_t> body_of(const Audio& audio, const ParamSet& params = default_params()) {
     auto bytes = encode(audio, kWavFloat);
