@@ -140,6 +140,11 @@ int grow(int first_copy, int last_copy) {
                 afp::HashFields f = afp::unpack_hash(source[i].hash);
                 f.f1 = params.min_bin + (f.f1 - params.min_bin + rotation) % band;
                 if (negate_df) f.df = -f.df;
+                // Keep the target inside the band, or afp_recv refuses the hash as one the analysis
+                // cannot produce; the band (480 bins) is wider than two target zones, so the
+                // mirrored target always fits.
+                const int64_t target = static_cast<int64_t>(f.f1) + f.df;
+                if (target < params.min_bin || target > params.max_bin) f.df = -f.df;
                 if (dt_mode == 1) f.dt = params.max_dt - (f.dt - params.min_dt);
                 if (dt_mode == 2) f.dt = params.min_dt + (f.dt - params.min_dt + dt_span / 3) % dt_span;
                 copy[i] = {afp::pack_hash(f), source[i].frame};
