@@ -83,18 +83,22 @@ sub quote
 	return "'$s'";
 }
 
-# distractor(fp, k): fp with the low 24 bits of every hash XORed with a mask chosen by k. It has
-# the landmark count and time structure of a real track, and hashes no other distractor shares by
-# construction (different masks), so a clip cut from it matches it and nothing else.
+# distractor(fp, k): fp with every hash moved by an offset chosen by k through the space of hashes
+# the parameter set can produce (f1 144..368, df + 128 1..255, dt 1..63, so the target bin stays in
+# the band and afp input accepts it). It has the landmark count and time structure of a real
+# track, and distractors with different k share hashes only by chance, at no common offset, so a
+# clip cut from one matches it and nothing else.
 sub distractor_sql
 {
 	return q{
 CREATE FUNCTION distractor(fp afp, k int) RETURNS afp LANGUAGE sql IMMUTABLE STRICT AS $$
   SELECT (array_to_string((string_to_array(fp::text, ':'))[1:5], ':') || ':' ||
           coalesce(string_agg(h || '@' || f, ',' ORDER BY h, f), ''))::afp
-  FROM (SELECT split_part(x, '@', 1)::int # ((k::bigint * 40503 + 12345) % 16777216)::int AS h,
-               split_part(x, '@', 2)::int AS f
-        FROM unnest(string_to_array(split_part(fp::text, ':', 6), ',')) x) l
+  FROM (SELECT DISTINCT 16777216 + ((144 + j / 16065) << 15) + ((1 + (j / 63) % 255) << 7) + 1 + j % 63 AS h, f
+        FROM (SELECT ((((h0 >> 15) & 511) - 16)::bigint * 16065 + (((h0 >> 7) & 255) - 1) * 63 + (h0 & 127) - 1
+                      + k::bigint * 40503 + 12345) % 3614625 AS j, f
+              FROM (SELECT split_part(x, '@', 1)::int AS h0, split_part(x, '@', 2)::int AS f
+                    FROM unnest(string_to_array(split_part(fp::text, ':', 6), ',')) x) x0) x1) l
 $$;
 };
 }
