@@ -144,6 +144,9 @@ void MemoryDecoder::open_opus(const uint8_t* data, size_t size) {
     }
     info_.channels = 2;
     info_.sample_rate = 48000;  // Opus always decodes at 48 kHz
+    for (int link = 0; link < op_link_count(opus_); ++link) {
+        coded_channels_ = std::max(coded_channels_, op_channel_count(opus_, link));
+    }
     const int64_t total = op_pcm_total(opus_, -1);
     info_.declared_frames = total > 0 ? total : 0;
 }
@@ -162,14 +165,15 @@ void MemoryDecoder::open_sndfile() {
                                                 " data uses an encoding afp does not accept.");
     }
     info_.channels = sfinfo.channels;
+    coded_channels_ = sfinfo.channels;
     info_.sample_rate = sfinfo.samplerate;
     info_.declared_frames = sfinfo.frames == SF_COUNT_MAX ? 0 : sfinfo.frames;
 }
 
 void MemoryDecoder::check_limits(double max_seconds, uint64_t max_samples) {
-    if (info_.channels < 1 || info_.channels > kMaxChannels) {
+    if (coded_channels_ < 1 || coded_channels_ > kMaxChannels) {
         throw Error(ErrorKind::BadAudioHeader,
-                    "The header declares " + std::to_string(info_.channels) + " channels; 1 to " +
+                    "The header declares " + std::to_string(coded_channels_) + " channels; 1 to " +
                         std::to_string(kMaxChannels) + " are accepted.");
     }
     if (info_.sample_rate < kMinRate || info_.sample_rate > kMaxRate) {
@@ -184,10 +188,10 @@ void MemoryDecoder::check_limits(double max_seconds, uint64_t max_samples) {
                                             " seconds of audio; the limit is " + describe_seconds(max_seconds) +
                                             " seconds.");
     }
-    if (static_cast<uint64_t>(info_.declared_frames) * static_cast<uint64_t>(info_.channels) > max_samples) {
+    if (static_cast<uint64_t>(info_.declared_frames) * static_cast<uint64_t>(coded_channels_) > max_samples) {
         throw Error(ErrorKind::TooManySamples,
                     "The header declares " + std::to_string(info_.declared_frames) + " frames of " +
-                        std::to_string(info_.channels) + " channels at " + std::to_string(info_.sample_rate) +
+                        std::to_string(coded_channels_) + " channels at " + std::to_string(info_.sample_rate) +
                         " Hz; the limit is " + std::to_string(max_samples) + " samples.");
     }
 }
@@ -225,11 +229,11 @@ size_t MemoryDecoder::read_mono(std::vector<float>& out, size_t max_frames) {
                                             describe_seconds(static_cast<double>(max_frames_) / info_.sample_rate) +
                                             " seconds.");
     }
-    const size_t channels = static_cast<size_t>(info_.channels);
-    if (static_cast<uint64_t>(frames_read_) * channels > max_samples_) {
+    if (static_cast<uint64_t>(frames_read_) * static_cast<uint64_t>(coded_channels_) > max_samples_) {
         throw Error(ErrorKind::TooManySamples, "The audio has more than " + std::to_string(max_samples_) +
                                                    " samples (frames x channels).");
     }
+    const size_t channels = static_cast<size_t>(info_.channels);
     const size_t n = static_cast<size_t>(got);
     const float scale = 1.0f / static_cast<float>(channels);
     size_t base = out.size();

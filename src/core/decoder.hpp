@@ -63,6 +63,9 @@ private:
     sf_private_tag* file_ = nullptr;  // libsndfile, for every container but Ogg Opus
     OggOpusFile* opus_ = nullptr;     // libopusfile, for Ogg Opus
     AudioInfo info_;
+    // Channels the codec decodes, which the sample cap counts: Opus is read as a stereo downmix,
+    // but decoding 8 channels costs 4 times 2.
+    int coded_channels_ = 0;
     int64_t max_frames_ = 0;
     uint64_t max_samples_ = 0;
     int64_t frames_read_ = 0;

@@ -55,9 +55,9 @@ SELECT is(
   'clip bytea, catalog regclass DEFAULT ''afp_tracks''::regclass, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision',
   'match_clip(clip, catalog DEFAULT afp_tracks, max_results DEFAULT 5): one function, no ambiguous overloads');
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'match_clip'), 1::bigint, 'match_clip has a single signature');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.3.0', 'CREATE EXTENSION installs 0.3.0');
-SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.3.0'),
-          false, 'afp 0.3.0 is not a trusted extension either');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.4.0', 'CREATE EXTENSION installs 0.4.0');
+SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.4.0'),
+          false, 'afp 0.4.0 is not a trusted extension either');
 -- Functions in SQL or PL/pgSQL run with a pinned search_path, so a caller's schemas cannot
 -- substitute objects (C functions look objects up in the extension's schema themselves).
 SELECT is(array_agg(p.oid::regprocedure::text), NULL, 'every SQL and PL/pgSQL function of afp pins search_path')
