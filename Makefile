@@ -13,7 +13,7 @@ PG_CXXFLAGS = -std=c++17
 SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lopusfile -lstdc++
 
 # pg_regress: sql/*.sql against expected/*.out; fixtures come from test/data (see scripts/make-fixtures)
-REGRESS = type fingerprint gin match errors accuracy catalog landmark
+REGRESS = type fingerprint gin match errors accuracy catalog landmark renditions
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 # No LLVM bitcode: it would need clang at build time and buys nothing for functions this heavy.

@@ -1,9 +1,37 @@
--- afp 0.3.0 -> 0.4.0: match_segments() refuses window and hop values whose loop would never end
+-- afp 0.3.0 -> 0.4.0: match_clip() and match_afp() return tempo and pitch (the search tries
+-- tempo changes and pitch shifts with the speeds); match_segments() refuses window and hop values whose loop would never end
 -- or would run one window per sample (NaN, infinities, hop_s below 1 s), and windows longer than
 -- afp.max_clip_seconds. The C functions changed with the module: format allowlist, sample cap
 -- (afp.max_audio_samples), clip cap (afp.max_clip_seconds), GIN key cap (afp.max_query_hashes),
 -- stricter afp validation. afp_catalog_column() accepts a domain over afp, as match_clip() does.
 \echo Use "ALTER EXTENSION afp UPDATE TO '0.4.0'" to load this file. \quit
+
+-- match_clip() and match_afp() report how a clip found in a tempo or pitch rendition relates to
+-- its track: tempo and pitch next to speed. A result type cannot change in place; a view over
+-- either function has to be dropped before the update and made again after it.
+DROP FUNCTION match_clip(bytea, regclass, int);
+CREATE FUNCTION match_clip(
+    clip bytea,
+    catalog regclass DEFAULT 'afp_tracks',
+    max_results int DEFAULT 5,
+    OUT track_id bigint, OUT title text, OUT score int, OUT offset_s float8, OUT confidence float4,
+    OUT matched_s float8, OUT clip_start_s float8, OUT clip_end_s float8,
+    OUT track_start_s float8, OUT track_end_s float8, OUT speed float8, OUT tempo float8, OUT pitch float8)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'afp_match_clip' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 5;
+COMMENT ON FUNCTION match_clip(bytea, regclass, int) IS 'tracks of a catalogue (default afp_tracks) that contain the audio clip, best first';
+
+DROP FUNCTION match_afp(afp, regclass, int);
+CREATE FUNCTION match_afp(
+    query afp,
+    catalog regclass DEFAULT 'afp_tracks',
+    max_results int DEFAULT 5,
+    OUT track_id bigint, OUT title text, OUT score int, OUT offset_s float8, OUT confidence float4,
+    OUT matched_s float8, OUT clip_start_s float8, OUT clip_end_s float8,
+    OUT track_start_s float8, OUT track_end_s float8, OUT speed float8, OUT tempo float8, OUT pitch float8)
+RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'afp_match_afp' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 5;
+COMMENT ON FUNCTION match_afp(afp, regclass, int) IS 'tracks of a catalogue that contain the fingerprinted clip, best first';
 
 CREATE OR REPLACE FUNCTION match_segments(
     audio bytea,

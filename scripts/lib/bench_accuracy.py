@@ -49,10 +49,18 @@ DEGRADATIONS = {
     "speed -2%":         (["speed", "0.98"], None, None),
     "speed +5%":         (["speed", "1.05"], None, None),
     "speed -5%":         (["speed", "0.95"], None, None),
+    "pitch +0.5 semitone": (["pitch", "50"], None, None),
+    "pitch -0.5 semitone": (["pitch", "-50"], None, None),
     "pitch +1 semitone": (["pitch", "100"], None, None),
     "pitch -1 semitone": (["pitch", "-100"], None, None),
+    "pitch +2 semitones": (["pitch", "200"], None, None),
+    "pitch -2 semitones": (["pitch", "-200"], None, None),
+    "tempo +2%":         (["tempo", "1.02"], None, None),
+    "tempo -2%":         (["tempo", "0.98"], None, None),
     "tempo +5%":         (["tempo", "1.05"], None, None),
     "tempo -5%":         (["tempo", "0.95"], None, None),
+    "tempo +8%":         (["tempo", "1.08"], None, None),
+    "tempo -8%":         (["tempo", "0.92"], None, None),
 }
 # Degradations also applied to clips of held tracks (false-positive check): the ones that
 # change the signal most, where a wrong answer is most likely.
@@ -273,6 +281,7 @@ def prepare_database(dbname, reingest):
     c.autocommit = True
     with c.cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS afp")
+        cur.execute("ALTER EXTENSION afp UPDATE")  # a kept database gets the installed version
         cur.execute("""CREATE TABLE IF NOT EXISTS bench_tracks (
                          id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                          title text UNIQUE NOT NULL, fp afp NOT NULL)""")

@@ -180,15 +180,15 @@ bool afp_core_format_text(const void* body, size_t size, AfpBuffer* out, AfpStat
     });
 }
 
-bool afp_core_warp(const AfpHeader* clip, double speed, AfpBuffer* out, AfpStatus* status) {
+bool afp_core_warp(const AfpHeader* clip, double time_scale, double freq_scale, AfpBuffer* out, AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {
         const afp::ParamSet* params = afp::find_params(clip->param_set);
         if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
-        std::vector<afp::Landmark> landmarks = afp::warp_landmarks(*clip, speed);
-        // The warped clip lasts n_samples * speed in the original's time; one hop of slack
+        std::vector<afp::Landmark> landmarks = afp::warp_landmarks(*clip, time_scale, freq_scale);
+        // The warped clip lasts n_samples * time_scale in the original's time; one hop of slack
         // covers the rounding of frames.
-        const double n = std::ceil(clip->n_samples * speed) + params->hop;
+        const double n = std::ceil(clip->n_samples * time_scale) + params->hop;
         const uint32_t n_samples = static_cast<uint32_t>(std::min(n, 4294967295.0));
         std::vector<uint8_t> body = afp::encode_body(*params, n_samples, landmarks);
         hand_out(body.data(), body.size(), out);
@@ -300,15 +300,23 @@ uint64_t afp_core_search_postings_read(const AfpSearch* search) {
     return reinterpret_cast<const afp::IndexSearch*>(search)->postings_read();
 }
 
-bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates, uint32_t min_votes,
-                           bool has_reference, AfpBuffer* out, AfpStatus* status) {
+bool afp_core_index_stages(double max_speed_change, double max_tempo_change, double max_pitch_semitones,
+                           uint64_t max_postings, uint32_t candidates, uint32_t min_votes, bool has_reference,
+                           AfpBuffer* out, AfpStatus* status) {
     out->data = nullptr;
     out->size = 0;
     return guarded(status, [&] {
         static_assert(sizeof(afp::SearchStage) == sizeof(AfpSearchStage), "SearchStage mirrors AfpSearchStage");
-        auto stages = afp::index_stages(max_speed_change, max_postings, candidates, min_votes, has_reference);
+        auto stages = afp::index_stages(max_speed_change, max_postings, candidates, min_votes, has_reference,
+                                        max_tempo_change, max_pitch_semitones);
         hand_out(stages.data(), stages.size() * sizeof(afp::SearchStage), out);
     });
+}
+
+void afp_core_stage_scales(const AfpSearchStage* stage, double* time_scale, double* freq_scale) {
+    const auto* st = reinterpret_cast<const afp::SearchStage*>(stage);
+    *time_scale = st->time_scale();
+    *freq_scale = st->freq_scale();
 }
 
 uint32_t afp_core_renditions_tried(const AfpSearchStage* stages, uint32_t n, uint32_t last) {

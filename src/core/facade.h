@@ -117,10 +117,11 @@ bool afp_core_format_text(const void *body, size_t size, AfpBuffer *out, AfpStat
 void afp_core_free(AfpBuffer *buffer);
 
 /*
- * The clip's fingerprint as it would read had its audio been played at `speed`
- * (1.02: 2% faster and higher), for matching clips from sped-up or slowed sources.
+ * The clip's fingerprint with times multiplied by time_scale and frequencies by
+ * freq_scale (see warp.hpp; a search stage's afp_core_stage_scales give them),
+ * for matching clips from sources played faster, time-stretched or pitch-shifted.
  */
-bool afp_core_warp(const AfpHeader *clip, double speed, AfpBuffer *out, AfpStatus *status);
+bool afp_core_warp(const AfpHeader *clip, double time_scale, double freq_scale, AfpBuffer *out, AfpStatus *status);
 
 /* Number of distinct hash values present in both ascending arrays. */
 uint32_t afp_core_count_shared(const int32_t *a, uint32_t na, const int32_t *b, uint32_t nb);
@@ -189,7 +190,9 @@ uint64_t afp_core_search_postings_read(const AfpSearch *search);
 /* One stage of match_clip's index search (policy.hpp). */
 typedef struct AfpSearchStage
 {
-    double   speed;            /* 1, or the speed of the rendition */
+    double   speed;            /* 1, or the playback speed (tempo and pitch together) of the rendition */
+    double   tempo;            /* 1, or its tempo factor with the pitch kept */
+    double   pitch;            /* 1, or its pitch factor with the tempo kept */
     bool     probe_reference;  /* probe with the reference landmarks warped to speed */
     uint32_t probe_keys;       /* at most this many distinct probe hashes (0: all) */
     uint64_t max_postings;     /* the index vote's budget */
@@ -199,8 +202,12 @@ typedef struct AfpSearchStage
 } AfpSearchStage;
 
 /* The stages for a clip; out->data holds out->size / sizeof(AfpSearchStage) of them. */
-bool afp_core_index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
-                           uint32_t min_votes, bool has_reference, AfpBuffer *out, AfpStatus *status);
+bool afp_core_index_stages(double max_speed_change, double max_tempo_change, double max_pitch_semitones,
+                           uint64_t max_postings, uint32_t candidates, uint32_t min_votes, bool has_reference,
+                           AfpBuffer *out, AfpStatus *status);
+
+/* The warp factors that undo a stage's rendition (see afp_core_warp). */
+void afp_core_stage_scales(const AfpSearchStage *stage, double *time_scale, double *freq_scale);
 
 /* Renditions tried by the rounds up to the one stage `last` belongs to. */
 uint32_t afp_core_renditions_tried(const AfpSearchStage *stages, uint32_t n, uint32_t last);

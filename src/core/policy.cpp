@@ -2,28 +2,50 @@
 #include "policy.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
 namespace afp {
 
+namespace {
+
+// How many steps of `step` fit in `limit` (0 for NaN or less than one step).
+int steps_within(double limit, double step) {
+    if (!(limit >= step)) return 0;
+    return static_cast<int>(std::floor(limit / step + 1e-9));
+}
+
+}  // namespace
+
 std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
-                                      uint32_t min_votes, bool has_reference) {
+                                      uint32_t min_votes, bool has_reference, double max_tempo_change,
+                                      double max_pitch_semitones) {
     std::vector<SearchStage> stages;
     min_votes = std::max(min_votes, 1u);
     if (has_reference) {
-        stages.push_back(SearchStage{1.0, true, 0, std::max(max_postings / kFastBudgetShare, kMinStageBudget),
+        stages.push_back(SearchStage{1.0, 1.0, 1.0, true, 0, std::max(max_postings / kFastBudgetShare, kMinStageBudget),
                                      std::min(std::max(candidates, 1u), kFastCandidates), min_votes, false});
     }
-    stages.push_back(SearchStage{1.0, false, 0, std::max(max_postings, kMinStageBudget), std::max(candidates, 1u),
-                                 min_votes, has_reference});
-    if (!(max_speed_change >= kSpeedStep)) return stages;  // also false for NaN
-    const int steps = static_cast<int>(std::floor(max_speed_change / kSpeedStep + 1e-9));
+    stages.push_back(SearchStage{1.0, 1.0, 1.0, false, 0, std::max(max_postings, kMinStageBudget),
+                                 std::max(candidates, 1u), min_votes, has_reference});
     const uint64_t budget = std::max(max_postings / kSpeedBudgetShare, kMinStageBudget);
-    for (int k = 1; k <= steps; ++k) {
+    const uint32_t rendition_votes = std::max(min_votes, kSpeedMinVotes);
+    bool first = true;
+    auto rendition = [&](double speed, double tempo, double pitch) {
+        stages.push_back(SearchStage{speed, tempo, pitch, true, kSpeedProbeKeys, budget, kSpeedCandidates,
+                                     rendition_votes, first});
+        first = false;
+    };
+    for (int k = 1; k <= steps_within(max_speed_change, kSpeedStep); ++k) {
+        for (int sign = -1; sign <= 1; sign += 2) rendition(1.0 + sign * k * kSpeedStep, 1.0, 1.0);
+    }
+    for (int k = 1; k <= steps_within(max_tempo_change, kTempoStep); ++k) {
+        for (int sign = -1; sign <= 1; sign += 2) rendition(1.0, 1.0 + sign * k * kTempoStep, 1.0);
+    }
+    for (int k = 1; k <= steps_within(max_pitch_semitones, kPitchStepSemitones); ++k) {
         for (int sign = -1; sign <= 1; sign += 2) {
-            stages.push_back(SearchStage{1.0 + sign * k * kSpeedStep, true, kSpeedProbeKeys, budget, kSpeedCandidates,
-                                         std::max(min_votes, kSpeedMinVotes), k == 1 && sign == -1});
+            rendition(1.0, 1.0, std::exp2(sign * k * kPitchStepSemitones / 12.0));
         }
     }
     return stages;
@@ -33,11 +55,11 @@ uint32_t renditions_tried(const SearchStage* stages, size_t n, size_t last_stage
     // Every stage of every round up to and including the one last_stage belongs to...
     size_t end = std::min(last_stage + 1, n);
     while (end < n && !stages[end].new_round) ++end;
-    // ... counted once per speed.
-    std::vector<double> speeds;
-    for (size_t i = 0; i < end; ++i) speeds.push_back(stages[i].speed);
-    std::sort(speeds.begin(), speeds.end());
-    return static_cast<uint32_t>(std::unique(speeds.begin(), speeds.end()) - speeds.begin());
+    // ... counted once per rendition.
+    std::vector<std::array<double, 3>> renditions;
+    for (size_t i = 0; i < end; ++i) renditions.push_back({stages[i].speed, stages[i].tempo, stages[i].pitch});
+    std::sort(renditions.begin(), renditions.end());
+    return static_cast<uint32_t>(std::unique(renditions.begin(), renditions.end()) - renditions.begin());
 }
 
 uint32_t comparisons(double catalogue_rows, uint32_t rows_voted, uint32_t renditions) {

@@ -33,28 +33,47 @@ inline constexpr uint32_t kSpeedMinVotes = 6;
 // a 10 s clip cost more than the clip's whole direct search.
 inline constexpr uint32_t kSpeedProbeKeys = 128;
 
+// Spacing of the tempo changes (pitch kept) tried: the time warp is the speed search's, so the
+// same step keeps the residual drift of a 10 s clip within the vote's neighbouring bins.
+inline constexpr double kTempoStep = 0.005;
+
+// Spacing of the pitch shifts (tempo kept) tried, in semitones: shifts by whole and half
+// semitones (karaoke keys, pitch correction) land on a rendition exactly; a shift between them
+// leaves up to a quarter semitone (1.5%), which only hashes in the lower bins survive.
+inline constexpr double kPitchStepSemitones = 0.5;
+
 // The least budget a stage gets, postings.
 inline constexpr uint64_t kMinStageBudget = 1000;
 
 struct SearchStage {
-    double speed;             // 1: the clip as recorded; else the rendition at this speed
+    double speed;             // 1: the clip as recorded; else the playback speed (tempo and pitch together)
+    double tempo;             // 1, or the tempo factor with the pitch kept (1.05: 5% faster)
+    double pitch;             // 1, or the frequency factor with the tempo kept (2^(1/12): a semitone up)
     bool probe_reference;     // probe the index with the reference landmarks (warped to speed)
     uint32_t probe_keys;      // at most this many of the probe's distinct hashes (0: all)
     uint64_t max_postings;    // the index vote's budget
     uint32_t candidates;      // rows of the index vote voted in full
     uint32_t min_votes;       // index votes a row needs to be returned
     bool new_round;           // the stages from here on are tried only when the earlier ones accepted nothing
+
+    // The warp that reads the clip's landmarks in the track's coordinates (warp.hpp).
+    double time_scale() const noexcept { return speed * tempo; }
+    double freq_scale() const noexcept { return 1.0 / (speed * pitch); }
 };
 
 // The stages for a clip, each round run only when the rounds before accepted nothing: the fast
-// stage (reference landmarks, when the clip has them); the query as recorded; then the speed
-// renditions 1 +- k * kSpeedStep up to max_speed_change (closest first), as one round.
+// stage (reference landmarks, when the clip has them); the query as recorded; then, as one round,
+// the speed renditions 1 +- k * kSpeedStep up to max_speed_change, the tempo renditions
+// 1 +- k * kTempoStep up to max_tempo_change and the pitch renditions 2^(+-k * kPitchStepSemitones
+// / 12) up to max_pitch_semitones, each kind closest first. Every rendition probes like a speed
+// rendition (kSpeedProbeKeys, kSpeedBudgetShare, kSpeedCandidates, kSpeedMinVotes).
 std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
-                                      uint32_t min_votes, bool has_reference);
+                                      uint32_t min_votes, bool has_reference, double max_tempo_change = 0,
+                                      double max_pitch_semitones = 0);
 
-// The renditions (distinct speeds) the rounds up to the one last_stage belongs to tried: the
-// confidence model's multiplier for them. Two probes of the clip at one speed vote the same
-// query against the same tracks, so they are one rendition.
+// The renditions (distinct speed, tempo and pitch) the rounds up to the one last_stage belongs to
+// tried: the confidence model's multiplier for them. Two probes of the clip in one rendition vote
+// the same query against the same tracks, so they are one.
 uint32_t renditions_tried(const SearchStage* stages, size_t n, size_t last_stage);
 
 // The comparisons a confidence is computed against: every row of the catalogue (each could have

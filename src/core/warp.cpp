@@ -12,14 +12,14 @@
 
 namespace afp {
 
-std::vector<Landmark> warp_landmarks(const AfpHeader& clip, double speed) {
+std::vector<Landmark> warp_landmarks(const AfpHeader& clip, double time_scale, double freq_scale) {
     const ParamSet* params = find_params(clip.param_set);
     if (params == nullptr) throw Error(ErrorKind::Malformed, "The value uses an unknown parameter set.");
-    if (!(speed > 0.5 && speed < 2.0)) throw std::invalid_argument("The speed factor is out of range.");
+    if (!(time_scale > 0.5 && time_scale < 2.0) || !(freq_scale > 0.5 && freq_scale < 2.0)) {
+        throw std::invalid_argument("The warp factors are out of range.");
+    }
     const int32_t* hashes = afp_body_hashes(&clip);
     const uint32_t* frames = afp_body_frames(&clip);
-    const double time_scale = speed;
-    const double freq_scale = 1.0 / speed;
     std::vector<Landmark> out;
     out.reserve(clip.count);
     for (uint32_t i = 0; i < clip.count; ++i) {

@@ -32,6 +32,8 @@ extern int    afp_max_query_hashes;
 extern int    afp_min_shared_hashes;
 extern double afp_min_confidence;
 extern double afp_max_speed_change;
+extern double afp_max_tempo_change;
+extern double afp_max_pitch_change;
 extern int    afp_index_max_postings;
 extern int    afp_index_min_votes;
 extern int    afp_index_candidates;

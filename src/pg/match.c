@@ -41,7 +41,8 @@ PG_FUNCTION_INFO_V1(afp_match_clip);
 /* Candidate rows fetched from the cursor per batch; interrupts are checked between rows. */
 #define MATCH_FETCH_BATCH 64
 
-#define MATCH_COLUMNS 11
+/* Result columns: up to speed (0.1.0 - 0.3.0), then tempo and pitch (0.4.0). */
+#define MATCH_COLUMNS 13
 
 /* Spacing of the speeds tried when a clip does not match as recorded (0.5%): warped hashes
  * survive a residual speed error of about half of it. */
@@ -85,13 +86,27 @@ typedef struct CatalogColumns
     AttrNumber  title_attnum;   /* InvalidAttrNumber without a title column */
 } CatalogColumns;
 
+/*
+ * How the clip relates to the track: played faster by speed (tempo and pitch
+ * together), time-stretched by tempo (pitch kept), pitch-shifted by pitch
+ * (tempo kept); all 1 for a clip that matches as recorded.
+ */
+typedef struct Rendition
+{
+    double      speed;
+    double      tempo;
+    double      pitch;
+} Rendition;
+
+static const Rendition as_recorded = {1.0, 1.0, 1.0};
+
 /* One scored candidate. */
 typedef struct MatchRow
 {
     int64       track_id;
     char       *title;
     AfpVote     vote;
-    double      speed;      /* speed of the clip relative to the track */
+    Rendition   rendition;  /* of the clip relative to the track */
     double      confidence;
 } MatchRow;
 
@@ -340,10 +355,10 @@ compare_matches(const void *a, const void *b)
  */
 typedef struct QuerySet
 {
-    AfpDatum   *unwarped;   /* when set, NULL variants are this warped to their speed, made on first use */
+    AfpDatum   *unwarped;   /* when set, NULL variants are this warped to their rendition, made on first use */
     AfpDatum   *probe;
     AfpDatum  **variants;
-    double     *speeds;
+    const Rendition *renditions;
     int         n;
 } QuerySet;
 
@@ -356,14 +371,14 @@ typedef struct MatchList
     uint32      candidates;
 } MatchList;
 
-/* Keeps a candidate's best vote over the query's variants; returns its speed through *speed. */
+/* Keeps a candidate's best vote over the query's variants; returns its rendition through *rendition. */
 static AfpVote
-best_vote(const QuerySet *qs, const AfpDatum *track, double *speed)
+best_vote(const QuerySet *qs, const AfpDatum *track, Rendition *rendition)
 {
     AfpVote     best = {0};
     AfpStatus   status;
 
-    *speed = 1.0;
+    *rendition = as_recorded;
     for (int v = 0; v < qs->n; v++)
     {
         AfpVote     vote;
@@ -373,7 +388,7 @@ best_vote(const QuerySet *qs, const AfpDatum *track, double *speed)
         if (vote.score > best.score || (vote.score == best.score && vote.log_chance < best.log_chance))
         {
             best = vote;
-            *speed = qs->speeds[v];
+            *rendition = qs->renditions[v];
         }
     }
     return best;
@@ -438,14 +453,17 @@ candidate_plan(const char *sql, int nargs, Oid *argtypes)
     return plan;
 }
 
-/* The fingerprint warped to a playback speed (see warp.hpp). */
+/*
+ * The fingerprint read in the coordinates of a track the rendition changed
+ * (see warp.hpp): times stretch by speed and tempo, frequencies by 1 / (speed x pitch).
+ */
 static AfpDatum *
-warped(const AfpDatum *fp, double speed)
+warped(const AfpDatum *fp, const Rendition *r)
 {
     AfpBuffer   buffer;
     AfpStatus   status;
 
-    if (!afp_core_warp(&fp->header, speed, &buffer, &status))
+    if (!afp_core_warp(&fp->header, r->speed * r->tempo, 1.0 / (r->speed * r->pitch), &buffer, &status))
         afp_raise(&status);
     return afp_datum_from_buffer(&buffer);
 }
@@ -468,7 +486,7 @@ materialize_variants(const QuerySet *qs)
 {
     for (int v = 0; v < qs->n; v++)
         if (qs->variants[v] == NULL)
-            qs->variants[v] = warped(qs->unwarped, qs->speeds[v]);
+            qs->variants[v] = warped(qs->unwarped, &qs->renditions[v]);
 }
 
 /*
@@ -480,7 +498,7 @@ add_candidate(const QuerySet *qs, MatchList *list, int64 id, Datum fp_datum, Dat
               int min_score, MemoryContext row_cxt, MemoryContext result_cxt)
 {
     AfpVote     vote;
-    double      speed;
+    Rendition   rendition;
     MemoryContext old;
     MatchRow   *row;
 
@@ -488,7 +506,7 @@ add_candidate(const QuerySet *qs, MatchList *list, int64 id, Datum fp_datum, Dat
     old = MemoryContextSwitchTo(result_cxt);
     materialize_variants(qs);
     MemoryContextSwitchTo(row_cxt);
-    vote = best_vote(qs, afp_detoast(fp_datum), &speed);
+    vote = best_vote(qs, afp_detoast(fp_datum), &rendition);
     MemoryContextSwitchTo(old);
     MemoryContextReset(row_cxt);
     if (vote.score < min_score)
@@ -505,7 +523,7 @@ add_candidate(const QuerySet *qs, MatchList *list, int64 id, Datum fp_datum, Dat
     row->track_id = id;
     row->title = title == (Datum) 0 ? NULL : TextDatumGetCString(title);
     row->vote = vote;
-    row->speed = speed;
+    row->rendition = rendition;
     MemoryContextSwitchTo(old);
 }
 
@@ -801,7 +819,8 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
     uint32      nstages;
     int         accepted = 0;
 
-    if (!afp_core_index_stages(afp_max_speed_change, (uint64) afp_index_max_postings,
+    if (!afp_core_index_stages(afp_max_speed_change, afp_max_tempo_change, afp_max_pitch_change,
+                               (uint64) afp_index_max_postings,
                                (uint32) afp_index_candidates, (uint32) afp_index_min_votes,
                                reference != NULL && reference != query, &buffer, &status))
         afp_raise(&status);
@@ -813,8 +832,9 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
     for (uint32 i = 0; i < nstages; i++)
     {
         const AfpSearchStage *st = &stages[i];
-        double      speed = st->speed;
-        AfpDatum   *rendition = speed == 1.0 ? query : NULL;    /* warped when a candidate needs it */
+        Rendition   r = {st->speed, st->tempo, st->pitch};
+        bool        recorded = r.speed == 1.0 && r.tempo == 1.0 && r.pitch == 1.0;
+        AfpDatum   *rendition = recorded ? query : NULL;    /* warped when a candidate needs it */
         QuerySet    one;
 
         if (st->new_round)
@@ -826,12 +846,12 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
         }
         one.unwarped = query;
         one.probe = st->probe_reference && reference != NULL
-            ? (speed == 1.0 ? reference : warped(reference, speed))
-            : (rendition != NULL ? rendition : warped(query, speed));
+            ? (recorded ? reference : warped(reference, &r))
+            : (rendition != NULL ? rendition : warped(query, &r));
         if (st->probe_keys > 0)
             one.probe = sampled(one.probe, st->probe_keys);
         one.variants = &rendition;
-        one.speeds = &speed;
+        one.renditions = &r;
         one.n = 1;
         collect_ranked(&one, cols, ext_nsp, afp_type, (int) st->candidates,
                        (int) Min(st->max_postings, (uint64) PG_INT32_MAX), (int) st->min_votes, list);
@@ -904,8 +924,7 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
     direct.probe = query;
     direct.unwarped = NULL;
     direct.variants = &query;
-    direct.speeds = palloc(sizeof(double));
-    direct.speeds[0] = 1.0;
+    direct.renditions = &as_recorded;
     direct.n = 1;
 
     if (cols.landmark_index && afp_use_landmark_index)
@@ -955,20 +974,20 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
             {
                 for (int sign = -1; sign <= 1; sign += 2)
                 {
-                    double      speed = 1.0 + sign * k * AFP_SPEED_STEP;
+                    Rendition   r = {1.0 + sign * k * AFP_SPEED_STEP, 1.0, 1.0};
                     int         strict;
-                    AfpDatum   *sample = strict_probe(warped(reference, speed), AFP_SPEED_PROBE_KEYS,
+                    AfpDatum   *sample = strict_probe(warped(reference, &r), AFP_SPEED_PROBE_KEYS,
                                                       AFP_SPEED_PROBE_FRACTION, &strict);
                     AfpDatum   *rendition;
                     QuerySet    one;
 
                     if (sample == NULL)
                         continue;
-                    rendition = warped(query, speed);
+                    rendition = warped(query, &r);
                     one.probe = sample;
                     one.unwarped = NULL;
                     one.variants = &rendition;
-                    one.speeds = &speed;
+                    one.renditions = &r;
                     one.n = 1;
                     collect_matches(&one, &cols, ext_nsp, afp_type, strict, &list);
                 }
@@ -986,7 +1005,11 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
         MatchRow   *r = &list.rows[i];
         Datum       values[MATCH_COLUMNS];
         bool        nulls[MATCH_COLUMNS] = {0};
-        /* Vote frames of a rendition are in the track's time; the clip's own time runs speed times faster. */
+        /*
+         * Vote frames of a rendition are in the track's time; the clip's own time
+         * runs speed x tempo times faster.
+         */
+        double      time_scale = r->rendition.speed * r->rendition.tempo;
         double      offset_s = r->vote.offset_frames * seconds_per_frame;
         double      first_s = r->vote.clip_first_frame * seconds_per_frame;
         double      last_s = r->vote.clip_last_frame * seconds_per_frame;
@@ -1001,12 +1024,15 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
         values[2] = Int32GetDatum(r->vote.score);
         values[3] = Float8GetDatum(offset_s);
         values[4] = Float4GetDatum((float4) r->confidence);
-        values[5] = Float8GetDatum((last_s - first_s) / r->speed);
-        values[6] = Float8GetDatum(first_s / r->speed);
-        values[7] = Float8GetDatum(last_s / r->speed);
+        values[5] = Float8GetDatum((last_s - first_s) / time_scale);
+        values[6] = Float8GetDatum(first_s / time_scale);
+        values[7] = Float8GetDatum(last_s / time_scale);
         values[8] = Float8GetDatum(first_s + offset_s);
         values[9] = Float8GetDatum(last_s + offset_s);
-        values[10] = Float8GetDatum(r->speed);
+        values[10] = Float8GetDatum(r->rendition.speed);
+        values[11] = Float8GetDatum(r->rendition.tempo);
+        values[12] = Float8GetDatum(r->rendition.pitch);
+        /* A result type of 0.1.0 - 0.3.0 ends at speed: the tuple takes its first natts values. */
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         emitted++;
     }

@@ -19,6 +19,8 @@ int    afp_max_query_hashes = 50000;
 int    afp_min_shared_hashes = 5;
 double afp_min_confidence = 0.5;
 double afp_max_speed_change = 0.05;
+double afp_max_tempo_change = 0.08;
+double afp_max_pitch_change = 2.0;
 int    afp_index_max_postings = 50000;
 int    afp_index_min_votes = 3;
 int    afp_index_candidates = 10;
@@ -90,6 +92,23 @@ _PG_init(void)
                              "does not match as recorded. 0 turns the search off.",
                              &afp_max_speed_change,
                              0.05, 0.0, 0.2,
+                             PGC_USERSET, 0,
+                             NULL, NULL, NULL);
+    DefineCustomRealVariable("afp.max_tempo_change",
+                             "Largest tempo change (pitch kept) of a clip relative to its track that match_clip() searches for.",
+                             "A fraction: 0.08 tries tempos from 0.92 to 1.08 in steps of 0.005, with the speeds, "
+                             "when the clip does not match as recorded. 0 turns it off. Needs an afp_landmark index.",
+                             &afp_max_tempo_change,
+                             0.08, 0.0, 0.2,
+                             PGC_USERSET, 0,
+                             NULL, NULL, NULL);
+    DefineCustomRealVariable("afp.max_pitch_change",
+                             "Largest pitch shift (tempo kept), in semitones, of a clip relative to its track that "
+                             "match_clip() searches for.",
+                             "Shifts by whole and half semitones up to this are tried, with the speeds, when the "
+                             "clip does not match as recorded. 0 turns it off. Needs an afp_landmark index.",
+                             &afp_max_pitch_change,
+                             2.0, 0.0, 6.0,
                              PGC_USERSET, 0,
                              NULL, NULL, NULL);
     DefineCustomIntVariable("afp.index_max_postings",

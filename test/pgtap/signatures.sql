@@ -48,11 +48,11 @@ SELECT is(
   (SELECT array_agg(a ORDER BY n) FROM pg_proc p, unnest(p.proargnames, p.proargmodes) WITH ORDINALITY u(a, m, n)
    WHERE p.oid = 'match_clip(bytea, regclass, int)'::regprocedure AND m = 'o'),
   ARRAY['track_id', 'title', 'score', 'offset_s', 'confidence', 'matched_s', 'clip_start_s', 'clip_end_s',
-        'track_start_s', 'track_end_s', 'speed']::text[],
-  'match_clip returns track_id, title, score, offset_s, confidence, the matched time ranges and the speed');
+        'track_start_s', 'track_end_s', 'speed', 'tempo', 'pitch']::text[],
+  'match_clip returns track_id, title, score, offset_s, confidence, the matched time ranges, the speed, tempo and pitch');
 SELECT is(
   (SELECT pg_get_function_arguments(oid) FROM pg_proc WHERE oid = 'match_clip(bytea, regclass, int)'::regprocedure),
-  'clip bytea, catalog regclass DEFAULT ''afp_tracks''::regclass, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision',
+  'clip bytea, catalog regclass DEFAULT ''afp_tracks''::regclass, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision, OUT tempo double precision, OUT pitch double precision',
   'match_clip(clip, catalog DEFAULT afp_tracks, max_results DEFAULT 5): one function, no ambiguous overloads');
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'match_clip'), 1::bigint, 'match_clip has a single signature');
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.4.0', 'CREATE EXTENSION installs 0.4.0');

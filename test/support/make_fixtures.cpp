@@ -2,6 +2,7 @@
 //   afp-fixtures DIR
 // Songs are synthetic (chords, melody, drums); clips are cut at known offsets and degraded;
 // broken files exercise every decode error. Same bytes on every run.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -169,6 +170,16 @@ int main(int argc, char** argv) {
         write_file(path("clip_song5_at_3s_quiet.flac"), encode(scale(cut(song5, 3.0, 5.0), -30.0), kFlac));
         write_file(path("clip_song1_at_12s.ogg"), encode(cut(song1, 12.0, 5.0), kOggVorbis));
         write_file(path("clip_unknown.wav"), encode(cut(unknown, 4.0, 5.0), kWavPcm16));
+        // song3 played 5% faster with its pitch kept, and a semitone higher at its own tempo: 8 s
+        // from where the track is at 6 s (at 5.714 s of the faster rendition).
+        const SongSpec& s3 = kSongs[2];
+        write_file(path("clip_song3_tempo_1.05_at_6s.wav"),
+                   encode(cut(synth_song(s3.seed, kSongSeconds / 1.05, s3.rate, s3.channels, 1.05), 6.0 / 1.05, 8.0),
+                          kWavPcm16));
+        write_file(path("clip_song3_pitch_up_1_at_6s.wav"),
+                   encode(cut(synth_song(s3.seed, kSongSeconds, s3.rate, s3.channels, 1.0, std::exp2(1.0 / 12.0)), 6.0,
+                              8.0),
+                          kWavPcm16));
         write_file(path("silence.wav"), encode(scale(sine(440.0, 3.0, 44100), -400.0), kWavPcm16));
         write_file(path("noise.wav"), encode(white_noise(5.0, 44100, 0.3, 7), kWavPcm16));
         Audio one_sample = sine(440.0, 1.0 / 44100, 44100);

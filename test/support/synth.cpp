@@ -59,21 +59,22 @@ void add_drum(std::vector<double>& out, int rate, double start_s, int kind, cons
 
 }  // namespace
 
-Audio synth_song(uint64_t seed, double seconds, int rate, int channels) {
+Audio synth_song(uint64_t seed, double seconds, int rate, int channels, double tempo, double pitch) {
     Rng rng(seed);
     const size_t frames = static_cast<size_t>(seconds * rate);
     std::vector<double> left(frames, 0.0);
     std::vector<double> right(frames, 0.0);
 
     const double bpm = 90.0 + rng.below(50);
-    const double beat = 60.0 / bpm;
+    const double beat = 60.0 / (bpm * tempo);
     const int key = 48 + rng.below(12);
     static const int kMajor[] = {0, 2, 4, 5, 7, 9, 11};
     int progression[4];
     for (int& degree : progression) degree = rng.below(7);
     const int beats = static_cast<int>(seconds / beat) + 1;
-    const DrumKit kit{40.0 + 40.0 * rng.uniform(), 8.0 + 10.0 * rng.uniform(), 0.15 + 0.35 * rng.uniform(),
-                      0.6 + 0.35 * rng.uniform()};
+    DrumKit kit{40.0 + 40.0 * rng.uniform(), 8.0 + 10.0 * rng.uniform(), 0.15 + 0.35 * rng.uniform(),
+                0.6 + 0.35 * rng.uniform()};
+    kit.kick_hz *= pitch;
 
     for (int b = 0; b < beats; ++b) {
         const double t = b * beat;
@@ -83,8 +84,8 @@ Audio synth_song(uint64_t seed, double seconds, int rate, int channels) {
             for (int k = 0; k < 3; ++k) {
                 const int step = degree + 2 * k;
                 const int note = key + kMajor[step % 7] + 12 * (step / 7);
-                add_note(left, rate, t, 2.0 * beat, midi_hz(note), 0.06, 3, 1.5);
-                add_note(right, rate, t, 2.0 * beat, midi_hz(note), 0.04, 3, 1.5);
+                add_note(left, rate, t, 2.0 * beat, pitch * midi_hz(note), 0.06, 3, 1.5 * tempo);
+                add_note(right, rate, t, 2.0 * beat, pitch * midi_hz(note), 0.04, 3, 1.5 * tempo);
             }
         }
         // Melody: two eighth notes per beat, a random walk on the scale, right-leaning.
@@ -93,8 +94,8 @@ Audio synth_song(uint64_t seed, double seconds, int rate, int channels) {
             const int step = 7 + rng.below(10);
             const int note = key + 12 + kMajor[step % 7] + 12 * (step / 7 - 1);
             const double start = t + e * beat / 2.0;
-            add_note(left, rate, start, beat / 2.0, midi_hz(note), 0.05, 5, 4.0);
-            add_note(right, rate, start, beat / 2.0, midi_hz(note), 0.08, 5, 4.0);
+            add_note(left, rate, start, beat / 2.0, pitch * midi_hz(note), 0.05, 5, 4.0 * tempo);
+            add_note(right, rate, start, beat / 2.0, pitch * midi_hz(note), 0.08, 5, 4.0 * tempo);
         }
         // Drums: kick on 1 and 3, snare on 2 and 4, hats on eighths.
         std::vector<double>* both[] = {&left, &right};

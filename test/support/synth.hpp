@@ -33,7 +33,11 @@ struct Audio {
 };
 
 // A song of the given length: tempo, key, chords, melody and drum pattern all follow from seed.
-Audio synth_song(uint64_t seed, double seconds, int rate = 44100, int channels = 2);
+// tempo != 1 plays the same song that much faster with its pitch kept (every event and duration
+// divided by it, as a time-stretch would), pitch != 1 with every tone's frequency multiplied by it
+// and its timing kept (a pitch shift); the drums' noise has no pitch to shift.
+Audio synth_song(uint64_t seed, double seconds, int rate = 44100, int channels = 2, double tempo = 1.0,
+                 double pitch = 1.0);
 
 // A pure sine of the given frequency and amplitude.
 Audio sine(double hz, double seconds, int rate, double amplitude = 0.5);

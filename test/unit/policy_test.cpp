@@ -80,3 +80,26 @@ TEST(Policy, AClipWithReferenceLandmarksGetsAFastStageFirst) {
     EXPECT_EQ(renditions_tried(st.data(), st.size(), 1), 1u);
     EXPECT_EQ(renditions_tried(st.data(), st.size(), 2), 21u);
 }
+
+TEST(Policy, TempoAndPitchRenditionsJoinTheSpeedRound) {
+    auto st = index_stages(0.01, 200000, 20, 3, false, 0.01, 1.0);
+    // as recorded, 2 x 2 speeds, 2 x 2 tempos, 2 x 2 pitches (half and whole semitones)
+    ASSERT_EQ(st.size(), 13u);
+    EXPECT_TRUE(st[1].new_round);
+    for (size_t i = 2; i < st.size(); ++i) EXPECT_FALSE(st[i].new_round) << i;
+    EXPECT_NEAR(st[5].tempo, 0.995, 1e-12);
+    EXPECT_EQ(st[5].speed, 1.0);
+    EXPECT_EQ(st[5].pitch, 1.0);
+    EXPECT_NEAR(st[5].time_scale(), 0.995, 1e-12);
+    EXPECT_NEAR(st[5].freq_scale(), 1.0, 1e-12);
+    EXPECT_NEAR(st[12].pitch, std::exp2(1.0 / 12.0), 1e-12);
+    EXPECT_NEAR(st[12].time_scale(), 1.0, 1e-12);
+    EXPECT_NEAR(st[12].freq_scale(), std::exp2(-1.0 / 12.0), 1e-12);
+    EXPECT_NEAR(st[1].time_scale() * st[1].freq_scale(), 1.0, 1e-12);   // a speed warps both
+    EXPECT_EQ(renditions_tried(st.data(), st.size(), 1), 13u);
+    // Without speed search the tempo renditions open the round.
+    auto only_tempo = index_stages(0.0, 200000, 20, 3, false, 0.005, 0.0);
+    ASSERT_EQ(only_tempo.size(), 3u);
+    EXPECT_TRUE(only_tempo[1].new_round);
+    EXPECT_EQ(index_stages(0.0, 200000, 20, 3, false, std::nan(""), std::nan("")).size(), 1u);
+}
