@@ -60,7 +60,10 @@ bool accepted_encoding(ContainerKind kind, int format) {
     const bool plain = pcm || sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE || sub == SF_FORMAT_ULAW ||
                        sub == SF_FORMAT_ALAW;
     switch (kind) {
-        case ContainerKind::Wav: return (type == SF_FORMAT_WAV || type == SF_FORMAT_WAVEX || type == SF_FORMAT_RF64) && plain;
+        // GSM 6.10 in WAV: telephone recordings (docs/accuracy.md measures them).
+        case ContainerKind::Wav:
+            return (type == SF_FORMAT_WAV || type == SF_FORMAT_WAVEX || type == SF_FORMAT_RF64) &&
+                   (plain || sub == SF_FORMAT_GSM610);
         case ContainerKind::Aiff: return type == SF_FORMAT_AIFF && plain;
         case ContainerKind::Flac: return type == SF_FORMAT_FLAC && pcm;
         case ContainerKind::OggVorbis: return type == SF_FORMAT_OGG && sub == SF_FORMAT_VORBIS;

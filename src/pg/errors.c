@@ -7,7 +7,8 @@
 #include "miscadmin.h"
 
 #define AUDIO_FORMATS_HINT \
-    "Supported formats: WAV and AIFF (PCM 8 to 32-bit, float, mu-law, A-law), FLAC, Ogg Vorbis, Ogg Opus and MP3."
+    "Supported formats: WAV and AIFF (PCM 8 to 32-bit, float, mu-law, A-law; WAV also GSM 6.10), FLAC, Ogg Vorbis, " \
+    "Ogg Opus and MP3."
 
 /* A clip longer than afp.max_clip_seconds: match_* refuse it (seconds < 0: not known yet). */
 void
