@@ -29,12 +29,15 @@ std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_post
     }
     stages.push_back(SearchStage{1.0, 1.0, 1.0, false, 0, std::max(max_postings, kMinStageBudget),
                                  std::max(candidates, 1u), min_votes, has_reference});
-    const uint64_t budget = std::max(max_postings / kSpeedBudgetShare, kMinStageBudget);
+    const uint64_t speed_budget = std::max(max_postings / kSpeedBudgetShare, kMinStageBudget);
+    const uint64_t shape_budget = std::max(max_postings / kShapeBudgetShare, kMinStageBudget);
     const uint32_t rendition_votes = std::max(min_votes, kSpeedMinVotes);
     bool first = true;
     auto rendition = [&](double speed, double tempo, double pitch) {
-        stages.push_back(SearchStage{speed, tempo, pitch, true, kSpeedProbeKeys, budget, kSpeedCandidates,
-                                     rendition_votes, first});
+        const bool cheap = tempo != 1.0;
+        stages.push_back(SearchStage{speed, tempo, pitch, true, cheap ? kShapeProbeKeys : kSpeedProbeKeys,
+                                     cheap ? shape_budget : speed_budget,
+                                     cheap ? kShapeCandidates : kSpeedCandidates, rendition_votes, first});
         first = false;
     };
     for (int k = 1; k <= steps_within(max_speed_change, kSpeedStep); ++k) {

@@ -42,6 +42,14 @@ inline constexpr double kTempoStep = 0.005;
 // leaves up to a quarter semitone (1.5%), which only hashes in the lower bins survive.
 inline constexpr double kPitchStepSemitones = 0.5;
 
+// Tempo renditions (32 at the defaults) probe with half the keys and half the budget of a speed
+// rendition and put forward 2 rows: every probe key costs a directory and a data page lookup, and
+// a clip not in the catalogue runs every rendition. Pitch renditions (8) probe like speeds: with
+// these cheaper probes, recall of clips a semitone off fell from 95% to 75-90% (docs/accuracy.md).
+inline constexpr uint32_t kShapeProbeKeys = 64;
+inline constexpr uint32_t kShapeBudgetShare = 16;
+inline constexpr uint32_t kShapeCandidates = 2;
+
 // The least budget a stage gets, postings.
 inline constexpr uint64_t kMinStageBudget = 1000;
 
@@ -65,8 +73,9 @@ struct SearchStage {
 // stage (reference landmarks, when the clip has them); the query as recorded; then, as one round,
 // the speed renditions 1 +- k * kSpeedStep up to max_speed_change, the tempo renditions
 // 1 +- k * kTempoStep up to max_tempo_change and the pitch renditions 2^(+-k * kPitchStepSemitones
-// / 12) up to max_pitch_semitones, each kind closest first. Every rendition probes like a speed
-// rendition (kSpeedProbeKeys, kSpeedBudgetShare, kSpeedCandidates, kSpeedMinVotes).
+// / 12) up to max_pitch_semitones, each kind closest first. Speed and pitch renditions probe with
+// kSpeedProbeKeys, kSpeedBudgetShare and kSpeedCandidates, tempo renditions with the kShape*
+// ones; all need kSpeedMinVotes.
 std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
                                       uint32_t min_votes, bool has_reference, double max_tempo_change = 0,
                                       double max_pitch_semitones = 0);

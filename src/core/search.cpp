@@ -52,12 +52,17 @@ const std::vector<uint32_t>& IndexSearch::plan(const uint64_t* estimates) {
     uint64_t spent = 0;
     uint64_t expected_votes = 0;
     size_t taken = 0;
-    for (; taken < order_.size(); ++taken) {
-        const uint32_t i = order_[taken];
+    for (size_t k = 0; k < order_.size(); ++k) {
+        const uint32_t i = order_[k];
         if (estimates[i] > 0 && spent + estimates[i] > limits_.max_postings) break;
+        // A hash the query repeats at many frames is skipped when its votes would pass the bound;
+        // rarer hashes of fewer frames may still fit.
+        const uint64_t votes = estimates[i] * (first_frame_[i + 1] - first_frame_[i]);
+        if (expected_votes + votes > kVotesPerPosting * limits_.max_postings) continue;
         spent += estimates[i];
-        expected_votes += estimates[i] * (first_frame_[i + 1] - first_frame_[i]);
+        expected_votes += votes;
         planned_[i] = 1;
+        order_[taken++] = i;
     }
     order_.resize(taken);
     // Room for every vote at a load of at most one half, and for the recent insertions.

@@ -2,7 +2,7 @@
 -- sql/afp--0.2.0--0.3.0.sql declares them, the operator, access method and operator class,
 -- afp_tracks's index, the settings, and every error kind with its SQLSTATE.
 BEGIN;
-SELECT plan(84);
+SELECT plan(85);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -12,6 +12,8 @@ SELECT ok((SELECT extversion FROM pg_extension WHERE extname = 'afp') >= '0.3.0'
 SELECT has_function('afp_vote_distance', ARRAY['afp', 'afp']);
 SELECT has_function('afp_index_stats', ARRAY['regclass']);
 SELECT has_function('afp_index_check', ARRAY['regclass']);
+SELECT ok(NOT has_function_privilege('public', 'afp_index_check(regclass)', 'EXECUTE'),
+          'afp_index_check() is not executable by PUBLIC (it holds every row''s landmarks in memory)');
 SELECT has_function('afp_landmark_handler', ARRAY['internal']);
 
 CREATE TEMP TABLE expected_labels (sig regprocedure, returns text, volatility text, strict bool, parallel "char");

@@ -103,3 +103,19 @@ TEST(Policy, TempoAndPitchRenditionsJoinTheSpeedRound) {
     EXPECT_TRUE(only_tempo[1].new_round);
     EXPECT_EQ(index_stages(0.0, 200000, 20, 3, false, std::nan(""), std::nan("")).size(), 1u);
 }
+
+TEST(Policy, TempoRenditionsProbeMoreCheaplyThanSpeedsAndPitches) {
+    auto st = index_stages(0.005, 200000, 20, 3, false, 0.005, 0.5);
+    ASSERT_EQ(st.size(), 7u);
+    for (size_t i : {1, 2, 5, 6}) {
+        EXPECT_EQ(st[i].probe_keys, kSpeedProbeKeys);
+        EXPECT_EQ(st[i].max_postings, 200000u / kSpeedBudgetShare);
+        EXPECT_EQ(st[i].candidates, kSpeedCandidates);
+    }
+    for (size_t i : {3, 4}) {
+        EXPECT_EQ(st[i].probe_keys, kShapeProbeKeys) << i;
+        EXPECT_EQ(st[i].max_postings, 200000u / kShapeBudgetShare) << i;
+        EXPECT_EQ(st[i].candidates, kShapeCandidates) << i;
+        EXPECT_EQ(st[i].min_votes, kSpeedMinVotes) << i;
+    }
+}

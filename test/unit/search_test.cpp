@@ -99,6 +99,23 @@ TEST(IndexSearch, PlanReadsTheRarestHashesWithinTheBudget) {
     EXPECT_EQ(s.planned_index(hash_n(999)), -1);
 }
 
+TEST(IndexSearch, PlanBoundsVotesWhenAQueryRepeatsAHashAtManyFrames) {
+    // Hash 0 at 1,000 frames: each of its postings pairs with every one of them.
+    std::vector<Landmark> clip;
+    for (uint32_t f = 0; f < 1000; ++f) clip.push_back({hash_n(0), f});
+    clip.push_back({hash_n(1), 5});
+    std::sort(clip.begin(), clip.end());
+    auto cb = body_with(clip, 1000 * 128);
+    IndexSearch s(header(cb), SearchLimits{100, 3});
+    // 10 postings of hash 0 would be within the posting budget but cast 10,000 votes, more than
+    // kVotesPerPosting x 100; hash 1 (20 postings, 20 votes) is read.
+    const uint64_t estimates[] = {10, 20};
+    const auto& order = s.plan(estimates);
+    ASSERT_EQ(order.size(), 1u);
+    EXPECT_EQ(order[0], 1u);
+    EXPECT_EQ(s.planned_index(hash_n(0)), -1);
+}
+
 TEST(IndexSearch, BudgetBoundsThePostingsReadWhateverTheCatalogue) {
     test::Rng rng(3);
     ToyIndex index;
