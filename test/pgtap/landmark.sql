@@ -2,7 +2,7 @@
 -- sql/afp--0.2.0--0.3.0.sql declares them, the operator, access method and operator class,
 -- afp_tracks's index, the settings, and every error kind with its SQLSTATE.
 BEGIN;
-SELECT plan(85);
+SELECT plan(86);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -166,9 +166,14 @@ SELECT throws_ok($$CREATE INDEX ON lm_tap USING afp_landmark (title)$$,
 CREATE ROLE afp_tap_landmark_reader;
 SET LOCAL ROLE afp_tap_landmark_reader;
 SELECT throws_ok($$SELECT * FROM afp_index_check('lm_tap_fp_idx')$$,
-                 '42501', 'permission denied for table lm_tap', 'afp_index_check without SELECT on the table: 42501');
+                 '42501', 'permission denied for function afp_index_check', 'afp_index_check by a role not granted EXECUTE: 42501');
 SELECT throws_ok($$SELECT * FROM afp_index_stats('lm_tap_fp_idx')$$,
                  '42501', 'permission denied for table lm_tap', 'afp_index_stats without SELECT on the table: 42501');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION afp_index_check(regclass) TO afp_tap_landmark_reader;
+SET LOCAL ROLE afp_tap_landmark_reader;
+SELECT throws_ok($$SELECT * FROM afp_index_check('lm_tap_fp_idx')$$,
+                 '42501', 'permission denied for table lm_tap', 'afp_index_check granted EXECUTE but without SELECT on the table: 42501');
 RESET ROLE;
 -- An index scan of the test table, healthy after all that.
 SET LOCAL enable_seqscan = off;
