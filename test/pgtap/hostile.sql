@@ -1,7 +1,7 @@
 -- Hostile input: every kind of bad bytes a client can send gets its specific SQLSTATE (never
 -- XX000, never a crash), for audio and for afp values in text and binary form.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 \set ogg `base64 -w0 "$AFP_FIXTURES/song3.ogg"`
 \set opus `base64 -w0 "$AFP_FIXTURES/song5.opus"`
@@ -80,6 +80,8 @@ SET LOCAL enable_seqscan = off;
 SET LOCAL afp.max_query_hashes = 100;
 SELECT throws_ok($$SELECT count(*) FROM gin_cat WHERE fp && (SELECT fingerprint(wav) FROM src)$$, '54000', NULL, '&& with more keys than afp.max_query_hashes: 54000');
 SELECT throws_ok($$SELECT count(*) FROM src, match_afp(fingerprint(src.wav), 'gin_cat')$$, '54000', 'query has more landmarks than afp.max_query_hashes (100)', 'match_afp of a query with more landmarks than afp.max_query_hashes: 54000');
+CREATE INDEX ON gin_cat USING afp_landmark (fp);
+SELECT throws_ok($$SELECT id FROM gin_cat ORDER BY fp <~> (SELECT fingerprint(wav) FROM src) LIMIT 1$$, '54000', 'query has more landmarks than afp.max_query_hashes (100)', 'an afp_landmark scan for a query with more landmarks than afp.max_query_hashes: 54000');
 RESET afp.max_query_hashes;
 SELECT is((SELECT count(*) FROM gin_cat WHERE fp && (SELECT fingerprint(wav) FROM src)), 1::bigint, 'and within the cap the index answers');
 RESET enable_seqscan;
