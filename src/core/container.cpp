@@ -44,6 +44,22 @@ bool is_mp3_frame(const uint8_t* p, size_t available) {
     return version != 1 && layer == 1 && bitrate != 15 && rate != 3;
 }
 
+// Walks the chunks of a RIFF (little-endian sizes) or IFF (big-endian) file from byte 12, calling
+// visit(id, body offset, declared size, bytes after the chunk header) until it returns false.
+// Chunk bodies are padded to even lengths; a size that overflows ends the walk (libsndfile then
+// reports the corrupt chunk).
+template <typename Visit>
+void walk_chunks(const uint8_t* data, size_t size, uint32_t (*read32)(const uint8_t*), Visit visit) {
+    size_t pos = 12;
+    while (size >= 8 && pos <= size - 8) {
+        const uint32_t chunk = read32(data + pos + 4);
+        const size_t body = pos + 8;
+        if (!visit(data + pos, body, chunk, size - body)) return;
+        pos = body + static_cast<size_t>(chunk) + (chunk & 1u);
+        if (pos < body) return;
+    }
+}
+
 // RIFF/WAVE and RF64: the fmt chunk's channels and rate, the data chunk's size against the bytes.
 // The data sizes 0 and 0xFFFFFFFF mean "unknown" (streaming encoders write them), not truncation;
 // RF64 declares the real size in its ds64 chunk.
@@ -54,56 +70,46 @@ void check_wav(const uint8_t* data, size_t size) {
         if (!starts_with(data, size, 12, "ds64") || size < 36) bad_header("The RF64 file has no ds64 chunk.");
         rf64_data_size = le64(data + 28);  // ds64: riff size (8), data size (8), ...
     }
-    size_t pos = 12;
     bool have_fmt = false;
-    while (size >= 8 && pos <= size - 8) {
-        const uint32_t chunk = le32(data + pos + 4);
-        const size_t body = pos + 8;
-        const size_t available = size - body;
-        if (std::memcmp(data + pos, "fmt ", 4) == 0 && available >= 8) {
+    walk_chunks(data, size, le32, [&](const uint8_t* id, size_t body, uint32_t chunk, size_t available) {
+        if (std::memcmp(id, "fmt ", 4) == 0 && available >= 8) {
             have_fmt = true;
             if (le16(data + body + 2) == 0) bad_header("The WAV header declares 0 channels.");
             if (le32(data + body + 4) == 0) bad_header("The WAV header declares a sample rate of 0 Hz.");
-        } else if (std::memcmp(data + pos, "data", 4) == 0) {
-            if (!have_fmt) return;  // libsndfile refuses it; nothing to check here
-            const uint64_t declared = rf64 ? rf64_data_size : chunk;
-            const bool unknown = !rf64 && (chunk == 0 || chunk == 0xFFFFFFFFu);
-            if (!unknown && declared > available) {
-                truncated("The data chunk declares " + std::to_string(declared) + " bytes; " +
-                          std::to_string(available) + " follow it.");
-            }
-            return;
+            return true;
         }
-        pos = body + static_cast<size_t>(chunk) + (chunk & 1u);
-        if (pos < body) return;  // overflow: libsndfile reports the corrupt chunk
-    }
+        if (std::memcmp(id, "data", 4) != 0) return true;
+        if (!have_fmt) return false;  // libsndfile refuses it; nothing to check here
+        const uint64_t declared = rf64 ? rf64_data_size : chunk;
+        const bool unknown = !rf64 && (chunk == 0 || chunk == 0xFFFFFFFFu);
+        if (!unknown && declared > available) {
+            truncated("The data chunk declares " + std::to_string(declared) + " bytes; " +
+                      std::to_string(available) + " follow it.");
+        }
+        return false;
+    });
 }
 
 // AIFF and AIFF-C: COMM's channels and rate, SSND's size against the bytes.
 void check_aiff(const uint8_t* data, size_t size) {
-    size_t pos = 12;
     bool have_comm = false;
-    while (size >= 8 && pos <= size - 8) {
-        const uint32_t chunk = be32(data + pos + 4);
-        const size_t body = pos + 8;
-        const size_t available = size - body;
-        if (std::memcmp(data + pos, "COMM", 4) == 0 && available >= 18) {
+    walk_chunks(data, size, be32, [&](const uint8_t* id, size_t body, uint32_t chunk, size_t available) {
+        if (std::memcmp(id, "COMM", 4) == 0 && available >= 18) {
             have_comm = true;
             if (be16(data + body) == 0) bad_header("The AIFF header declares 0 channels.");
             // The rate is an 80-bit extended float: a zero mantissa is 0 Hz whatever the exponent.
             bool zero_rate = true;
             for (int i = 10; i < 18; ++i) zero_rate = zero_rate && data[body + i] == 0;
             if (zero_rate) bad_header("The AIFF header declares a sample rate of 0 Hz.");
-        } else if (std::memcmp(data + pos, "SSND", 4) == 0) {
-            if (have_comm && chunk > available) {
-                truncated("The SSND chunk declares " + std::to_string(chunk) + " bytes; " +
-                          std::to_string(available) + " follow it.");
-            }
-            return;
+            return true;
         }
-        pos = body + static_cast<size_t>(chunk) + (chunk & 1u);
-        if (pos < body) return;
-    }
+        if (std::memcmp(id, "SSND", 4) != 0) return true;
+        if (have_comm && chunk > available) {
+            truncated("The SSND chunk declares " + std::to_string(chunk) + " bytes; " +
+                      std::to_string(available) + " follow it.");
+        }
+        return false;
+    });
 }
 
 // CRC-8 (polynomial 0x07) over a FLAC frame header.

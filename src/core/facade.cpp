@@ -180,12 +180,15 @@ bool afp_core_format_text(const void* body, size_t size, AfpBuffer* out, AfpStat
     });
 }
 
-bool afp_core_warp(const AfpHeader* clip, double time_scale, double freq_scale, AfpBuffer* out, AfpStatus* status) {
+bool afp_core_warp(const AfpHeader* clip, double speed, double tempo, double pitch, AfpBuffer* out,
+                   AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {
         const afp::ParamSet* params = afp::find_params(clip->param_set);
         if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
-        std::vector<afp::Landmark> landmarks = afp::warp_landmarks(*clip, time_scale, freq_scale);
+        const afp::Rendition rendition{speed, tempo, pitch};
+        const double time_scale = rendition.time_scale();
+        std::vector<afp::Landmark> landmarks = afp::warp_landmarks(*clip, time_scale, rendition.freq_scale());
         // The warped clip lasts n_samples * time_scale in the original's time; one hop of slack
         // covers the rounding of frames.
         const double n = std::ceil(clip->n_samples * time_scale) + params->hop;
@@ -311,12 +314,6 @@ bool afp_core_index_stages(double max_speed_change, double max_tempo_change, dou
                                         max_tempo_change, max_pitch_semitones);
         hand_out(stages.data(), stages.size() * sizeof(afp::SearchStage), out);
     });
-}
-
-void afp_core_stage_scales(const AfpSearchStage* stage, double* time_scale, double* freq_scale) {
-    const auto* st = reinterpret_cast<const afp::SearchStage*>(stage);
-    *time_scale = st->time_scale();
-    *freq_scale = st->freq_scale();
 }
 
 uint32_t afp_core_renditions_tried(const AfpSearchStage* stages, uint32_t n, uint32_t last) {

@@ -117,11 +117,12 @@ bool afp_core_format_text(const void *body, size_t size, AfpBuffer *out, AfpStat
 void afp_core_free(AfpBuffer *buffer);
 
 /*
- * The clip's fingerprint with times multiplied by time_scale and frequencies by
- * freq_scale (see warp.hpp; a search stage's afp_core_stage_scales give them),
- * for matching clips from sources played faster, time-stretched or pitch-shifted.
+ * The clip's fingerprint read in the coordinates of a track it is a rendition
+ * of: played faster by speed, time-stretched by tempo, pitch-shifted by pitch
+ * (1 for none; see warp.hpp).
  */
-bool afp_core_warp(const AfpHeader *clip, double time_scale, double freq_scale, AfpBuffer *out, AfpStatus *status);
+bool afp_core_warp(const AfpHeader *clip, double speed, double tempo, double pitch, AfpBuffer *out,
+                   AfpStatus *status);
 
 /* Number of distinct hash values present in both ascending arrays. */
 uint32_t afp_core_count_shared(const int32_t *a, uint32_t na, const int32_t *b, uint32_t nb);
@@ -206,8 +207,6 @@ bool afp_core_index_stages(double max_speed_change, double max_tempo_change, dou
                            uint64_t max_postings, uint32_t candidates, uint32_t min_votes, bool has_reference,
                            AfpBuffer *out, AfpStatus *status);
 
-/* The warp factors that undo a stage's rendition (see afp_core_warp). */
-void afp_core_stage_scales(const AfpSearchStage *stage, double *time_scale, double *freq_scale);
 
 /* Renditions tried by the rounds up to the one stage `last` belongs to. */
 uint32_t afp_core_renditions_tried(const AfpSearchStage *stages, uint32_t n, uint32_t last);

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "warp.hpp"
+
 namespace afp {
 
 // Spacing of the speeds tried when a clip does not match as recorded (0.5%): warped hashes
@@ -65,8 +67,8 @@ struct SearchStage {
     bool new_round;           // the stages from here on are tried only when the earlier ones accepted nothing
 
     // The warp that reads the clip's landmarks in the track's coordinates (warp.hpp).
-    double time_scale() const noexcept { return speed * tempo; }
-    double freq_scale() const noexcept { return 1.0 / (speed * pitch); }
+    double time_scale() const noexcept { return Rendition{speed, tempo, pitch}.time_scale(); }
+    double freq_scale() const noexcept { return Rendition{speed, tempo, pitch}.freq_scale(); }
 };
 
 // The stages for a clip, each round run only when the rounds before accepted nothing: the fast

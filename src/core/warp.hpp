@@ -17,4 +17,15 @@ namespace afp {
 // (hash, frame) without duplicates.
 std::vector<Landmark> warp_landmarks(const AfpHeader& clip, double time_scale, double freq_scale);
 
+// How a clip relates to its track: played faster by speed (tempo and pitch together), time-stretched
+// by tempo (pitch kept), pitch-shifted by pitch (tempo kept); 1 for none. Its scales undo it.
+struct Rendition {
+    double speed = 1.0;
+    double tempo = 1.0;
+    double pitch = 1.0;
+
+    double time_scale() const noexcept { return speed * tempo; }
+    double freq_scale() const noexcept { return 1.0 / (speed * pitch); }
+};
+
 }  // namespace afp

@@ -23,6 +23,23 @@ afp_raise_clip_too_long(double seconds)
     pg_unreachable();
 }
 
+/*
+ * Refuses a search query with more landmarks than afp.max_query_hashes: what
+ * match_* and an afp_landmark scan do grows with them, and a value made
+ * elsewhere can pack millions into a few seconds (a real 60 s clip's query
+ * analysis has ~14,000).
+ */
+void
+afp_check_query_landmarks(const AfpDatum *query)
+{
+    if (query->header.count > (uint32) afp_max_query_hashes)
+        ereport(ERROR,
+                (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                 errmsg("query has more landmarks than afp.max_query_hashes (%d)", afp_max_query_hashes),
+                 errdetail("The query has %u landmarks.", query->header.count),
+                 errhint("Search with a shorter stretch (afp_slice), or ask a superuser to raise afp.max_query_hashes.")));
+}
+
 /* Raises the error described by status; never returns. */
 void
 afp_raise(const AfpStatus *status)

@@ -274,12 +274,7 @@ vote(IndexScanDesc scan, LandmarkScanOpaque so)
         return;
     query = afp_detoast(key->sk_argument);
     /* The plan sorts and looks up every query hash: a crafted 1 M-hash query cost 4.4 s. */
-    if (query->header.count > (uint32) afp_max_query_hashes)
-        ereport(ERROR,
-                (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                 errmsg("query has more landmarks than afp.max_query_hashes (%d)", afp_max_query_hashes),
-                 errdetail("The query has %u landmarks.", query->header.count),
-                 errhint("Search with a shorter stretch (afp_slice), or ask a superuser to raise afp.max_query_hashes.")));
+    afp_check_query_landmarks(query);
     landmark_read_meta(index, &meta);
 
     so->search = afp_core_search_new(&query->header, (uint64) afp_index_max_postings,

@@ -100,6 +100,12 @@ typedef struct Rendition
 
 static const Rendition as_recorded = {1.0, 1.0, 1.0};
 
+static inline bool
+is_as_recorded(const Rendition *r)
+{
+    return r->speed == 1.0 && r->tempo == 1.0 && r->pitch == 1.0;
+}
+
 /* One scored candidate. */
 typedef struct MatchRow
 {
@@ -453,17 +459,14 @@ candidate_plan(const char *sql, int nargs, Oid *argtypes)
     return plan;
 }
 
-/*
- * The fingerprint read in the coordinates of a track the rendition changed
- * (see warp.hpp): times stretch by speed and tempo, frequencies by 1 / (speed x pitch).
- */
+/* The fingerprint read in the coordinates of a track the rendition changed (see warp.hpp). */
 static AfpDatum *
 warped(const AfpDatum *fp, const Rendition *r)
 {
     AfpBuffer   buffer;
     AfpStatus   status;
 
-    if (!afp_core_warp(&fp->header, r->speed * r->tempo, 1.0 / (r->speed * r->pitch), &buffer, &status))
+    if (!afp_core_warp(&fp->header, r->speed, r->tempo, r->pitch, &buffer, &status))
         afp_raise(&status);
     return afp_datum_from_buffer(&buffer);
 }
@@ -836,7 +839,7 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
     {
         const AfpSearchStage *st = &stages[i];
         Rendition   r = {st->speed, st->tempo, st->pitch};
-        bool        recorded = r.speed == 1.0 && r.tempo == 1.0 && r.pitch == 1.0;
+        bool        recorded = is_as_recorded(&r);
         AfpDatum   *rendition = recorded ? query : NULL;    /* warped when a candidate needs it */
         QuerySet    one;
 
@@ -890,54 +893,35 @@ refine_drift(AfpDatum *query, const CatalogColumns *cols, const AfpSearchStage *
              MatchList *list)
 {
     double      clip_frames = (double) query->header.n_samples / query->header.hop;
+    Rendition  *tempos = palloc(sizeof(Rendition) * Max(nstages, 1));
+    QuerySet    qs = {query, query, palloc0(sizeof(AfpDatum *) * Max(nstages, 1)), tempos, 0};
     char       *sql = NULL;
 
+    for (uint32 s = 0; s < nstages; s++)
+        if (stages[s].tempo != 1.0 && stages[s].speed == 1.0 && stages[s].pitch == 1.0)
+            tempos[qs.n++] = (Rendition) {stages[s].speed, stages[s].tempo, stages[s].pitch};
+    if (qs.n == 0)
+        return;
     for (int i = 0; i < list->nrows; i++)
     {
         MatchRow   *row = &list->rows[i];
         Datum       arg = Int64GetDatum(row->track_id);
         Oid         argtype = INT8OID;
-        bool        isnull;
-        AfpDatum   *track;
+        MatchList   better = {0};
 
-        if (row->confidence < afp_min_confidence || row->rendition.speed != 1.0 || row->rendition.tempo != 1.0 ||
-            row->rendition.pitch != 1.0 ||
+        if (row->confidence < afp_min_confidence || !is_as_recorded(&row->rendition) ||
             row->vote.clip_last_frame - row->vote.clip_first_frame >= AFP_DRIFT_SPAN * clip_frames)
             continue;
         if (sql == NULL)
+            sql = psprintf("SELECT %s FROM %s c WHERE c.%s = $1", candidate_columns(cols), cols->relation, cols->id);
+        /* The row's track, voted in every tempo rendition (warped once, on first use); kept when one beats it. */
+        vote_candidates(sql, 1, &argtype, &arg, &qs, &better, row->vote.score + 1);
+        if (better.nrows > 0)
         {
-            if (SPI_connect() != SPI_OK_CONNECT)
-                elog(ERROR, "SPI_connect failed");
-            sql = psprintf("SELECT %s FROM %s WHERE %s = $1", cols->fp, cols->relation, cols->id);
-        }
-        if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed == 0)
-            continue;
-        track = afp_detoast(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-        if (isnull)
-            continue;
-        for (uint32 s = 0; s < nstages; s++)
-        {
-            Rendition   r = {stages[s].speed, stages[s].tempo, stages[s].pitch};
-            AfpDatum   *variant;
-            AfpVote     vote;
-            AfpStatus   status;
-
-            if (r.tempo == 1.0 || r.speed != 1.0 || r.pitch != 1.0)
-                continue;
-            CHECK_FOR_INTERRUPTS();
-            variant = warped(query, &r);
-            if (!afp_core_vote(&variant->header, &track->header, &vote, &status))
-                afp_raise(&status);
-            if (vote.score > row->vote.score)
-            {
-                row->vote = vote;
-                row->rendition = r;
-            }
-            pfree(variant);
+            row->vote = better.rows[0].vote;
+            row->rendition = better.rows[0].rendition;
         }
     }
-    if (sql != NULL)
-        SPI_finish();
 }
 
 /*
@@ -974,15 +958,9 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
             afp_raise_clip_too_long(seconds);
         /*
          * The duration does not bound the landmarks of a value made elsewhere (a
-         * crafted 60 s afp with 4 M landmarks cost 8.8 s and 809 MB); a real
-         * 60 s clip's query analysis has ~14,000.
+         * crafted 60 s afp with 4 M landmarks cost 8.8 s and 809 MB).
          */
-        if (query->header.count > (uint32) afp_max_query_hashes)
-            ereport(ERROR,
-                    (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                     errmsg("query has more landmarks than afp.max_query_hashes (%d)", afp_max_query_hashes),
-                     errdetail("The query has %u landmarks.", query->header.count),
-                     errhint("Match a shorter stretch (afp_slice), or ask a superuser to raise afp.max_query_hashes.")));
+        afp_check_query_landmarks(query);
     }
 
     InitMaterializedSRF(fcinfo, 0);

@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!(c >= 0.0 && c <= 1.0)) __builtin_trap();
     }
     AfpBuffer warped;
-    if (afp_core_warp(ch, 1.035, 1.0 / 1.035, &warped, &status)) {
+    if (afp_core_warp(ch, 1.035, 1.0, 1.0, &warped, &status)) {
         if (!afp_core_validate(warped.data, warped.size, &status)) __builtin_trap();
         afp_core_free(&warped);
     }
