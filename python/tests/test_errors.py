@@ -1,0 +1,161 @@
+"""Every SQLSTATE afp reports maps to its exception class, for every driver: each error is provoked
+for real on the server (bad audio, malformed values, limits, catalogues, privileges, a timeout)."""
+import asyncio
+import struct
+
+import pytest
+
+import afp
+from afp import errors
+from afp.client import _numbered
+from afp.fingerprint import Fingerprint
+from conftest import fixture_bytes
+
+# A value whose framing is right but which the server refuses: a landmark past the audio's frames.
+BAD_FP = Fingerprint(n_samples=0, landmarks=((23341697, 5),))
+CLIP = "clip_song3_at_7.5s.wav"
+
+# name: (setup statements, query with %s, parameters (fixture names as ('file', name)), class, SQLSTATE)
+CASES = {
+    "undecodable audio": ([], "SELECT fingerprint(%s)", [("file", "not_audio.txt")], afp.UnreadableAudio, "22000"),
+    "truncated audio": ([], "SELECT fingerprint(%s)", [("file", "truncated.flac")], afp.UnreadableAudio, "22000"),
+    "NaN samples": ([], "SELECT fingerprint(%s)", [("file", "nan.wav")], afp.UnreadableAudio, "22000"),
+    "silent audio": ([], "SELECT fingerprint(%s)", [("file", "silence.wav")], afp.SilentAudio, "22000"),
+    "empty audio": ([], "SELECT fingerprint(%s)", [b""], afp.EmptyAudio, "22023"),
+    "max_results < 1": ([], "SELECT * FROM match_clip(%s, 'afp_tracks', 0)", [("file", CLIP)],
+                        afp.InvalidParameter, "22023"),
+    "malformed text afp": ([], "SELECT %s::text::afp", ["1:1:8000:128:0:23341697@5"], afp.MalformedFingerprint,
+                           "22P02"),
+    "malformed binary afp": ([], "binary", [BAD_FP], afp.MalformedFingerprint, "22P03"),
+    "audio larger than afp.max_audio_bytes": (["SET afp.max_audio_bytes = 1000"], "SELECT fingerprint(%s)",
+                                              [("file", "song1.wav")], afp.LimitExceeded, "54000"),
+    "clip longer than afp.max_clip_seconds": (["SET afp.max_clip_seconds = 1"],
+                                              "SELECT * FROM match_clip(%s)", [("file", CLIP)],
+                                              afp.LimitExceeded, "54000"),
+    "no such catalogue": ([], "SELECT * FROM match_clip(%s, 4000000000::oid::regclass)", [("file", CLIP)],
+                          afp.InvalidCatalog, "42P01"),
+    "catalogue without afp column": ([], "SELECT * FROM match_clip(%s, 'afp_py_noafp')", [("file", CLIP)],
+                                     afp.InvalidCatalog, "42703"),
+    "catalogue with two afp columns": ([], "SELECT * FROM match_clip(%s, 'afp_py_twoafp')", [("file", CLIP)],
+                                       afp.InvalidCatalog, "42702"),
+    "catalogue that is a sequence": ([], "SELECT * FROM match_clip(%s, 'afp_py_seq')", [("file", CLIP)],
+                                     afp.InvalidCatalog, "42809"),
+    "catalogue the role cannot read": (["SET ROLE afp_py_nobody"], "SELECT * FROM match_clip(%s, 'afp_py_private')",
+                                       [("file", CLIP)], afp.InsufficientPrivilege, "42501"),
+    "function the role cannot run": (["SET ROLE afp_py_nobody"],
+                                     "SELECT * FROM afp_index_check('afp_tracks_fp_landmark_idx')", [],
+                                     afp.InsufficientPrivilege, "42501"),
+    "statement_timeout": (["SET statement_timeout = '200ms'"],
+                          "SELECT count(fingerprint(CASE WHEN g > 0 THEN %s::bytea END)) FROM generate_series(1, 500) g",
+                          [("file", "song1.wav")], afp.QueryCanceled, "57014"),
+}
+
+
+def _params(params):
+    return [fixture_bytes(p[1]) if isinstance(p, tuple) else p for p in params]
+
+
+def _pgcopy_binary(value: bytes) -> bytes:
+    """A COPY ... (FORMAT binary) stream of one row with one field."""
+    return (b"PGCOPY\n\xff\r\n\0" + struct.pack("!ii", 0, 0) + struct.pack("!hi", 1, len(value)) + value
+            + struct.pack("!h", -1))
+
+
+def run_psycopg(dsn, setup, query, params):
+    import psycopg
+    import afp.psycopg
+    with psycopg.connect(dsn, autocommit=True) as c:
+        afp.psycopg.register_afp(c)
+        for s in setup:
+            c.execute(s)
+        try:
+            if query == "binary":
+                c.execute("SELECT %b::text", params)
+            else:
+                c.execute(query, params).fetchall()
+        except psycopg.Error as e:
+            return e, afp.psycopg.translate(e)
+
+
+def run_psycopg2(dsn, setup, query, params):
+    import psycopg2
+    import afp.psycopg2
+    c = psycopg2.connect(dsn)
+    c.autocommit = True
+    try:
+        cur = c.cursor()
+        for s in setup:
+            cur.execute(s)
+        try:
+            if query == "binary":  # psycopg2 speaks text only: send the binary form through COPY
+                import io
+                cur.execute("CREATE TEMP TABLE t (fp afp)")
+                cur.copy_expert("COPY t FROM STDIN (FORMAT binary)", io.BytesIO(_pgcopy_binary(params[0].to_binary())))
+            else:
+                cur.execute(query, [p if not isinstance(p, bytes) else psycopg2.Binary(p) for p in params])
+                cur.fetchall()
+        except psycopg2.Error as e:
+            return e, afp.psycopg2.translate(e)
+    finally:
+        c.close()
+
+
+def run_asyncpg(dsn, setup, query, params):
+    import asyncpg
+    import afp.asyncpg
+
+    async def go():
+        c = await asyncpg.connect(database=dsn.split("=", 1)[1])
+        try:
+            await afp.asyncpg.register_afp(c)
+            for s in setup:
+                await c.execute(s)
+            try:
+                if query == "binary":
+                    await c.fetch("SELECT $1::afp::text", *params)
+                else:
+                    await c.fetch(_numbered(query), *params)
+            except asyncpg.PostgresError as e:
+                return e, afp.asyncpg.translate(e)
+        finally:
+            await c.close()
+
+    return asyncio.run(go())
+
+
+DRIVERS = {"psycopg": run_psycopg, "psycopg2": run_psycopg2, "asyncpg": run_asyncpg}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("driver", list(DRIVERS))
+def test_sqlstate_maps_to_class(dsn, catalog, driver, case):
+    setup, query, params, cls, sqlstate = CASES[case]
+    got = DRIVERS[driver](dsn, setup, query, _params(params))
+    assert got is not None, "no error was raised"
+    raw, err = got
+    assert isinstance(err, cls), (raw, err)
+    assert type(err) is cls
+    assert err.sqlstate == sqlstate and err.__cause__ is raw and err.message
+
+
+def test_every_documented_sqlstate_has_a_class():
+    # docs/sql-reference.md, "Errors", plus out of memory from src/pg/errors.c
+    documented = {"22023", "22000", "54000", "22P02", "42809", "XX002", "22P03", "42P01", "42703", "42702", "42501",
+                  "57014", "XX001", "53200"}
+    assert documented == set(errors.SQLSTATES)
+    for s in documented:
+        assert issubclass(errors.class_for(s), afp.AfpError)
+
+
+@pytest.mark.parametrize("sqlstate, cls", [("XX001", afp.CorruptedData), ("XX002", afp.CorruptedData),
+                                            ("53200", afp.ResourceExhausted)])
+def test_states_not_provoked_map_too(sqlstate, cls):
+    # A corrupted value or index and an allocation failure cannot be made to happen on demand.
+    err = errors.from_fields(sqlstate, "message", "detail")
+    assert type(err) is cls and err.sqlstate == sqlstate and str(err) == "message: detail"
+
+
+@pytest.mark.parametrize("driver", list(DRIVERS))
+def test_other_errors_are_not_translated(dsn, driver):
+    raw, err = DRIVERS[driver](dsn, [], "SELEC 1", [])
+    assert err is None and raw is not None
