@@ -3,45 +3,54 @@
     AFP_DSN="dbname=music" uvicorn app:app          # PG* environment variables work too
 
 POST /tracks (upload) learns a track, POST /recognize (upload) names a clip, GET /tracks lists,
-DELETE /tracks/{id} forgets, GET /stats sizes the catalogue. afp's SQLSTATEs become HTTP errors.
+DELETE /tracks/{id} forgets, GET /stats sizes the catalogue. Fully async: a psycopg 3
+AsyncConnectionPool and the afp package's AsyncClient; afp's exceptions become HTTP errors.
 """
 import os
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 
-import psycopg2
-import psycopg2.extras
-import psycopg2.pool
 from fastapi import FastAPI, File, HTTPException, UploadFile
+from psycopg_pool import AsyncConnectionPool
+
+import afp
 
 MAX_UPLOAD_BYTES = int(os.environ.get("AFP_MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
 AUDIO_TYPES = ("audio/", "application/octet-stream", "application/ogg", "video/ogg")
 
-# afp's errors, by SQLSTATE: what the client did wrong, and how to say it over HTTP.
-HTTP_FOR_SQLSTATE = {
-    "22023": 400,  # empty audio, bad arguments
-    "22000": 422,  # undecodable, truncated, silent, NaN samples
-    "54000": 413,  # longer than afp.max_audio_seconds or larger than afp.max_audio_bytes
-    "57014": 503,  # statement_timeout: the server is too busy for this clip now
-}
+# afp's errors, by kind (the package maps SQLSTATEs to these classes): how to say each over HTTP.
+HTTP_FOR_ERROR = (
+    (afp.InvalidParameter, 400),  # empty audio, bad arguments (22023)
+    (afp.UnreadableAudio, 422),   # undecodable, truncated, silent, NaN samples (22000)
+    (afp.LimitExceeded, 413),     # longer than afp.max_audio_seconds, larger than afp.max_audio_bytes (54000)
+    (afp.QueryCanceled, 503),     # statement_timeout: the server is too busy for this clip now (57014)
+)
 
 app = FastAPI(title="afp recognition service")
-pool = psycopg2.pool.ThreadedConnectionPool(1, int(os.environ.get("AFP_POOL_SIZE", 4)), os.environ.get("AFP_DSN", ""))
+pool = AsyncConnectionPool(os.environ.get("AFP_DSN", ""), min_size=1, max_size=int(os.environ.get("AFP_POOL_SIZE", 4)),
+                           kwargs={"autocommit": True}, open=False)
 
 
-@contextmanager
-def cursor():
-    conn = pool.getconn()
-    try:
-        with conn, conn.cursor() as cur:  # one transaction per request
-            yield cur
-    except psycopg2.Error as e:
-        status = HTTP_FOR_SQLSTATE.get(e.pgcode)
-        if status is None:
-            raise
-        detail = e.diag.message_primary + (": " + e.diag.message_detail if e.diag.message_detail else "")
-        raise HTTPException(status_code=status, detail={"sqlstate": e.pgcode, "message": detail})
-    finally:
-        pool.putconn(conn)
+@app.on_event("startup")
+async def open_pool():
+    await pool.open()
+
+
+@app.on_event("shutdown")
+async def close_pool():
+    await pool.close()
+
+
+@asynccontextmanager
+async def catalogue():
+    """An afp.AsyncClient on a pooled connection; afp's errors as HTTP errors."""
+    async with pool.connection() as conn:
+        try:
+            yield afp.AsyncClient(conn)
+        except afp.AfpError as e:
+            status = next((code for cls, code in HTTP_FOR_ERROR if isinstance(e, cls)), None)
+            if status is None:
+                raise
+            raise HTTPException(status_code=status, detail={"sqlstate": e.sqlstate, "message": str(e)})
 
 
 async def read_upload(upload: UploadFile) -> bytes:
@@ -58,47 +67,44 @@ async def read_upload(upload: UploadFile) -> bytes:
 @app.post("/tracks", status_code=201)
 async def add_track(file: UploadFile = File(...), title: str = None):
     data = await read_upload(file)
-    with cursor() as cur:
-        cur.execute("INSERT INTO afp_tracks (title, fp, meta) VALUES (%s, fingerprint(%s), %s) "
-                    "RETURNING id, title, afp_duration(fp)",
-                    (title or os.path.splitext(file.filename or "untitled")[0], psycopg2.Binary(data),
-                     psycopg2.extras.Json({"filename": file.filename})))
-        track_id, name, seconds = cur.fetchone()
+    name = title or os.path.splitext(file.filename or "untitled")[0]
+    async with catalogue() as client:
+        track_id = await client.learn(name, data, meta={"filename": file.filename})
+        cur = await client.conn.execute("SELECT afp_duration(fp) FROM afp_tracks WHERE id = %s", [track_id])
+        seconds = (await cur.fetchone())[0]
     return {"id": track_id, "title": name, "seconds": round(seconds, 3)}
 
 
 @app.post("/recognize")
 async def recognize(file: UploadFile = File(...), max_results: int = 1):
     data = await read_upload(file)
-    with cursor() as cur:
-        cur.execute("SELECT track_id, title, offset_s, confidence, speed FROM match_clip(%s, max_results => %s)",
-                    (psycopg2.Binary(data), max_results))
-        rows = cur.fetchall()
-    return {"matches": [{"track_id": r[0], "title": r[1], "offset_s": round(r[2], 3),
-                         "confidence": round(r[3], 4), "speed": r[4]} for r in rows]}
+    async with catalogue() as client:
+        matches = await client.recognize(data, max_results=max_results)
+    return {"matches": [{"track_id": m.track_id, "title": m.title, "offset_s": round(m.offset_s, 3),
+                         "confidence": round(m.confidence, 4), "speed": m.speed, "tempo": m.tempo,
+                         "pitch": m.pitch} for m in matches]}
 
 
 @app.get("/tracks")
-def list_tracks(limit: int = 100, offset: int = 0):
-    with cursor() as cur:
-        cur.execute("SELECT id, title, afp_duration(fp), added_at FROM afp_tracks ORDER BY id LIMIT %s OFFSET %s",
-                    (limit, offset))
-        return [{"id": r[0], "title": r[1], "seconds": round(r[2], 3), "added_at": r[3].isoformat()}
-                for r in cur.fetchall()]
+async def list_tracks(limit: int = 100, offset: int = 0):
+    async with catalogue() as client:
+        cur = await client.conn.execute(
+            "SELECT id, title, afp_duration(fp), added_at FROM afp_tracks ORDER BY id LIMIT %s OFFSET %s",
+            [limit, offset])
+        rows = await cur.fetchall()
+    return [{"id": r[0], "title": r[1], "seconds": round(r[2], 3), "added_at": r[3].isoformat()} for r in rows]
 
 
 @app.delete("/tracks/{track_id}", status_code=204)
-def delete_track(track_id: int):
-    with cursor() as cur:
-        cur.execute("DELETE FROM afp_tracks WHERE id = %s", (track_id,))
-        if cur.rowcount == 0:
+async def delete_track(track_id: int):
+    async with catalogue() as client:
+        if not await client.forget(track_id):
             raise HTTPException(status_code=404, detail="no track %d" % track_id)
 
 
 @app.get("/stats")
-def stats():
-    with cursor() as cur:
-        cur.execute("SELECT tracks, hours, landmarks, table_bytes, index_bytes FROM afp_catalog_stats()")
-        tracks, hours, landmarks, table_bytes, index_bytes = cur.fetchone()
-    return {"tracks": tracks, "hours": hours, "landmarks": landmarks, "table_bytes": table_bytes,
-            "index_bytes": index_bytes}
+async def stats():
+    async with catalogue() as client:
+        s = await client.stats()
+    return {"tracks": s.tracks, "hours": s.hours, "landmarks": s.landmarks, "table_bytes": s.table_bytes,
+            "index_bytes": s.index_bytes}

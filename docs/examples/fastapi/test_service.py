@@ -5,8 +5,10 @@ import subprocess
 import sys
 import time
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
-import psycopg2
+import psycopg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.environ["AFP_FIXTURES"]
@@ -25,14 +27,20 @@ def upload(client, path, url, **params):
         return client.post(url, params=params, files={"file": (os.path.basename(path), f, "audio/x-wav")})
 
 
-admin = psycopg2.connect(dbname="postgres")
-admin.autocommit = True
-admin.cursor().execute("DROP DATABASE IF EXISTS %s" % DB)
-admin.cursor().execute("CREATE DATABASE %s" % DB)
-c = psycopg2.connect(dbname=DB)
-c.autocommit = True
-c.cursor().execute("CREATE EXTENSION afp")
-c.close()
+def concurrently(calls):
+    """Runs the calls at the same time, each on its own HTTP connection; their results in order."""
+    def run(call):
+        with httpx.Client(base_url=base, timeout=120) as own:
+            return call(own)
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+admin = psycopg.connect(dbname="postgres", autocommit=True)
+admin.execute("DROP DATABASE IF EXISTS %s" % DB)
+admin.execute("CREATE DATABASE %s" % DB)
+with psycopg.connect(dbname=DB, autocommit=True) as c:
+    c.execute("CREATE EXTENSION afp")
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -79,6 +87,28 @@ try:
         r = client.get("/stats")
         ok("GET /stats counts tracks and hours", r.status_code == 200 and r.json()["tracks"] == 2
            and abs(r.json()["hours"] - 40 / 3600) < 1e-3)
+        # Concurrent requests: more than the pool's 4 connections at once, errors mixed in.
+        noisy, unknown, bad = (os.path.join(FIXTURES, n) for n in
+                               ("clip_song2_at_11.25s_snr5.mp3", "clip_unknown.wav", "not_audio.txt"))
+        calls = [lambda cl: upload(cl, noisy, "/recognize")] * 4 + [lambda cl: upload(cl, unknown, "/recognize")] * 3 \
+            + [lambda cl: upload(cl, bad, "/recognize")] * 3
+        rs = concurrently(calls)
+        ok("10 concurrent /recognize: each noisy clip named (4), each unknown clip unmatched (3)",
+           all(r.status_code == 200 and r.json()["matches"] and r.json()["matches"][0]["track_id"] == song2
+               and abs(r.json()["matches"][0]["offset_s"] - 11.25) < 0.1 for r in rs[:4])
+           and all(r.status_code == 200 and r.json()["matches"] == [] for r in rs[4:7]))
+        ok("... and the 3 undecodable uploads among them get 422 without disturbing the others",
+           all(r.status_code == 422 and r.json()["detail"]["sqlstate"] == "22000" for r in rs[7:]))
+        files = ["song1.wav", "song4.mp3", "song5.opus", "song6.wav"]
+        rs = concurrently([lambda cl, f=f: upload(cl, os.path.join(FIXTURES, f), "/tracks") for f in files])
+        ok("4 concurrent POST /tracks: 201 each, distinct ids",
+           all(r.status_code == 201 for r in rs) and len({r.json()["id"] for r in rs}) == 4
+           and sorted(r.json()["title"] for r in rs) == ["song1", "song4", "song5", "song6"])
+        rs = concurrently([lambda cl: cl.get("/stats")] * 5 + [lambda cl: cl.get("/tracks")] * 5)
+        ok("concurrent GET /stats and /tracks agree: 6 tracks",
+           all(r.status_code == 200 for r in rs) and all(r.json()["tracks"] == 6 for r in rs[:5])
+           and all(len(r.json()) == 6 for r in rs[5:]))
+
         r = client.delete("/tracks/%d" % song2)
         ok("DELETE /tracks/{id}: 204", r.status_code == 204)
         r = client.delete("/tracks/%d" % song2)
@@ -88,5 +118,5 @@ try:
 finally:
     server.terminate()
     server.wait(10)
-    admin.cursor().execute("DROP DATABASE IF EXISTS %s" % DB)
+    admin.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
 print("1..%d" % n)
