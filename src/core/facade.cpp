@@ -139,6 +139,26 @@ bool afp_core_sample_keys(const AfpHeader* body, uint32_t max_keys, AfpBuffer* o
     });
 }
 
+bool afp_core_keep_hashes(const AfpHeader* body, const uint8_t* keep, uint32_t n_distinct, AfpBuffer* out,
+                          AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        const afp::ParamSet* params = afp::find_params(body->param_set);
+        if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
+        const int32_t* hashes = afp_body_hashes(body);
+        const uint32_t* frames = afp_body_frames(body);
+        std::vector<afp::Landmark> kept;
+        uint32_t distinct = 0;  // index of hashes[i] among the distinct hashes
+        for (uint32_t i = 0; i < body->count; ++i) {
+            if (i > 0 && hashes[i] != hashes[i - 1]) ++distinct;
+            if (distinct >= n_distinct) throw afp::Error(afp::ErrorKind::Malformed, "The plan covers fewer hashes than the probe has.");
+            if (keep[distinct]) kept.push_back(afp::Landmark{hashes[i], frames[i]});
+        }
+        std::vector<uint8_t> probe = afp::encode_body(*params, body->n_samples, kept);
+        hand_out(probe.data(), probe.size(), out);
+    });
+}
+
 bool afp_core_slice(const void* body, double from_s, double to_s, AfpBuffer* out, AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {

@@ -98,6 +98,14 @@ bool afp_core_fingerprint_clip(const void *audio, size_t size, const AfpAudioLim
  */
 bool afp_core_sample_keys(const AfpHeader *body, uint32_t max_keys, AfpBuffer *out, AfpStatus *status);
 
+/*
+ * The landmarks of the body's distinct hashes i (in ascending order, as afp_core_search_hashes
+ * lists them) with keep[i] != 0, every frame of each: a search plan made elsewhere (a sharded
+ * catalogue's coordinator) handed to an index as a probe it reads whole.
+ */
+bool afp_core_keep_hashes(const AfpHeader *body, const uint8_t *keep, uint32_t n_distinct, AfpBuffer *out,
+                          AfpStatus *status);
+
 /* The landmarks of a valid body anchored between from_s and to_s seconds, moved to start at 0. */
 bool afp_core_slice(const void *body, double from_s, double to_s, AfpBuffer *out, AfpStatus *status);
 

@@ -38,6 +38,7 @@ extern int    afp_index_max_postings;
 extern int    afp_index_min_votes;
 extern int    afp_index_candidates;
 extern bool   afp_use_landmark_index;
+extern bool   afp_shard_allow_partial;
 
 /* Returns true when a cancel or termination is pending; handed to the core. */
 extern bool afp_interrupt_pending(void);

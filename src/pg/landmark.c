@@ -44,16 +44,38 @@ afp_vote_distance(PG_FUNCTION_ARGS)
     PG_RETURN_FLOAT8(-(double) vote.score);
 }
 
-/* Rejects options: the index has none (its directory is sized at build). */
+/*
+ * One option: directory_bits, the directory's size (2^bits buckets), 0 to size
+ * it from the postings at each build. The shards of a sharded catalogue set the
+ * size of the whole catalogue's directory, so that their per-bucket counts add
+ * up to one index's (see landmark_estimates_at and docs/scale-out.md).
+ */
+static relopt_kind landmark_relopt_kind;
+
+void
+landmark_init_reloptions(void)
+{
+    landmark_relopt_kind = add_reloption_kind();
+    add_int_reloption(landmark_relopt_kind, "directory_bits",
+                      "Directory buckets of an afp_landmark index, as a power of two (0: sized at build)",
+                      0, 0, LANDMARK_MAX_DIR_BITS, AccessExclusiveLock);
+}
+
 static bytea *
 landmark_options(Datum reloptions, bool validate)
 {
-    if (validate && DatumGetPointer(reloptions) != NULL)
+    static const relopt_parse_elt table[] = {
+        {"directory_bits", RELOPT_TYPE_INT, offsetof(LandmarkOptions, directory_bits)},
+    };
+    LandmarkOptions *opts = (LandmarkOptions *) build_reloptions(reloptions, validate, landmark_relopt_kind,
+                                                                 sizeof(LandmarkOptions), table, lengthof(table));
+
+    if (validate && opts != NULL && opts->directory_bits != 0 && opts->directory_bits < LANDMARK_MIN_DIR_BITS)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("afp_landmark indexes take no options"),
-                 errhint("The directory is sized when the index is built; REINDEX resizes it.")));
-    return NULL;
+                 errmsg("directory_bits must be 0 or between %d and %d", LANDMARK_MIN_DIR_BITS, LANDMARK_MAX_DIR_BITS),
+                 errdetail("directory_bits is %d.", opts->directory_bits)));
+    return (bytea *) opts;
 }
 
 /*

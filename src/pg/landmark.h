@@ -187,6 +187,17 @@ extern void landmark_check_fingerprint(Relation index, const AfpDatum *fp);
 extern Buffer landmark_new_buffer(Relation index);
 extern void landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid);
 extern uint64 landmark_directory_entry(Relation index, const LandmarkMetaData *meta, uint32 entry);
+extern uint32 landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits,
+                                    uint64 *estimates);
+
+/* The index's options (WITH (...)): see landmark.c. */
+typedef struct LandmarkOptions
+{
+    int32       vl_len_;
+    int         directory_bits; /* 0: sized from the postings at build */
+} LandmarkOptions;
+
+extern void landmark_init_reloptions(void);
 
 /* The AM's callbacks, one file each. */
 extern IndexBuildResult *landmark_build(Relation heap, Relation index, struct IndexInfo *info);

@@ -186,8 +186,9 @@ write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
     uint64      total = st->spilled + st->n;
     uint64      buckets;
     LandmarkPosting *tmp;
+    LandmarkOptions *opts = (LandmarkOptions *) st->index->rd_options;
 
-    st->dir_bits = directory_bits(total);
+    st->dir_bits = opts != NULL && opts->directory_bits != 0 ? (uint32) opts->directory_bits : directory_bits(total);
     buckets = (uint64) 1 << st->dir_bits;
     st->bucket_counts = palloc_extended((buckets + 1) * sizeof(uint64), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 

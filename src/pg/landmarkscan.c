@@ -249,6 +249,71 @@ read_directory(Relation index, const LandmarkMetaData *meta, const int32 *hashes
     return refs;
 }
 
+/*
+ * What the directory says each hash costs, in buckets of `bits` bits when that
+ * is coarser than the index's own (a coarse bucket is a run of fine ones: bucket
+ * numbers are the top bits of the same mix), else in its own. Counts the packed
+ * postings only, as the search's plan does. Returns the bits the counts are at.
+ * Shards of a catalogue answer a coordinator at the bits of the coarsest shard,
+ * so that their counts add up to those of one index with that directory.
+ */
+uint32
+landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits, uint64 *estimates)
+{
+    LandmarkMetaData meta;
+    uint32      shift;
+    BucketRef  *refs = palloc(sizeof(BucketRef) * Max(nhashes, 1));
+    BlockNumber held = InvalidBlockNumber;
+    Buffer      buf = InvalidBuffer;
+    const uint64 *entries = NULL;
+
+    landmark_read_meta(index, &meta);
+    bits = Min(bits, meta.dir_bits);
+    shift = meta.dir_bits - bits;
+    for (uint32 i = 0; i < nhashes; i++)
+    {
+        refs[i].bucket = landmark_bucket(hashes[i], bits);
+        refs[i].hash_index = i;
+    }
+    qsort(refs, nhashes, sizeof(BucketRef), compare_bucket_refs);
+    for (uint32 k = 0; k < nhashes; k++)
+    {
+        uint64      first = (uint64) refs[k].bucket << shift;
+        uint64      last = ((uint64) refs[k].bucket + 1) << shift;  /* an entry: the directory has buckets + 1 */
+        BlockNumber page = meta.dir_start + (BlockNumber) (first / LANDMARK_DIR_ENTRIES_PER_PAGE);
+        uint64      start;
+        uint64      end;
+
+        if (k % 256 == 0)
+            CHECK_FOR_INTERRUPTS();
+        if (page != held)
+        {
+            if (BufferIsValid(buf))
+                UnlockReleaseBuffer(buf);
+            buf = ReadBuffer(index, page);
+            LockBuffer(buf, BUFFER_LOCK_SHARE);
+            entries = (const uint64 *) PageGetContents(BufferGetPage(buf));
+            held = page;
+        }
+        start = entries[first % LANDMARK_DIR_ENTRIES_PER_PAGE];
+        if (meta.dir_start + last / LANDMARK_DIR_ENTRIES_PER_PAGE == held)
+            end = entries[last % LANDMARK_DIR_ENTRIES_PER_PAGE];
+        else
+        {
+            /* On another page: read it without holding this one. */
+            UnlockReleaseBuffer(buf);
+            buf = InvalidBuffer;
+            held = InvalidBlockNumber;
+            end = landmark_directory_entry(index, &meta, (uint32) last);
+        }
+        estimates[refs[k].hash_index] = end - start;
+    }
+    if (BufferIsValid(buf))
+        UnlockReleaseBuffer(buf);
+    pfree(refs);
+    return bits;
+}
+
 /* The vote: plan with the directory's counts, read the planned hashes' postings, rank. */
 static void
 vote(IndexScanDesc scan, LandmarkScanOpaque so)

@@ -8,7 +8,7 @@
  *   - an integer id: the column named "id", or else a one-column integer primary key,
  *   - optionally a text column named "title", returned with each match.
  */
-#include "afp_pg.h"
+#include "match.h"
 
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -71,53 +71,13 @@ PG_FUNCTION_INFO_V1(afp_match_clip);
 #define AFP_SPEED_PROBE_FRACTION 0.15
 
 
-/* The columns of a catalogue that matching reads. */
-typedef struct CatalogColumns
-{
-    char       *relation;   /* schema-qualified, quoted */
-    char       *id;         /* quoted column names */
-    char       *fp;
-    char       *title;      /* NULL when the catalogue has no title column */
-    bool        landmark_index; /* the afp column has a valid afp_landmark index */
-    Oid         direct_index;   /* that index, when match_* may scan it directly (see collect_ranked) */
-    Oid         relid;
-    AttrNumber  id_attnum;
-    AttrNumber  fp_attnum;
-    AttrNumber  title_attnum;   /* InvalidAttrNumber without a title column */
-} CatalogColumns;
 
-/*
- * How the clip relates to the track: played faster by speed (tempo and pitch
- * together), time-stretched by tempo (pitch kept), pitch-shifted by pitch
- * (tempo kept); all 1 for a clip that matches as recorded.
- */
-typedef struct Rendition
-{
-    double      speed;
-    double      tempo;
-    double      pitch;
-} Rendition;
 
-static const Rendition as_recorded = {1.0, 1.0, 1.0};
+const Rendition as_recorded = {1.0, 1.0, 1.0};
 
-static inline bool
-is_as_recorded(const Rendition *r)
-{
-    return r->speed == 1.0 && r->tempo == 1.0 && r->pitch == 1.0;
-}
-
-/* One scored candidate. */
-typedef struct MatchRow
-{
-    int64       track_id;
-    char       *title;
-    AfpVote     vote;
-    Rendition   rendition;  /* of the clip relative to the track */
-    double      confidence;
-} MatchRow;
 
 /* The OID of the afp type, found in the schema of the calling function. */
-static Oid
+Oid
 afp_type_oid(FunctionCallInfo fcinfo, Oid *namespace_out)
 {
     Oid         nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
@@ -188,7 +148,7 @@ landmark_index_of(Relation rel, const char *fp)
 }
 
 /* Finds the id, fingerprint and title columns of a catalogue, or explains why it has none. */
-static CatalogColumns
+CatalogColumns
 find_catalog_columns(Oid relid, Oid afp_type)
 {
     CatalogColumns cols = {0};
@@ -329,7 +289,7 @@ find_catalog_columns(Oid relid, Oid afp_type)
 }
 
 /* Rejects a max_results no caller could mean. */
-static void
+void
 check_max_results(int32 max_results)
 {
     if (max_results < 1)
@@ -340,7 +300,7 @@ check_max_results(int32 max_results)
 }
 
 /* Best first: higher score, then higher confidence, then lower id. */
-static int
+int
 compare_matches(const void *a, const void *b)
 {
     const MatchRow *x = (const MatchRow *) a;
@@ -368,14 +328,6 @@ typedef struct QuerySet
     int         n;
 } QuerySet;
 
-/* Scored candidates of one search. */
-typedef struct MatchList
-{
-    MatchRow   *rows;
-    int         nrows;
-    int         capacity;
-    uint32      candidates;
-} MatchList;
 
 /* Keeps a candidate's best vote over the query's variants; returns its rendition through *rendition. */
 static AfpVote
@@ -460,8 +412,8 @@ candidate_plan(const char *sql, int nargs, Oid *argtypes)
 }
 
 /* The fingerprint read in the coordinates of a track the rendition changed (see warp.hpp). */
-static AfpDatum *
-warped(const AfpDatum *fp, const Rendition *r)
+AfpDatum *
+match_warped(const AfpDatum *fp, const Rendition *r)
 {
     AfpBuffer   buffer;
     AfpStatus   status;
@@ -472,8 +424,8 @@ warped(const AfpDatum *fp, const Rendition *r)
 }
 
 /* At most max_keys distinct hashes of fp, evenly spread over its sorted hashes (afp_core_sample_keys). */
-static AfpDatum *
-sampled(const AfpDatum *fp, uint32 max_keys)
+AfpDatum *
+match_sampled(const AfpDatum *fp, uint32 max_keys)
 {
     AfpBuffer   buffer;
     AfpStatus   status;
@@ -489,7 +441,27 @@ materialize_variants(const QuerySet *qs)
 {
     for (int v = 0; v < qs->n; v++)
         if (qs->variants[v] == NULL)
-            qs->variants[v] = warped(qs->unwarped, &qs->renditions[v]);
+            qs->variants[v] = match_warped(qs->unwarped, &qs->renditions[v]);
+}
+
+/* Appends a scored row (in the current memory context). */
+void
+match_list_add(MatchList *list, int64 id, char *title, const AfpVote *vote, const Rendition *rendition)
+{
+    MatchRow   *row;
+
+    if (list->nrows == list->capacity)
+    {
+        list->capacity = list->capacity == 0 ? 16 : list->capacity * 2;
+        list->rows = list->rows == NULL ? palloc(sizeof(MatchRow) * list->capacity)
+            : repalloc(list->rows, sizeof(MatchRow) * list->capacity);
+    }
+    row = &list->rows[list->nrows++];
+    row->track_id = id;
+    row->title = title;
+    row->vote = *vote;
+    row->rendition = *rendition;
+    row->confidence = 0;
 }
 
 /*
@@ -503,7 +475,6 @@ add_candidate(const QuerySet *qs, MatchList *list, int64 id, Datum fp_datum, Dat
     AfpVote     vote;
     Rendition   rendition;
     MemoryContext old;
-    MatchRow   *row;
 
     list->candidates++;
     old = MemoryContextSwitchTo(result_cxt);
@@ -516,17 +487,7 @@ add_candidate(const QuerySet *qs, MatchList *list, int64 id, Datum fp_datum, Dat
         return;
 
     old = MemoryContextSwitchTo(result_cxt);
-    if (list->nrows == list->capacity)
-    {
-        list->capacity = list->capacity == 0 ? 16 : list->capacity * 2;
-        list->rows = list->rows == NULL ? palloc(sizeof(MatchRow) * list->capacity)
-            : repalloc(list->rows, sizeof(MatchRow) * list->capacity);
-    }
-    row = &list->rows[list->nrows++];
-    row->track_id = id;
-    row->title = title == (Datum) 0 ? NULL : TextDatumGetCString(title);
-    row->vote = vote;
-    row->rendition = rendition;
+    match_list_add(list, id, title == (Datum) 0 ? NULL : TextDatumGetCString(title), &vote, &rendition);
     MemoryContextSwitchTo(old);
 }
 
@@ -721,7 +682,7 @@ collect_ranked(const QuerySet *qs, const CatalogColumns *cols, Oid ext_nsp, Oid 
  * (the fast path rules out most of the catalogue by a strict threshold).
  * Returns the number of rows reaching afp.min_confidence.
  */
-static int
+int
 score_matches(MatchList *list, uint32 renditions, double compared_tracks)
 {
     int         accepted = 0;
@@ -779,7 +740,7 @@ static void refine_drift(AfpDatum *query, const CatalogColumns *cols, const AfpS
                          MatchList *list);
 
 /* Keeps each track's best row: the speed search may find a track at neighbouring speeds. */
-static void
+void
 keep_best_per_track(MatchList *list)
 {
     int         kept = 0;
@@ -852,10 +813,10 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
         }
         one.unwarped = query;
         one.probe = st->probe_reference && reference != NULL
-            ? (recorded ? reference : warped(reference, &r))
-            : (rendition != NULL ? rendition : warped(query, &r));
+            ? (recorded ? reference : match_warped(reference, &r))
+            : (rendition != NULL ? rendition : match_warped(query, &r));
         if (st->probe_keys > 0)
-            one.probe = sampled(one.probe, st->probe_keys);
+            one.probe = match_sampled(one.probe, st->probe_keys);
         one.variants = &rendition;
         one.renditions = &r;
         one.n = 1;
@@ -924,6 +885,74 @@ refine_drift(AfpDatum *query, const CatalogColumns *cols, const AfpSearchStage *
     }
 }
 
+/* The bounds of what a match_* query may cost, checked before any search. */
+void
+check_clip_query(const AfpDatum *query)
+{
+    /* Matching cost grows with the clip's hashes; afp.max_clip_seconds bounds it. */
+    double      seconds = (double) query->header.n_samples / query->header.sample_rate;
+
+    if (seconds > afp_max_clip_seconds)
+        afp_raise_clip_too_long(seconds);
+    /*
+     * The duration does not bound the landmarks of a value made elsewhere (a
+     * crafted 60 s afp with 4 M landmarks cost 8.8 s and 809 MB).
+     */
+    afp_check_query_landmarks(query);
+}
+
+/*
+ * Writes the accepted rows of a scored list, best first, at most max_results, to
+ * the SRF result (InitMaterializedSRF done).
+ */
+void
+emit_matches(FunctionCallInfo fcinfo, MatchList *list, const AfpDatum *query, int32 max_results)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+    double      seconds_per_frame = (double) query->header.hop / query->header.sample_rate;
+    int         emitted = 0;
+
+    if (list->nrows > 1)
+        qsort(list->rows, list->nrows, sizeof(MatchRow), compare_matches);
+
+    for (int i = 0; i < list->nrows && emitted < max_results; i++)
+    {
+        MatchRow   *r = &list->rows[i];
+        Datum       values[MATCH_COLUMNS];
+        bool        nulls[MATCH_COLUMNS] = {0};
+        /*
+         * Vote frames of a rendition are in the track's time; the clip's own time
+         * runs speed x tempo times faster.
+         */
+        double      time_scale = r->rendition.speed * r->rendition.tempo;
+        double      offset_s = r->vote.offset_frames * seconds_per_frame;
+        double      first_s = r->vote.clip_first_frame * seconds_per_frame;
+        double      last_s = r->vote.clip_last_frame * seconds_per_frame;
+
+        if (r->confidence < afp_min_confidence)
+            continue;
+        values[0] = Int64GetDatum(r->track_id);
+        if (r->title)
+            values[1] = CStringGetTextDatum(r->title);
+        else
+            nulls[1] = true;
+        values[2] = Int32GetDatum(r->vote.score);
+        values[3] = Float8GetDatum(offset_s);
+        values[4] = Float4GetDatum((float4) r->confidence);
+        values[5] = Float8GetDatum((last_s - first_s) / time_scale);
+        values[6] = Float8GetDatum(first_s / time_scale);
+        values[7] = Float8GetDatum(last_s / time_scale);
+        values[8] = Float8GetDatum(first_s + offset_s);
+        values[9] = Float8GetDatum(last_s + offset_s);
+        values[10] = Float8GetDatum(r->rendition.speed);
+        values[11] = Float8GetDatum(r->rendition.tempo);
+        values[12] = Float8GetDatum(r->rendition.pitch);
+        /* A result type of 0.1.0 - 0.3.0 ends at speed: the tuple takes its first natts values. */
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        emitted++;
+    }
+}
+
 /*
  * Finds the catalogue rows that contain the query and writes the accepted ones,
  * best first, to the SRF result. Three stages, each run only when the previous
@@ -938,7 +967,6 @@ refine_drift(AfpDatum *query, const CatalogColumns *cols, const AfpSearchStage *
 static void
 match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid catalog, int32 max_results)
 {
-    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
     Oid         ext_nsp;
     Oid         afp_type;
     CatalogColumns cols;
@@ -946,22 +974,9 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
     MatchList   list = {0};
     uint32      renditions = 1;
     int         accepted = 0;
-    double      seconds_per_frame = (double) query->header.hop / query->header.sample_rate;
-    int         emitted = 0;
 
     check_max_results(max_results);
-    {
-        /* Matching cost grows with the clip's hashes; afp.max_clip_seconds bounds it. */
-        double      seconds = (double) query->header.n_samples / query->header.sample_rate;
-
-        if (seconds > afp_max_clip_seconds)
-            afp_raise_clip_too_long(seconds);
-        /*
-         * The duration does not bound the landmarks of a value made elsewhere (a
-         * crafted 60 s afp with 4 M landmarks cost 8.8 s and 809 MB).
-         */
-        afp_check_query_landmarks(query);
-    }
+    check_clip_query(query);
 
     InitMaterializedSRF(fcinfo, 0);
     afp_type = afp_type_oid(fcinfo, &ext_nsp);
@@ -1026,14 +1041,14 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
                 {
                     Rendition   r = {1.0 + sign * k * AFP_SPEED_STEP, 1.0, 1.0};
                     int         strict;
-                    AfpDatum   *sample = strict_probe(warped(reference, &r), AFP_SPEED_PROBE_KEYS,
+                    AfpDatum   *sample = strict_probe(match_warped(reference, &r), AFP_SPEED_PROBE_KEYS,
                                                       AFP_SPEED_PROBE_FRACTION, &strict);
                     AfpDatum   *rendition;
                     QuerySet    one;
 
                     if (sample == NULL)
                         continue;
-                    rendition = warped(query, &r);
+                    rendition = match_warped(query, &r);
                     one.probe = sample;
                     one.unwarped = NULL;
                     one.variants = &rendition;
@@ -1047,45 +1062,7 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
             elog(DEBUG1, "afp match: %d speed renditions: %u candidates, %d accepted", 2 * steps, list.candidates, accepted);
         }
     }
-    if (list.nrows > 1)
-        qsort(list.rows, list.nrows, sizeof(MatchRow), compare_matches);
-
-    for (int i = 0; i < list.nrows && emitted < max_results; i++)
-    {
-        MatchRow   *r = &list.rows[i];
-        Datum       values[MATCH_COLUMNS];
-        bool        nulls[MATCH_COLUMNS] = {0};
-        /*
-         * Vote frames of a rendition are in the track's time; the clip's own time
-         * runs speed x tempo times faster.
-         */
-        double      time_scale = r->rendition.speed * r->rendition.tempo;
-        double      offset_s = r->vote.offset_frames * seconds_per_frame;
-        double      first_s = r->vote.clip_first_frame * seconds_per_frame;
-        double      last_s = r->vote.clip_last_frame * seconds_per_frame;
-
-        if (r->confidence < afp_min_confidence)
-            continue;
-        values[0] = Int64GetDatum(r->track_id);
-        if (r->title)
-            values[1] = CStringGetTextDatum(r->title);
-        else
-            nulls[1] = true;
-        values[2] = Int32GetDatum(r->vote.score);
-        values[3] = Float8GetDatum(offset_s);
-        values[4] = Float4GetDatum((float4) r->confidence);
-        values[5] = Float8GetDatum((last_s - first_s) / time_scale);
-        values[6] = Float8GetDatum(first_s / time_scale);
-        values[7] = Float8GetDatum(last_s / time_scale);
-        values[8] = Float8GetDatum(first_s + offset_s);
-        values[9] = Float8GetDatum(last_s + offset_s);
-        values[10] = Float8GetDatum(r->rendition.speed);
-        values[11] = Float8GetDatum(r->rendition.tempo);
-        values[12] = Float8GetDatum(r->rendition.pitch);
-        /* A result type of 0.1.0 - 0.3.0 ends at speed: the tuple takes its first natts values. */
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-        emitted++;
-    }
+    emit_matches(fcinfo, &list, query, max_results);
 }
 
 /* match_afp(query afp, catalog regclass, max_results int). */

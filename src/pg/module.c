@@ -2,6 +2,7 @@
  * module.c — module magic, GUCs and the interrupt probe the core polls.
  */
 #include "afp_pg.h"
+#include "landmark.h"
 
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -25,6 +26,7 @@ int    afp_index_max_postings = 50000;
 int    afp_index_min_votes = 3;
 int    afp_index_candidates = 10;
 bool   afp_use_landmark_index = true;
+bool   afp_shard_allow_partial = false;
 
 void _PG_init(void);
 
@@ -32,6 +34,7 @@ void _PG_init(void);
 void
 _PG_init(void)
 {
+    landmark_init_reloptions();
     DefineCustomIntVariable("afp.max_audio_seconds",
                             "Longest audio fingerprint() and match_clip() will decode.",
                             "Checked against the container header before decoding and again while decoding.",
@@ -133,6 +136,14 @@ _PG_init(void)
                             10, 1, 10000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
+    DefineCustomBoolVariable("afp.shard_allow_partial",
+                             "Lets match_clip() and match_afp() of afp_shards answer without the shards that fail.",
+                             "Off: a shard that fails is an error naming it. On: the other shards' answer, with a warning.",
+                             &afp_shard_allow_partial,
+                             false,
+                             PGC_USERSET,
+                             0,
+                             NULL, NULL, NULL);
     DefineCustomBoolVariable("afp.use_landmark_index",
                              "Whether match_clip() searches with a catalogue's afp_landmark index when it has one.",
                              "Off, it searches with the GIN index as catalogues without an afp_landmark index do.",

@@ -1,0 +1,784 @@
+/*
+ * coordinator.c — match_clip() and match_afp() over a catalogue sharded across
+ * databases (the afp_shards extension): the same stages as one node
+ * (match_with_index in match.c), each round run on every shard in parallel
+ * through PL/Proxy, and the decisions that need the whole catalogue taken here:
+ *
+ *   1. the plan: each shard counts the postings of every probe hash in its
+ *      directory (afp_shard_estimates); the counts add up to those of one index
+ *      holding every shard's rows, and the core plans with the sums exactly as
+ *      one index would;
+ *   2. the candidates: each shard votes with the planned hashes only and returns
+ *      its best rows with their votes, ties at the limit included
+ *      (afp_shard_rank); a row's votes depend on its own postings alone, so the
+ *      merge by votes finds every row one index would rank within the limit;
+ *   3. the scores: the shards vote the chosen rows in full and return the raw
+ *      evidence (afp_shard_vote); confidence is computed here, against every row
+ *      of every shard and every rendition tried, as one node computes it.
+ *
+ * docs/design.md proves the answer equal to one node's; docs/scale-out.md says
+ * how to set the cluster up. A shard that fails is named in the error; with
+ * afp.shard_allow_partial the other shards' answer is returned with a warning.
+ */
+#include "match.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include <math.h>
+
+PG_FUNCTION_INFO_V1(afp_sharded_match_clip);
+PG_FUNCTION_INFO_V1(afp_sharded_match_afp);
+
+/* The PL/Proxy cluster: a foreign server of the plproxy wrapper with options p0 ... pN-1. */
+#define SHARD_CLUSTER "afp_shards"
+
+/* Directory bits to ask for before the shards have told theirs (more than any index has). */
+#define SHARD_ANY_BITS 32
+
+/* The shards of the cluster and which of them still answer. */
+typedef struct ShardSet
+{
+    int         n;
+    char      **connstr;        /* p0 ... pN-1, as configured (for messages) */
+    bool       *live;
+    int         failed;         /* shards dropped under afp.shard_allow_partial */
+    StringInfoData failures;    /* what they said */
+    Oid         afp_type;
+    Oid         afp_array_type;
+    const char *schema;         /* of the PL/Proxy functions, quoted */
+    MemoryContext cxt;          /* where results are copied */
+} ShardSet;
+
+/* Rows returned by one call, copied out of SPI. */
+typedef struct ShardRows
+{
+    int         n;
+    HeapTuple  *tuples;
+    TupleDesc   desc;
+} ShardRows;
+
+/* Directory bits the shards answered with last (the coarsest shard's); asked again when it changes. */
+static uint32 shard_bits = SHARD_ANY_BITS;
+
+/* The partitions of the cluster, from the foreign server's options (SPI connected). */
+static void
+load_shards(ShardSet *set)
+{
+    int         ret;
+
+    ret = SPI_execute("SELECT o.option_value FROM pg_catalog.pg_foreign_server s "
+                      "JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw, "
+                      "pg_catalog.pg_options_to_table(s.srvoptions) o "
+                      "WHERE s.srvname = '" SHARD_CLUSTER "' AND w.fdwname = 'plproxy' "
+                      "AND o.option_name ~ '^p[0-9]+$' "
+                      "ORDER BY substr(o.option_name, 2)::int", true, 0);
+    if (ret != SPI_OK_SELECT)
+        elog(ERROR, "reading the shard cluster failed: %s", SPI_result_code_string(ret));
+    if (SPI_processed == 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_OBJECT),
+                 errmsg("no shards are configured"),
+                 errhint("Create the PL/Proxy cluster: CREATE SERVER " SHARD_CLUSTER " FOREIGN DATA WRAPPER plproxy "
+                         "OPTIONS (modular_mapping '1', p0 'host=... dbname=...', p1 '...'); "
+                         "see docs/scale-out.md.")));
+    set->n = (int) SPI_processed;
+    set->connstr = MemoryContextAlloc(set->cxt, sizeof(char *) * set->n);
+    set->live = MemoryContextAlloc(set->cxt, sizeof(bool) * set->n);
+    for (int p = 0; p < set->n; p++)
+    {
+        char       *value = SPI_getvalue(SPI_tuptable->vals[p], SPI_tuptable->tupdesc, 1);
+
+        set->connstr[p] = MemoryContextStrdup(set->cxt, value ? value : "");
+        set->live[p] = true;
+    }
+    set->failed = 0;
+    initStringInfo(&set->failures);
+}
+
+/* The int4[] of the given partitions (RUN ON it: with modular_mapping, hash p is partition p). */
+static Datum
+partitions_array(const ShardSet *set, int only)
+{
+    Datum      *elems = palloc(sizeof(Datum) * set->n);
+    int         k = 0;
+
+    for (int p = 0; p < set->n; p++)
+        if (only >= 0 ? p == only : set->live[p])
+            elems[k++] = Int32GetDatum(p);
+    return PointerGetDatum(construct_array(elems, k, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+/*
+ * Runs one call (args[0] is the partitions array, filled here) in a
+ * subtransaction; on success copies its rows into set->cxt and returns true, on
+ * failure returns false with the error in *error (a cancel is rethrown).
+ */
+static bool
+try_call(ShardSet *set, const char *sql, int nargs, Oid *argtypes, Datum *args, ShardRows *rows, ErrorData **error)
+{
+    MemoryContext caller = CurrentMemoryContext;
+    ResourceOwner owner = CurrentResourceOwner;
+    volatile bool ok = false;
+
+    BeginInternalSubTransaction(NULL);
+    MemoryContextSwitchTo(caller);
+    PG_TRY();
+    {
+        int         ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, true, 0);
+        MemoryContext old;
+
+        if (ret != SPI_OK_SELECT)
+            elog(ERROR, "a shard call failed: %s", SPI_result_code_string(ret));
+        old = MemoryContextSwitchTo(set->cxt);
+        rows->n = (int) SPI_processed;
+        rows->desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+        rows->tuples = palloc(sizeof(HeapTuple) * Max(rows->n, 1));
+        for (int i = 0; i < rows->n; i++)
+            rows->tuples[i] = heap_copytuple(SPI_tuptable->vals[i]);
+        MemoryContextSwitchTo(old);
+        SPI_freetuptable(SPI_tuptable);
+        ReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller);
+        CurrentResourceOwner = owner;
+        ok = true;
+    }
+    PG_CATCH();
+    {
+        ErrorData  *edata;
+
+        MemoryContextSwitchTo(set->cxt);
+        edata = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller);
+        CurrentResourceOwner = owner;
+        /* Cancels and statement timeouts end the query as they would anywhere. */
+        if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+            ReThrowError(edata);
+        *error = edata;
+    }
+    PG_END_TRY();
+    return ok;
+}
+
+/* Raises the error of a shard that failed, naming it. */
+static void
+raise_shard_error(const ShardSet *set, int p, const ErrorData *edata) pg_attribute_noreturn();
+
+static void
+raise_shard_error(const ShardSet *set, int p, const ErrorData *edata)
+{
+    /* PL/Proxy reports unreachable and broken connections without a code of their own. */
+    int         code = edata->sqlerrcode == ERRCODE_INTERNAL_ERROR || ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION
+        ? ERRCODE_CONNECTION_FAILURE : edata->sqlerrcode;
+
+    ereport(ERROR,
+            (errcode(code),
+             errmsg("shard p%d of cluster \"%s\" failed", p, SHARD_CLUSTER),
+             errdetail("p%d is \"%s\"; it said: %s", p, set->connstr[p], edata->message),
+             errhint("Check that shard's server. SET afp.shard_allow_partial = on answers from the other shards, with a warning.")));
+}
+
+/*
+ * Runs sql (its first argument the partitions) on every live shard at once. When
+ * that fails, each shard is called alone to find which failed: its error is
+ * raised, or, under afp.shard_allow_partial, it is dropped and the others' rows
+ * are returned.
+ */
+static ShardRows
+call_shards(ShardSet *set, const char *sql, int nargs, Oid *argtypes, Datum *args)
+{
+    ShardRows   rows = {0};
+    ErrorData  *error = NULL;
+    ShardRows   merged = {0};
+    int         first_failed = -1;
+    ErrorData  *first_error = NULL;
+
+    args[0] = partitions_array(set, -1);
+    if (try_call(set, sql, nargs, argtypes, args, &rows, &error))
+        return rows;
+
+    for (int p = 0; p < set->n; p++)
+    {
+        ShardRows   one = {0};
+        ErrorData  *one_error = NULL;
+
+        if (!set->live[p])
+            continue;
+        args[0] = partitions_array(set, p);
+        if (try_call(set, sql, nargs, argtypes, args, &one, &one_error))
+        {
+            MemoryContext old = MemoryContextSwitchTo(set->cxt);
+
+            merged.desc = one.desc;
+            merged.tuples = merged.tuples == NULL ? palloc(sizeof(HeapTuple) * Max(one.n, 1))
+                : repalloc(merged.tuples, sizeof(HeapTuple) * Max(merged.n + one.n, 1));
+            memcpy(merged.tuples + merged.n, one.tuples, sizeof(HeapTuple) * one.n);
+            merged.n += one.n;
+            MemoryContextSwitchTo(old);
+            continue;
+        }
+        if (first_failed < 0)
+        {
+            first_failed = p;
+            first_error = one_error;
+        }
+        if (!afp_shard_allow_partial)
+            raise_shard_error(set, p, one_error);
+        set->live[p] = false;
+        set->failed++;
+        appendStringInfo(&set->failures, "%sp%d (%s): %s", set->failures.len > 0 ? "; " : "", p,
+                         set->connstr[p], one_error->message);
+    }
+    if (first_failed < 0)
+        /* Together they failed, alone each answered: a problem of the call itself. */
+        ReThrowError(error);
+    if (set->failed == set->n)
+        raise_shard_error(set, first_failed, first_error);
+    return merged;
+}
+
+static Datum
+column(const ShardRows *rows, int i, int attnum, bool *isnull)
+{
+    return heap_getattr(rows->tuples[i], attnum, rows->desc, isnull);
+}
+
+/* One candidate the merge keeps: a row of a stage, to be voted in the stage's rendition. */
+typedef struct Candidate
+{
+    int         stage;
+    int64       id;
+    int32       votes;
+    bool        id_null;
+} Candidate;
+
+static int
+compare_candidates(const void *a, const void *b)
+{
+    const Candidate *x = (const Candidate *) a;
+    const Candidate *y = (const Candidate *) b;
+
+    if (x->stage != y->stage)
+        return x->stage < y->stage ? -1 : 1;
+    if (x->votes != y->votes)
+        return x->votes > y->votes ? -1 : 1;
+    return 0;
+}
+
+/* Builds an array of afp values. */
+static Datum
+afp_array(const ShardSet *set, AfpDatum **values, int n)
+{
+    Datum      *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+    for (int i = 0; i < n; i++)
+        elems[i] = PointerGetDatum(values[i]);
+    return PointerGetDatum(construct_array(elems, n, set->afp_type, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+int8_array(const int64 *values, int n)
+{
+    Datum      *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+    for (int i = 0; i < n; i++)
+        elems[i] = Int64GetDatum(values[i]);
+    return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static Datum
+int4_array(const int32 *values, int n)
+{
+    Datum      *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+    for (int i = 0; i < n; i++)
+        elems[i] = Int32GetDatum(values[i]);
+    return PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+static Datum
+float8_array(const double *values, int n)
+{
+    Datum      *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+    for (int i = 0; i < n; i++)
+        elems[i] = Float8GetDatum(values[i]);
+    return PointerGetDatum(construct_array(elems, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * Postings per probe hash summed over the shards, all counted at the directory
+ * bits of the coarsest shard; returns the catalogue's rows (the sum of the
+ * shards'). estimates[s] gets one count per distinct hash of probes[s].
+ */
+static double
+global_estimates(ShardSet *set, AfpDatum **probes, const uint32 *nhashes, int nprobes, uint64 **estimates)
+{
+    Oid         argtypes[3] = {INT4ARRAYOID, set->afp_array_type, INT4OID};
+    Datum       args[3];
+    char       *sql = psprintf("SELECT probe, directory_bits, catalog_rows, estimates FROM %s.shard_estimates($1, $2, $3)",
+                               set->schema);
+
+    args[1] = afp_array(set, probes, nprobes);
+    for (int attempt = 0; attempt < 2; attempt++)
+    {
+        ShardRows   rows;
+        uint32      coarsest = SHARD_ANY_BITS;
+        bool        mixed = false;
+        double      catalogue_rows = 0;
+
+        args[2] = Int32GetDatum((int32) shard_bits);
+        rows = call_shards(set, sql, 3, argtypes, args);
+        for (int i = 0; i < rows.n; i++)
+        {
+            bool        isnull;
+            uint32      bits = (uint32) DatumGetInt32(column(&rows, i, 2, &isnull));
+
+            if (i > 0 && bits != coarsest)
+                mixed = true;
+            coarsest = Min(coarsest, bits);
+        }
+        /* Counts at different bits do not add up: ask again at the coarsest. */
+        if ((mixed || coarsest != shard_bits) && attempt == 0 && rows.n > 0)
+        {
+            shard_bits = coarsest;
+            if (mixed)
+                continue;
+        }
+        for (int s = 0; s < nprobes; s++)
+            estimates[s] = palloc0(sizeof(uint64) * Max(nhashes[s], 1));
+        for (int i = 0; i < rows.n; i++)
+        {
+            bool        isnull;
+            int32       probe = DatumGetInt32(column(&rows, i, 1, &isnull)) - 1;
+            ArrayType  *counts = DatumGetArrayTypeP(column(&rows, i, 4, &isnull));
+            int         n = ArrayGetNItems(ARR_NDIM(counts), ARR_DIMS(counts));
+            const int64 *c = (const int64 *) ARR_DATA_PTR(counts);
+
+            if (probe < 0 || probe >= nprobes || (uint32) n != nhashes[probe])
+                ereport(ERROR,
+                        (errcode(ERRCODE_PROTOCOL_VIOLATION),
+                         errmsg("a shard answered with counts for another probe"),
+                         errhint("Every shard and the coordinator must run the same version of afp.")));
+            if (probe == 0)
+                catalogue_rows += DatumGetFloat8(column(&rows, i, 3, &isnull));
+            for (int k = 0; k < n; k++)
+                estimates[probe][k] += (uint64) c[k];
+        }
+        return catalogue_rows;
+    }
+    pg_unreachable();
+}
+
+/*
+ * Runs the stages [first, last] of one round on the shards and adds the voted
+ * candidates to the list; returns the catalogue's rows.
+ */
+static double
+run_round(ShardSet *set, AfpDatum *query, AfpDatum *reference, const AfpSearchStage *stages, uint32 first,
+          uint32 last, MatchList *list)
+{
+    int         nstages = (int) (last - first + 1);
+    AfpDatum  **probes = palloc(sizeof(AfpDatum *) * nstages);
+    AfpDatum  **planned = palloc(sizeof(AfpDatum *) * nstages);
+    uint32     *nhashes = palloc(sizeof(uint32) * nstages);
+    uint64    **estimates = palloc(sizeof(uint64 *) * nstages);
+    int64      *budgets = palloc(sizeof(int64) * nstages);
+    int32      *min_votes = palloc(sizeof(int32) * nstages);
+    int32      *limits = palloc(sizeof(int32) * nstages);
+    double      catalogue_rows;
+    ShardRows   ranked;
+    Candidate  *cands;
+    int         ncands = 0;
+    int64      *ids;
+    double     *speeds;
+    double     *tempos;
+    double     *pitches;
+    int         nitems = 0;
+    ShardRows   voted;
+
+    /* 1. The probes, as one node makes them, and their distinct hashes. */
+    for (int s = 0; s < nstages; s++)
+    {
+        const AfpSearchStage *st = &stages[first + s];
+        Rendition   r = {st->speed, st->tempo, st->pitch};
+        bool        recorded = is_as_recorded(&r);
+        AfpDatum   *probe = st->probe_reference && reference != NULL
+            ? (recorded ? reference : match_warped(reference, &r))
+            : (recorded ? query : match_warped(query, &r));
+        AfpSearch  *search;
+        AfpStatus   status;
+        const int32 *hashes;
+
+        if (st->probe_keys > 0)
+            probe = match_sampled(probe, st->probe_keys);
+        afp_check_query_landmarks(probe);
+        probes[s] = probe;
+        search = afp_core_search_new(&probe->header, 1, 1, &status);
+        if (search == NULL)
+            afp_raise(&status);
+        nhashes[s] = afp_core_search_hashes(search, &hashes);
+        afp_core_search_free(search);
+    }
+
+    /* 2. The plan of each stage from the summed counts; the probe cut down to it. */
+    catalogue_rows = global_estimates(set, probes, nhashes, nstages, estimates);
+    for (int s = 0; s < nstages; s++)
+    {
+        const AfpSearchStage *st = &stages[first + s];
+        AfpStatus   status;
+        AfpSearch  *search = afp_core_search_new(&probes[s]->header, st->max_postings, st->min_votes, &status);
+        const uint32 *order;
+        uint32      nplanned;
+        uint8      *keep;
+        AfpBuffer   buffer;
+        bool        ok;
+
+        if (search == NULL)
+            afp_raise(&status);
+        ok = afp_core_search_plan(search, estimates[s], &order, &nplanned, &status);
+        if (!ok)
+        {
+            afp_core_search_free(search);
+            afp_raise(&status);
+        }
+        keep = palloc0(Max(nhashes[s], 1));
+        for (uint32 k = 0; k < nplanned; k++)
+            keep[order[k]] = 1;
+        afp_core_search_free(search);
+        if (!afp_core_keep_hashes(&probes[s]->header, keep, nhashes[s], &buffer, &status))
+            afp_raise(&status);
+        planned[s] = afp_datum_from_buffer(&buffer);
+        budgets[s] = (int64) Min(st->max_postings, (uint64) PG_INT32_MAX);
+        min_votes[s] = (int32) st->min_votes;
+        limits[s] = (int32) st->candidates;
+    }
+
+    /* 3. Each shard's best rows per stage; the best `limit` of all, with their ties. */
+    {
+        Oid         argtypes[5] = {INT4ARRAYOID, set->afp_array_type, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+        Datum       args[5] = {0, afp_array(set, planned, nstages), int8_array(budgets, nstages),
+                               int4_array(min_votes, nstages), int4_array(limits, nstages)};
+
+        ranked = call_shards(set, psprintf("SELECT probe, id, votes FROM %s.shard_rank($1, $2, $3, $4, $5)", set->schema),
+                             5, argtypes, args);
+    }
+    cands = palloc(sizeof(Candidate) * Max(ranked.n, 1));
+    for (int i = 0; i < ranked.n; i++)
+    {
+        bool        isnull;
+
+        cands[i].stage = DatumGetInt32(column(&ranked, i, 1, &isnull)) - 1;
+        cands[i].id = DatumGetInt64(column(&ranked, i, 2, &cands[i].id_null));
+        cands[i].votes = DatumGetInt32(column(&ranked, i, 3, &isnull));
+        if (cands[i].stage < 0 || cands[i].stage >= nstages)
+            ereport(ERROR,
+                    (errcode(ERRCODE_PROTOCOL_VIOLATION),
+                     errmsg("a shard answered with rows of another stage")));
+    }
+    ncands = ranked.n;
+    qsort(cands, ncands, sizeof(Candidate), compare_candidates);
+    ids = palloc(sizeof(int64) * Max(ncands, 1));
+    speeds = palloc(sizeof(double) * Max(ncands, 1));
+    tempos = palloc(sizeof(double) * Max(ncands, 1));
+    pitches = palloc(sizeof(double) * Max(ncands, 1));
+    for (int i = 0, taken = 0; i < ncands; i++)
+    {
+        const AfpSearchStage *st = &stages[first + cands[i].stage];
+
+        if (i > 0 && cands[i].stage != cands[i - 1].stage)
+            taken = 0;
+        /* Past the limit only ties of the last row taken: one index would take one of them by position. */
+        if (taken >= limits[cands[i].stage] && cands[i].votes != cands[i - 1].votes)
+            continue;
+        taken++;
+        if (cands[i].id_null)
+            continue;
+        ids[nitems] = cands[i].id;
+        speeds[nitems] = st->speed;
+        tempos[nitems] = st->tempo;
+        pitches[nitems] = st->pitch;
+        nitems++;
+    }
+    if (nitems == 0)
+        return catalogue_rows;
+
+    /* 4. The full votes, on the shards that hold the rows. */
+    {
+        Oid         argtypes[6] = {INT4ARRAYOID, set->afp_type, INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
+        Datum       args[6] = {0, PointerGetDatum(query), int8_array(ids, nitems), float8_array(speeds, nitems),
+                               float8_array(tempos, nitems), float8_array(pitches, nitems)};
+
+        voted = call_shards(set, psprintf("SELECT item, id, title, score, anchors, aligned_pairs, total_pairs, "
+                                          "offset_frames, clip_first_frame, clip_last_frame, log_chance "
+                                          "FROM %s.shard_vote($1, $2, $3, $4, $5, $6)", set->schema),
+                            6, argtypes, args);
+    }
+    for (int i = 0; i < voted.n; i++)
+    {
+        bool        isnull;
+        bool        title_null;
+        int         item = DatumGetInt32(column(&voted, i, 1, &isnull)) - 1;
+        Datum       title = column(&voted, i, 3, &title_null);
+        AfpVote     vote;
+        Rendition   r;
+
+        if (item < 0 || item >= nitems)
+            ereport(ERROR,
+                    (errcode(ERRCODE_PROTOCOL_VIOLATION),
+                     errmsg("a shard answered with a vote nobody asked for")));
+        vote.score = DatumGetInt32(column(&voted, i, 4, &isnull));
+        vote.anchors = DatumGetInt32(column(&voted, i, 5, &isnull));
+        vote.aligned_pairs = DatumGetInt32(column(&voted, i, 6, &isnull));
+        vote.total_pairs = DatumGetInt32(column(&voted, i, 7, &isnull));
+        vote.offset_frames = DatumGetFloat8(column(&voted, i, 8, &isnull));
+        vote.clip_first_frame = (uint32) DatumGetInt64(column(&voted, i, 9, &isnull));
+        vote.clip_last_frame = (uint32) DatumGetInt64(column(&voted, i, 10, &isnull));
+        vote.log_chance = DatumGetFloat8(column(&voted, i, 11, &isnull));
+        r.speed = speeds[item];
+        r.tempo = tempos[item];
+        r.pitch = pitches[item];
+        list->candidates++;
+        if (vote.score < afp_min_shared_hashes)
+            continue;
+        match_list_add(list, ids[item], title_null ? NULL : TextDatumGetCString(title), &vote, &r);
+    }
+    return catalogue_rows;
+}
+
+/* Shards' votes come back in any order: votes of one item are compared as one node compares variants. */
+static bool
+better_vote(const AfpVote *vote, const AfpVote *best)
+{
+    return vote->score > best->score || (vote->score == best->score && vote->log_chance < best->log_chance);
+}
+
+/* refine_drift of match.c, with the votes from the shards (see there). */
+#define AFP_DRIFT_SPAN 0.6
+
+static void
+refine_drift_sharded(ShardSet *set, AfpDatum *query, const AfpSearchStage *stages, uint32 nstages, MatchList *list)
+{
+    double      clip_frames = (double) query->header.n_samples / query->header.hop;
+    Rendition  *tempos = palloc(sizeof(Rendition) * Max(nstages, 1));
+    int         ntempos = 0;
+
+    for (uint32 s = 0; s < nstages; s++)
+        if (stages[s].tempo != 1.0 && stages[s].speed == 1.0 && stages[s].pitch == 1.0)
+            tempos[ntempos++] = (Rendition) {stages[s].speed, stages[s].tempo, stages[s].pitch};
+    if (ntempos == 0)
+        return;
+    for (int i = 0; i < list->nrows; i++)
+    {
+        MatchRow   *row = &list->rows[i];
+        int64      *ids;
+        double     *sp;
+        double     *te;
+        double     *pi;
+        ShardRows   voted;
+        AfpVote    *votes;
+        bool       *have;
+        AfpVote     best = {0};
+        Rendition   best_r = as_recorded;
+        Oid         argtypes[6] = {INT4ARRAYOID, set->afp_type, INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
+        Datum       args[6];
+
+        if (row->confidence < afp_min_confidence || !is_as_recorded(&row->rendition) ||
+            row->vote.clip_last_frame - row->vote.clip_first_frame >= AFP_DRIFT_SPAN * clip_frames)
+            continue;
+        ids = palloc(sizeof(int64) * ntempos);
+        sp = palloc(sizeof(double) * ntempos);
+        te = palloc(sizeof(double) * ntempos);
+        pi = palloc(sizeof(double) * ntempos);
+        for (int k = 0; k < ntempos; k++)
+        {
+            ids[k] = row->track_id;
+            sp[k] = tempos[k].speed;
+            te[k] = tempos[k].tempo;
+            pi[k] = tempos[k].pitch;
+        }
+        args[0] = 0;
+        args[1] = PointerGetDatum(query);
+        args[2] = int8_array(ids, ntempos);
+        args[3] = float8_array(sp, ntempos);
+        args[4] = float8_array(te, ntempos);
+        args[5] = float8_array(pi, ntempos);
+        voted = call_shards(set, psprintf("SELECT item, score, anchors, aligned_pairs, total_pairs, offset_frames, "
+                                          "clip_first_frame, clip_last_frame, log_chance "
+                                          "FROM %s.shard_vote($1, $2, $3, $4, $5, $6)", set->schema),
+                            6, argtypes, args);
+        /* In rendition order, as one node's best_vote walks its variants. */
+        votes = palloc0(sizeof(AfpVote) * ntempos);
+        have = palloc0(sizeof(bool) * ntempos);
+        for (int v = 0; v < voted.n; v++)
+        {
+            bool        isnull;
+            int         item = DatumGetInt32(column(&voted, v, 1, &isnull)) - 1;
+
+            if (item < 0 || item >= ntempos)
+                continue;
+            have[item] = true;
+            votes[item].score = DatumGetInt32(column(&voted, v, 2, &isnull));
+            votes[item].anchors = DatumGetInt32(column(&voted, v, 3, &isnull));
+            votes[item].aligned_pairs = DatumGetInt32(column(&voted, v, 4, &isnull));
+            votes[item].total_pairs = DatumGetInt32(column(&voted, v, 5, &isnull));
+            votes[item].offset_frames = DatumGetFloat8(column(&voted, v, 6, &isnull));
+            votes[item].clip_first_frame = (uint32) DatumGetInt64(column(&voted, v, 7, &isnull));
+            votes[item].clip_last_frame = (uint32) DatumGetInt64(column(&voted, v, 8, &isnull));
+            votes[item].log_chance = DatumGetFloat8(column(&voted, v, 9, &isnull));
+        }
+        for (int k = 0; k < ntempos; k++)
+            if (have[k] && better_vote(&votes[k], &best))
+            {
+                best = votes[k];
+                best_r = tempos[k];
+            }
+        if (best.score >= row->vote.score + 1)
+        {
+            row->vote = best;
+            row->rendition = best_r;
+        }
+    }
+}
+
+/* The afp type and the afp_tracks table of the afp extension (SPI connected). */
+static Oid
+afp_extension_type(Oid *tracks)
+{
+    bool        isnull;
+    Oid         type = InvalidOid;
+
+    *tracks = InvalidOid;
+    if (SPI_execute("SELECT t.oid, c.oid FROM pg_catalog.pg_type t JOIN pg_catalog.pg_extension e "
+                    "ON e.extnamespace = t.typnamespace LEFT JOIN pg_catalog.pg_class c "
+                    "ON c.relnamespace = e.extnamespace AND c.relname = 'afp_tracks' "
+                    "WHERE e.extname = 'afp' AND t.typname = 'afp'",
+                    true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+    {
+        type = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        *tracks = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+        if (isnull)
+            *tracks = InvalidOid;
+    }
+    if (!OidIsValid(type) || !OidIsValid(get_array_type(type)))
+        elog(ERROR, "type afp of the afp extension not found");
+    return type;
+}
+
+/* The whole search: match_with_index of match.c with the shards as the index. */
+static void
+sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid catalog, int32 max_results)
+{
+    Oid         tracks;
+    ShardSet    set = {0};
+    AfpBuffer   buffer;
+    AfpStatus   status;
+    AfpSearchStage *stages;
+    uint32      nstages;
+    MatchList   list = {0};
+    int         accepted = 0;
+    uint32      round_start = 0;
+    MemoryContext fn_cxt = CurrentMemoryContext;
+
+    check_max_results(max_results);
+    check_clip_query(query);
+    InitMaterializedSRF(fcinfo, 0);
+    if (query->header.count == 0)
+        return;
+
+    set.schema = quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
+    set.cxt = fn_cxt;
+
+    if (!afp_core_index_stages(afp_max_speed_change, afp_max_tempo_change, afp_max_pitch_change,
+                               (uint64) afp_index_max_postings,
+                               (uint32) afp_index_candidates, (uint32) afp_index_min_votes,
+                               reference != NULL && reference != query, &buffer, &status))
+        afp_raise(&status);
+    nstages = (uint32) (buffer.size / sizeof(AfpSearchStage));
+    stages = palloc(Max(buffer.size, 1));
+    memcpy(stages, buffer.data, buffer.size);
+    afp_core_free(&buffer);
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    MemoryContextSwitchTo(fn_cxt);
+    set.afp_type = afp_extension_type(&tracks);
+    if (catalog != tracks)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("a sharded match searches afp_tracks on the shards, not \"%s\"", get_rel_name(catalog) ? get_rel_name(catalog) : "?"),
+                 errhint("Leave the catalogue out: afp_shards.match_clip(clip, max_results => 5). "
+                         "To search a table of this server, call afp's own match_clip.")));
+    set.afp_array_type = get_array_type(set.afp_type);
+    load_shards(&set);
+    for (uint32 i = 0; i < nstages; i++)
+    {
+        /* A round runs to its last stage, then is scored as one node scores it. */
+        if (i + 1 < nstages && !stages[i + 1].new_round)
+            continue;
+        {
+            double      rows;
+            uint32      renditions = afp_core_renditions_tried(stages, nstages, i);
+
+            CHECK_FOR_INTERRUPTS();
+            list.nrows = 0;
+            list.candidates = 0;
+            rows = run_round(&set, query, reference, stages, round_start, i, &list);
+            keep_best_per_track(&list);
+            accepted = score_matches(&list, renditions, rows);
+            elog(DEBUG1, "afp match on %d shard(s): %u rendition(s): %u candidates, %d accepted",
+                 set.n - set.failed, renditions, list.candidates, accepted);
+        }
+        round_start = i + 1;
+        if (accepted > 0)
+            break;
+    }
+    if (accepted > 0)
+        refine_drift_sharded(&set, query, stages, nstages, &list);
+    SPI_finish();
+    MemoryContextSwitchTo(fn_cxt);
+    if (set.failed > 0)
+        ereport(WARNING,
+                (errcode(ERRCODE_WARNING),
+                 errmsg("the answer is partial: %d of %d shards did not answer", set.failed, set.n),
+                 errdetail("%s", set.failures.data),
+                 errhint("Their tracks were not searched, and confidence counts only the tracks of the shards that answered.")));
+    emit_matches(fcinfo, &list, query, max_results);
+}
+
+/* afp_shards.match_clip(clip bytea, catalog regclass, max_results int): fingerprinted once here, searched on every shard. */
+Datum
+afp_sharded_match_clip(PG_FUNCTION_ARGS)
+{
+    bytea      *clip = PG_GETARG_BYTEA_PP(0);
+    int32       max_results = PG_GETARG_INT32(2);
+    AfpDatum   *reference;
+    AfpDatum   *query;
+
+    check_max_results(max_results);
+    query = afp_fingerprint_clip(VARDATA_ANY(clip), VARSIZE_ANY_EXHDR(clip), &reference);
+    sharded_match(fcinfo, query, reference, PG_GETARG_OID(1), max_results);
+    return (Datum) 0;
+}
+
+/* afp_shards.match_afp(query afp, catalog regclass, max_results int). */
+Datum
+afp_sharded_match_afp(PG_FUNCTION_ARGS)
+{
+    AfpDatum   *query = PG_GETARG_AFP_P(0);
+
+    sharded_match(fcinfo, query, query, PG_GETARG_OID(1), PG_GETARG_INT32(2));
+    return (Datum) 0;
+}

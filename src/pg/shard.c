@@ -1,0 +1,402 @@
+/*
+ * shard.c — what a shard of a sharded catalogue answers its coordinator
+ * (coordinator.c). A shard holds some of the catalogue's tracks in its own
+ * afp_tracks; the coordinator runs the search stages of one node and asks every
+ * shard, for each round of them:
+ *
+ *   afp_shard_estimates  the postings its index holds per probe hash (the plan's
+ *                        input), its directory size and its catalogue rows;
+ *   afp_shard_rank       the index vote of each stage with the hashes the
+ *                        coordinator planned: its best rows and their votes;
+ *   afp_shard_vote       the full vote of the rows the coordinator chose, in the
+ *                        renditions it names, as raw evidence (no confidence: that
+ *                        needs the whole catalogue, which only the coordinator sees).
+ *
+ * Every function reads the extension's afp_tracks with the caller's privileges.
+ */
+#include "match.h"
+#include "landmark.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include <math.h>
+
+PG_FUNCTION_INFO_V1(afp_shard_estimates);
+PG_FUNCTION_INFO_V1(afp_shard_rank);
+PG_FUNCTION_INFO_V1(afp_shard_vote);
+
+/* The shard's catalogue: afp_tracks of the extension's schema, which must have its afp_landmark index. */
+static CatalogColumns
+shard_catalog(FunctionCallInfo fcinfo, Oid *afp_type)
+{
+    Oid         nsp;
+    Oid         relid;
+    CatalogColumns cols;
+
+    *afp_type = afp_type_oid(fcinfo, &nsp);
+    relid = get_relname_relid("afp_tracks", nsp);
+    if (!OidIsValid(relid))
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_TABLE),
+                 errmsg("table \"afp_tracks\" of the afp extension does not exist on this shard")));
+    cols = find_catalog_columns(relid, *afp_type);
+    if (!OidIsValid(cols.direct_index))
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("afp_tracks on this shard has no valid afp_landmark index on its fingerprints, or has row-level security"),
+                 errhint("A shard answers from its afp_landmark index: CREATE INDEX ON afp_tracks USING afp_landmark (fp).")));
+    return cols;
+}
+
+/* The elements of a one-dimensional array argument without NULLs. */
+static Datum *
+array_elements(ArrayType *array, Oid elemtype, int *n, const char *what)
+{
+    int16       typlen;
+    bool        typbyval;
+    char        typalign;
+    Datum      *elems;
+    bool       *nulls;
+
+    if (ARR_NDIM(array) > 1)
+        ereport(ERROR,
+                (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                 errmsg("%s must be a one-dimensional array", what)));
+    get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+    deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, &nulls, n);
+    for (int i = 0; i < *n; i++)
+        if (nulls[i])
+            ereport(ERROR,
+                    (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                     errmsg("%s must not contain NULL", what)));
+    return elems;
+}
+
+/* Checks that the per-stage arrays have one element per probe. */
+static void
+check_same_length(int n, int m, const char *what)
+{
+    if (n != m)
+        ereport(ERROR,
+                (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                 errmsg("%s has %d elements, the probes %d", what, m, n)));
+}
+
+/* Rows the planner believes the relation has. */
+static double
+relation_rows(Oid relid)
+{
+    Relation    rel = relation_open(relid, AccessShareLock);
+    double      rows = Max(rel->rd_rel->reltuples, 0);
+
+    relation_close(rel, AccessShareLock);
+    return rows;
+}
+
+/*
+ * afp_shard_estimates(probes afp[], bits int)
+ *   -> (probe int, directory_bits int, catalog_rows float8, estimates int8[])
+ * For each probe, the postings of each of its distinct hashes (ascending), counted
+ * in directory buckets of min(bits, the index's own) bits.
+ */
+Datum
+afp_shard_estimates(PG_FUNCTION_ARGS)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+    Oid         afp_type;
+    CatalogColumns cols;
+    Datum      *probes;
+    int         nprobes;
+    int32       bits = PG_GETARG_INT32(1);
+    Relation    index;
+    double      rows;
+
+    cols = shard_catalog(fcinfo, &afp_type);
+    probes = array_elements(PG_GETARG_ARRAYTYPE_P(0), afp_type, &nprobes, "probes");
+    if (bits < 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("directory bits must not be negative")));
+    InitMaterializedSRF(fcinfo, 0);
+    rows = relation_rows(cols.relid);
+    index = index_open(cols.direct_index, AccessShareLock);
+    for (int p = 0; p < nprobes; p++)
+    {
+        AfpDatum   *probe = afp_detoast(probes[p]);
+        AfpSearch  *search;
+        AfpStatus   status;
+        const int32 *hashes;
+        uint32      nhashes;
+        uint64     *counts;
+        Datum      *elems;
+        uint32      used;
+        Datum       values[4];
+        bool        nulls[4] = {0};
+
+        CHECK_FOR_INTERRUPTS();
+        afp_check_query_landmarks(probe);
+        search = afp_core_search_new(&probe->header, 1, 1, &status);
+        if (search == NULL)
+            afp_raise(&status);
+        nhashes = afp_core_search_hashes(search, &hashes);
+        counts = palloc(sizeof(uint64) * Max(nhashes, 1));
+        used = landmark_estimates_at(index, hashes, nhashes, (uint32) bits, counts);
+        afp_core_search_free(search);
+        elems = palloc(sizeof(Datum) * Max(nhashes, 1));
+        for (uint32 i = 0; i < nhashes; i++)
+            elems[i] = Int64GetDatum((int64) counts[i]);
+        values[0] = Int32GetDatum(p + 1);
+        values[1] = Int32GetDatum((int32) used);
+        values[2] = Float8GetDatum(rows);
+        values[3] = PointerGetDatum(construct_array(elems, (int) nhashes, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        pfree(counts);
+        pfree(elems);
+    }
+    index_close(index, AccessShareLock);
+    return (Datum) 0;
+}
+
+/*
+ * afp_shard_rank(probes afp[], max_postings int8[], min_votes int[], limits int[])
+ *   -> (probe int, id int8, votes int)
+ * For each probe, the index vote (ORDER BY fp <~> probe) with its budget and
+ * minimum: the first `limit` visible rows and every later row with as many votes
+ * as the last of them, so that the coordinator's merge holds every row one index
+ * would rank within the limit wherever ties fall.
+ */
+Datum
+afp_shard_rank(PG_FUNCTION_ARGS)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+    Oid         afp_type;
+    CatalogColumns cols;
+    Datum      *probes;
+    Datum      *budgets;
+    Datum      *minimums;
+    Datum      *limits;
+    int         nprobes;
+    int         n;
+    Relation    heap;
+    Relation    index;
+    TupleTableSlot *slot;
+    Oid         id_type;
+    int         saved_postings = afp_index_max_postings;
+    int         saved_votes = afp_index_min_votes;
+
+    cols = shard_catalog(fcinfo, &afp_type);
+    probes = array_elements(PG_GETARG_ARRAYTYPE_P(0), afp_type, &nprobes, "probes");
+    budgets = array_elements(PG_GETARG_ARRAYTYPE_P(1), INT8OID, &n, "max_postings");
+    check_same_length(nprobes, n, "max_postings");
+    minimums = array_elements(PG_GETARG_ARRAYTYPE_P(2), INT4OID, &n, "min_votes");
+    check_same_length(nprobes, n, "min_votes");
+    limits = array_elements(PG_GETARG_ARRAYTYPE_P(3), INT4OID, &n, "limits");
+    check_same_length(nprobes, n, "limits");
+
+    InitMaterializedSRF(fcinfo, 0);
+    heap = table_open(cols.relid, AccessShareLock);
+    index = index_open(cols.direct_index, AccessShareLock);
+    id_type = TupleDescAttr(RelationGetDescr(heap), cols.id_attnum - 1)->atttypid;
+    slot = table_slot_create(heap, NULL);
+    PG_TRY();
+    {
+        for (int p = 0; p < nprobes; p++)
+        {
+            int64       budget = DatumGetInt64(budgets[p]);
+            int32       limit = DatumGetInt32(limits[p]);
+            IndexScanDesc scan;
+            ScanKeyData orderby;
+            int         taken = 0;
+            double      last_votes = 0;
+
+            afp_check_query_landmarks(afp_detoast(probes[p]));
+            afp_index_max_postings = (int) Min(Max(budget, 1), (int64) PG_INT32_MAX);
+            afp_index_min_votes = Max(DatumGetInt32(minimums[p]), 1);
+            scan = index_beginscan(heap, index, GetActiveSnapshot(), 0, 1);
+            ScanKeyEntryInitialize(&orderby, SK_ORDER_BY, 1, 1, InvalidOid, InvalidOid, InvalidOid, probes[p]);
+            index_rescan(scan, NULL, 0, &orderby, 1);
+            while (index_getnext_slot(scan, ForwardScanDirection, slot))
+            {
+                double      votes = -DatumGetFloat8(scan->xs_orderbyvals[0]);
+                bool        id_null;
+                Datum       id = slot_getattr(slot, cols.id_attnum, &id_null);
+                Datum       values[3];
+                bool        nulls[3] = {0};
+
+                CHECK_FOR_INTERRUPTS();
+                if (taken >= limit && votes != last_votes)
+                    break;
+                values[0] = Int32GetDatum(p + 1);
+                if (id_null)
+                    nulls[1] = true;
+                else
+                    values[1] = Int64GetDatum(id_type == INT2OID ? DatumGetInt16(id)
+                                              : id_type == INT4OID ? DatumGetInt32(id) : DatumGetInt64(id));
+                values[2] = Int32GetDatum((int32) votes);
+                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+                taken++;
+                last_votes = votes;
+            }
+            index_endscan(scan);
+        }
+    }
+    PG_FINALLY();
+    {
+        afp_index_max_postings = saved_postings;
+        afp_index_min_votes = saved_votes;
+    }
+    PG_END_TRY();
+    ExecDropSingleTupleTableSlot(slot);
+    index_close(index, AccessShareLock);
+    table_close(heap, AccessShareLock);
+    return (Datum) 0;
+}
+
+/*
+ * afp_shard_vote(query afp, ids int8[], speeds float8[], tempos float8[], pitches float8[])
+ *   -> (item int, id int8, title text, score int, anchors int, aligned_pairs int,
+ *       total_pairs int, offset_frames float8, clip_first_frame int8,
+ *       clip_last_frame int8, log_chance float8)
+ * Item k votes the row with id ids[k] (if this shard holds it) with the query in
+ * rendition (speeds[k], tempos[k], pitches[k]).
+ */
+Datum
+afp_shard_vote(PG_FUNCTION_ARGS)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+    Oid         afp_type;
+    CatalogColumns cols;
+    AfpDatum   *query = PG_GETARG_AFP_P(0);
+    ArrayType  *ids_array = PG_GETARG_ARRAYTYPE_P(1);
+    Datum      *ids;
+    Datum      *speeds;
+    Datum      *tempos;
+    Datum      *pitches;
+    int         nitems;
+    int         n;
+    Rendition  *renditions;
+    AfpDatum  **variants;
+    MemoryContext result_cxt;
+    MemoryContext row_cxt;
+    char       *sql;
+    Oid         argtypes[1] = {INT8ARRAYOID};
+    Datum       args[1] = {PointerGetDatum(ids_array)};
+    Portal      portal;
+
+    cols = shard_catalog(fcinfo, &afp_type);
+    check_clip_query(query);
+    ids = array_elements(ids_array, INT8OID, &nitems, "ids");
+    speeds = array_elements(PG_GETARG_ARRAYTYPE_P(2), FLOAT8OID, &n, "speeds");
+    check_same_length(nitems, n, "speeds");
+    tempos = array_elements(PG_GETARG_ARRAYTYPE_P(3), FLOAT8OID, &n, "tempos");
+    check_same_length(nitems, n, "tempos");
+    pitches = array_elements(PG_GETARG_ARRAYTYPE_P(4), FLOAT8OID, &n, "pitches");
+    check_same_length(nitems, n, "pitches");
+
+    renditions = palloc(sizeof(Rendition) * Max(nitems, 1));
+    variants = palloc0(sizeof(AfpDatum *) * Max(nitems, 1));
+    for (int k = 0; k < nitems; k++)
+    {
+        Rendition   r = {DatumGetFloat8(speeds[k]), DatumGetFloat8(tempos[k]), DatumGetFloat8(pitches[k])};
+
+        if (!(r.speed > 0 && r.tempo > 0 && r.pitch > 0) || isinf(r.speed) || isinf(r.tempo) || isinf(r.pitch))
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("speeds, tempos and pitches must be positive and finite")));
+        renditions[k] = r;
+    }
+
+    InitMaterializedSRF(fcinfo, 0);
+    result_cxt = CurrentMemoryContext;
+    row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp shard vote row", ALLOCSET_DEFAULT_SIZES);
+    sql = psprintf("SELECT c.%s::pg_catalog.int8, c.%s, %s FROM %s c WHERE c.%s = ANY ($1)", cols.id, cols.fp,
+                   cols.title ? psprintf("c.%s::pg_catalog.text", cols.title) : "NULL::pg_catalog.text",
+                   cols.relation, cols.id);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    portal = SPI_cursor_open_with_args(NULL, sql, 1, argtypes, args, NULL, true, 0);
+    for (;;)
+    {
+        SPI_cursor_fetch(portal, true, 16);
+        if (SPI_processed == 0)
+            break;
+        for (uint64 i = 0; i < SPI_processed; i++)
+        {
+            HeapTuple   tuple = SPI_tuptable->vals[i];
+            TupleDesc   desc = SPI_tuptable->tupdesc;
+            bool        id_null;
+            bool        fp_null;
+            bool        title_null;
+            int64       id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &id_null));
+            Datum       fp_datum = SPI_getbinval(tuple, desc, 2, &fp_null);
+            Datum       title = SPI_getbinval(tuple, desc, 3, &title_null);
+            AfpDatum   *track;
+
+            CHECK_FOR_INTERRUPTS();
+            if (id_null || fp_null)
+                continue;
+            MemoryContextSwitchTo(row_cxt);
+            track = afp_detoast(fp_datum);
+            for (int k = 0; k < nitems; k++)
+            {
+                AfpVote     vote;
+                AfpStatus   status;
+                Datum       values[11];
+                bool        nulls[11] = {0};
+
+                if (DatumGetInt64(ids[k]) != id)
+                    continue;
+                if (variants[k] == NULL)
+                {
+                    /* Items of one rendition share its warp, made once in the result's context. */
+                    MemoryContextSwitchTo(result_cxt);
+                    for (int j = 0; j < k && variants[k] == NULL; j++)
+                        if (variants[j] != NULL && memcmp(&renditions[j], &renditions[k], sizeof(Rendition)) == 0)
+                            variants[k] = variants[j];
+                    if (variants[k] == NULL)
+                        variants[k] = is_as_recorded(&renditions[k]) ? query : match_warped(query, &renditions[k]);
+                    MemoryContextSwitchTo(row_cxt);
+                }
+                if (!afp_core_vote(&variants[k]->header, &track->header, &vote, &status))
+                    afp_raise(&status);
+                values[0] = Int32GetDatum(k + 1);
+                values[1] = Int64GetDatum(id);
+                if (title_null)
+                    nulls[2] = true;
+                else
+                    values[2] = title;
+                values[3] = Int32GetDatum(vote.score);
+                values[4] = Int32GetDatum(vote.anchors);
+                values[5] = Int32GetDatum(vote.aligned_pairs);
+                values[6] = Int32GetDatum(vote.total_pairs);
+                values[7] = Float8GetDatum(vote.offset_frames);
+                values[8] = Int64GetDatum((int64) vote.clip_first_frame);
+                values[9] = Int64GetDatum((int64) vote.clip_last_frame);
+                values[10] = Float8GetDatum(vote.log_chance);
+                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+            }
+            MemoryContextSwitchTo(result_cxt);
+            MemoryContextReset(row_cxt);
+        }
+        SPI_freetuptable(SPI_tuptable);
+    }
+    SPI_cursor_close(portal);
+    SPI_finish();
+    MemoryContextDelete(row_cxt);
+    return (Datum) 0;
+}
