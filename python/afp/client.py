@@ -149,13 +149,13 @@ class Client:
     def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]:
         """The catalogue's tracks the clip is taken from, best first; [] when none."""
         _check_max_results(max_results)
-        return self._run(self._sql.recognize, (audio_bytes(clip), self.catalog, max_results),
+        return self._run(self._sql.recognize, (audio_bytes(clip), self._sql.catalog, max_results),
                          lambda cur: [Match(*r) for r in cur.fetchall()])
 
     def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]:
         """match_afp: the same for a fingerprint made elsewhere."""
         _check_max_results(max_results)
-        return self._run(self._sql.match, (str(fp), self.catalog, max_results),
+        return self._run(self._sql.match, (str(fp), self._sql.catalog, max_results),
                          lambda cur: [Match(*r) for r in cur.fetchall()])
 
     def fingerprint(self, audio: Audio) -> Fingerprint:
@@ -167,7 +167,7 @@ class Client:
         return self._run(self._sql.forget, (track_id,), lambda cur: cur.rowcount > 0)
 
     def stats(self) -> CatalogStats:
-        return self._run(self._sql.stats, (self.catalog,), lambda cur: CatalogStats(*cur.fetchone()))
+        return self._run(self._sql.stats, (self._sql.catalog,), lambda cur: CatalogStats(*cur.fetchone()))
 
     def close(self):
         self.conn.close()
@@ -213,11 +213,11 @@ class AsyncClient:
 
     async def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]:
         _check_max_results(max_results)
-        return await self._run(self._sql.recognize, (audio_bytes(clip), self.catalog, max_results), _matches)
+        return await self._run(self._sql.recognize, (audio_bytes(clip), self._sql.catalog, max_results), _matches)
 
     async def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]:
         _check_max_results(max_results)
-        return await self._run(self._sql.match, (str(fp), self.catalog, max_results), _matches)
+        return await self._run(self._sql.match, (str(fp), self._sql.catalog, max_results), _matches)
 
     async def fingerprint(self, audio: Audio) -> Fingerprint:
         return Fingerprint.from_text(await self._run(self._sql.fingerprint, (audio_bytes(audio),), _first_value))
@@ -230,7 +230,7 @@ class AsyncClient:
     async def stats(self) -> CatalogStats:
         async def one(cur):
             return CatalogStats(*(await cur.fetchone()))
-        return await self._run(self._sql.stats, (self.catalog,), one)
+        return await self._run(self._sql.stats, (self._sql.catalog,), one)
 
     async def close(self):
         await self.conn.close()
@@ -287,12 +287,12 @@ class AsyncpgClient:
 
     async def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]:
         _check_max_results(max_results)
-        rows = await self._call("fetch", self._sql.recognize, audio_bytes(clip), self.catalog, max_results)
+        rows = await self._call("fetch", self._sql.recognize, audio_bytes(clip), self._sql.catalog, max_results)
         return [Match(*r) for r in rows]
 
     async def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]:
         _check_max_results(max_results)
-        rows = await self._call("fetch", self._sql.match, str(fp), self.catalog, max_results)
+        rows = await self._call("fetch", self._sql.match, str(fp), self._sql.catalog, max_results)
         return [Match(*r) for r in rows]
 
     async def fingerprint(self, audio: Audio) -> Fingerprint:
@@ -303,7 +303,7 @@ class AsyncpgClient:
         return status != "DELETE 0"
 
     async def stats(self) -> CatalogStats:
-        row = await self._call("fetchrow", self._sql.stats, self.catalog)
+        row = await self._call("fetchrow", self._sql.stats, self._sql.catalog)
         return CatalogStats(*row)
 
     async def close(self):

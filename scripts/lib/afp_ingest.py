@@ -10,18 +10,42 @@ import argparse
 import concurrent.futures
 import csv
 import hashlib
-import json
 import os
 import subprocess
 import sys
 import threading
 import time
 
-import psycopg2
-from psycopg2 import sql
+import psycopg
+from psycopg import sql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import afp_client  # noqa: E402
+
+try:
+    import afp  # the afp Python package (python/), when it is installed
+except ImportError:  # else the copy in this repository
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import afp  # noqa: E402
+
+
+def connect(dsn):
+    """An autocommit psycopg 3 connection by libpq conventions (a bare name is a database name)."""
+    if dsn and "=" not in dsn and "://" not in dsn:
+        dsn = "dbname=" + dsn
+    return psycopg.connect(dsn or "", autocommit=True)
+
+
+def describe(error):
+    """One line for a database error: SQLSTATE, message and detail."""
+    if isinstance(error, afp.AfpError):
+        return "%s %s%s" % (error.sqlstate, error.message, (": " + error.detail) if error.detail else "")
+    diag = getattr(error, "diag", None)
+    if getattr(error, "sqlstate", None) and diag is not None:
+        detail = diag.message_detail
+        return "%s %s%s" % (error.sqlstate, diag.message_primary, (": " + detail) if detail else "")
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def tags_of(path):
@@ -112,21 +136,18 @@ def main():
 
     table = sql.SQL(".").join(sql.Identifier(part) for part in args.table.split("."))
     try:
-        conn = afp_client.connect(args.dbname)
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("SELECT meta->>'sha256' FROM {} WHERE meta ? 'sha256'").format(table))
-            have = {r[0] for r in cur.fetchall()}
-        conn.close()
-    except psycopg2.Error as e:
-        afp_client.die("afp-ingest: %s" % afp_client.describe(e))
+        with connect(args.dbname) as conn:
+            have = {r[0] for r in conn.execute(sql.SQL("SELECT meta->>'sha256' FROM {} WHERE meta ? 'sha256'")
+                                               .format(table)).fetchall()}
+    except psycopg.Error as e:
+        afp_client.die("afp-ingest: %s" % describe(e))
 
     progress = Progress(len(items))
     failures = []
     claimed = set()
     lock = threading.Lock()
     local = threading.local()
-    insert = sql.SQL("INSERT INTO {} (title, fp, meta) VALUES (%s, fingerprint(%s), %s) "
-                     "RETURNING afp_duration(fp) / 3600").format(table)
+    hours_of = sql.SQL("SELECT afp_duration(fp) / 3600 FROM {} WHERE id = %s").format(table)
 
     def one(item):
         path, title = item
@@ -149,18 +170,19 @@ def main():
         auto_title, tags = tags_of(path)
         meta = {"sha256": digest, "path": os.path.abspath(path), "bytes": len(data)}
         meta.update({k: v for k, v in tags.items() if k != "title"})
+        client = getattr(local, "client", None)
         try:
-            if not hasattr(local, "conn"):
-                local.conn = afp_client.connect(args.dbname)
-            with local.conn.cursor() as cur:
-                cur.execute(insert, (title or auto_title, psycopg2.Binary(data), json.dumps(meta)))
-                hours = cur.fetchone()[0]
+            if client is None:  # one connection per worker, made on its first file
+                client = local.client = afp.Client(connect(args.dbname), catalog=args.table)
+            track_id = client.learn(title or auto_title, data, meta=meta)
+            hours = client.conn.execute(hours_of, (track_id,)).fetchone()[0]
             progress.add(hours=hours)
-        except psycopg2.Error as e:
-            failures.append((path, afp_client.describe(e)))
+        except (psycopg.Error, afp.AfpError) as e:
+            failures.append((path, describe(e)))
             progress.add(failed=True)
-            if local.conn.closed:
-                del local.conn
+            # A worker whose connection failed or broke makes a new one for its next file.
+            if client is not None and client.conn.closed:
+                local.client = None
 
     t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:

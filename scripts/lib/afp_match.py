@@ -8,11 +8,11 @@ import argparse
 import os
 import sys
 
-import psycopg2
-from psycopg2 import sql
+import psycopg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import afp_client  # noqa: E402
+from afp_ingest import afp, connect, describe  # noqa: E402  (the afp package, found as afp-ingest finds it)
 
 
 def main():
@@ -22,27 +22,22 @@ def main():
     ap.add_argument("-t", "--table", default="afp_tracks", help="catalogue (default afp_tracks)")
     args = ap.parse_args()
     try:
-        conn = afp_client.connect(args.dbname)
-    except psycopg2.Error as e:
-        afp_client.die("afp-match: %s" % afp_client.describe(e))
-    query = sql.SQL("SELECT title, offset_s, confidence, track_id FROM match_clip(%s, {}::regclass, 1)").format(
-        sql.Literal(args.table))
+        client = afp.Client(connect(args.dbname), catalog=args.table)
+    except psycopg.Error as e:
+        afp_client.die("afp-match: %s" % describe(e))
     failed = False
     for path in afp_client.audio_files(args.paths):
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-            with conn.cursor() as cur:
-                cur.execute(query, (psycopg2.Binary(data),))
-                row = cur.fetchone()
-        except (OSError, psycopg2.Error) as e:
-            print("%s\terror: %s" % (path, afp_client.describe(e)), file=sys.stderr)
+            matches = client.recognize(path, max_results=1)
+        except (OSError, psycopg.Error, afp.AfpError) as e:
+            print("%s\terror: %s" % (path, describe(e)), file=sys.stderr)
             failed = True
             continue
-        if row is None:
+        if not matches:
             print("%s\t-" % path)
         else:
-            print("%s\t%s\t%.3f\t%.3f\t%d" % (path, row[0], row[1], row[2], row[3]))
+            m = matches[0]
+            print("%s\t%s\t%.3f\t%.3f\t%d" % (path, m.title, m.offset_s, m.confidence, m.track_id))
         sys.stdout.flush()
     sys.exit(1 if failed else 0)
 

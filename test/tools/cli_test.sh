@@ -43,6 +43,17 @@ ok "afp-match reports an undecodable file and exits 1" '[ $rc -eq 1 ] && grep -q
 "$AFP_ROOT/scripts/afp-ingest" -d "dbname=no_such_database_here" "$tmp/library/song1.wav" >/dev/null 2>"$tmp/err3"; rc=$?
 ok "afp-ingest fails cleanly without a database" '[ $rc -eq 2 ] && grep -q "afp-ingest:" "$tmp/err3"'
 
+# Workers whose connect() fails (a role allowed one connection, four workers): the run goes on to
+# its summary and names the failures instead of dying with a traceback.
+psql -X -q -d "$db" -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS afp_cli_one" -c "CREATE ROLE afp_cli_one LOGIN CONNECTION LIMIT 1" \
+  -c "GRANT INSERT, SELECT ON afp_tracks TO afp_cli_one" >/dev/null
+psql -X -q -d "$db" -c "DELETE FROM afp_tracks" >/dev/null
+"$AFP_ROOT/scripts/afp-ingest" -d "dbname=$db user=afp_cli_one" -j 4 "$tmp/library/song1.wav" "$tmp/library/song2.flac" \
+  "$tmp/library/sub/song3.ogg" "$tmp/library/sub/song4.mp3" >/dev/null 2>"$tmp/err4"; rc=$?
+ok "afp-ingest: a worker that cannot connect is a failed file in the summary, not a crash" \
+   '[ $rc -eq 1 ] && grep -q "^afp-ingest: .* ingested" "$tmp/err4" && grep -q "failed: .*too many connections" "$tmp/err4" && ! grep -q Traceback "$tmp/err4"'
+psql -X -q -d "$db" -c "REVOKE ALL ON afp_tracks FROM afp_cli_one" -c "DROP ROLE afp_cli_one" >/dev/null
+
 /usr/bin/python3 -c "import matplotlib" 2>/dev/null && {
   "$AFP_ROOT/scripts/afp-plot" -d "$db" "$AFP_FIXTURES/clip_song3_at_7.5s.wav" -o "$tmp/plot.png" >/dev/null 2>"$tmp/plot.err"; rc=$?
   ok "afp-plot draws the clip, the match and the vote as a PNG" '[ $rc -eq 0 ] && [ "$(head -c 4 "$tmp/plot.png" | tail -c 3)" = PNG ]'
