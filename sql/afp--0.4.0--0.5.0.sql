@@ -35,13 +35,13 @@ COMMENT ON FUNCTION afp_shard_vote(afp, bigint[], float8[], float8[], float8[]) 
 
 -- A track the coordinator routed here, with the id it drew.
 CREATE FUNCTION afp_shard_insert(id bigint, title text, fp afp, meta jsonb)
-    RETURNS bigint LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURNS bigint LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
     AS $$ INSERT INTO @extschema@.afp_tracks (id, title, fp, meta) OVERRIDING SYSTEM VALUE
           VALUES ($1, $2, $3, $4) RETURNING id $$;
 COMMENT ON FUNCTION afp_shard_insert(bigint, text, afp, jsonb) IS 'for a sharded catalogue''s coordinator: stores a track routed to this shard';
 
 CREATE FUNCTION afp_shard_delete(id bigint)
-    RETURNS bigint LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURNS bigint LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
     AS $$ WITH gone AS (DELETE FROM @extschema@.afp_tracks t WHERE t.id = $1 RETURNING 1)
           SELECT count(*) FROM gone $$;
 COMMENT ON FUNCTION afp_shard_delete(bigint) IS 'for a sharded catalogue''s coordinator: removes a track from this shard';

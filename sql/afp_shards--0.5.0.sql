@@ -61,20 +61,20 @@ $$ LANGUAGE plproxy;
 CREATE SEQUENCE track_ids;
 
 CREATE FUNCTION add_track(title text, fp afp, meta jsonb DEFAULT NULL, id bigint DEFAULT NULL)
-    RETURNS bigint LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+    RETURNS bigint LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT @extschema@.shard_insert(coalesce(id, pg_catalog.nextval('@extschema@.track_ids')), title, fp, meta) $$;
 -- STRICT would drop a track without meta: NULL is allowed for meta and id.
 ALTER FUNCTION add_track(text, afp, jsonb, bigint) CALLED ON NULL INPUT;
 COMMENT ON FUNCTION add_track(text, afp, jsonb, bigint) IS 'stores a track on the shard its id routes to; returns the id';
 
 CREATE FUNCTION remove_track(id bigint)
-    RETURNS boolean LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+    RETURNS boolean LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT @extschema@.shard_delete(id) > 0 $$;
 COMMENT ON FUNCTION remove_track(bigint) IS 'removes a track from the shard that holds it; true if it was there';
 
 -- The shard a track id routes to (0-based, as the cluster's options p0 ... pN-1).
 CREATE FUNCTION shard_of(id bigint)
-    RETURNS int LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    RETURNS int LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT abs(pg_catalog.hashint8(id) % count(*))::int
             FROM pg_catalog.pg_foreign_server s, pg_catalog.pg_options_to_table(s.srvoptions) o
            WHERE s.srvname = 'afp_shards' AND o.option_name ~ '^p[0-9]+$' $$;

@@ -378,10 +378,12 @@ SELECT missing, orphaned FROM afp_index_check('lm_damaged_fp_idx');
 DROP TABLE lm_damaged;
 
 -- 15. Errors, each with its SQLSTATE.
--- The index takes no options.
+-- The index takes one option, directory_bits (0, or 4 to 24).
 CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp) WITH (fillfactor = 50);
 \echo :LAST_ERROR_SQLSTATE
 CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp) WITH (lists = 100);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp) WITH (directory_bits = 25);
 \echo :LAST_ERROR_SQLSTATE
 ALTER INDEX lm_songs_fp_idx SET (fillfactor = 50);
 \echo :LAST_ERROR_SQLSTATE

@@ -1,6 +1,6 @@
 -- Signatures and labels of everything the extension installs.
 BEGIN;
-SELECT plan(117);
+SELECT plan(139);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -32,7 +32,12 @@ INSERT INTO expected_labels VALUES
   ('afp_slice(afp, float8, float8)', 'afp',              'i', true, 's'),
   ('afp_catalog_column(regclass)',   'name',             's', true, 's'),
   ('afp_catalog_stats(regclass)',    'record',           's', true, 'r'),
-  ('match_segments(bytea, regclass, float8, float8)', 'record', 's', true, 'r');
+  ('match_segments(bytea, regclass, float8, float8)', 'record', 's', true, 'r'),
+  ('afp_shard_estimates(afp[], int)', 'record',         's', true, 'r'),
+  ('afp_shard_rank(afp[], bigint[], int[], int[])', 'record', 's', true, 'r'),
+  ('afp_shard_vote(afp, bigint[], float8[], float8[], float8[])', 'record', 's', true, 'r'),
+  ('afp_shard_insert(bigint, text, afp, jsonb)', 'bigint', 'v', false, 'u'),
+  ('afp_shard_delete(bigint)',       'bigint',           'v', false, 'u');
 
 SELECT is(format_type(p.prorettype, NULL), e.returns, e.sig::text || ' returns ' || e.returns)
 FROM expected_labels e JOIN pg_proc p ON p.oid = e.sig ORDER BY e.sig::text;
@@ -55,9 +60,16 @@ SELECT is(
   'clip bytea, catalog regclass DEFAULT ''afp_tracks''::regclass, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision, OUT tempo double precision, OUT pitch double precision',
   'match_clip(clip, catalog DEFAULT afp_tracks, max_results DEFAULT 5): one function, no ambiguous overloads');
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'match_clip'), 1::bigint, 'match_clip has a single signature');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.4.0', 'CREATE EXTENSION installs 0.4.0');
-SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.4.0'),
-          false, 'afp 0.4.0 is not a trusted extension either');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.5.0', 'CREATE EXTENSION installs 0.5.0');
+SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.5.0'),
+          false, 'afp 0.5.0 is not a trusted extension either');
+
+-- The afp_landmark index's one option: the directory's size (0 sizes it at build).
+CREATE TEMP TABLE dir_bits_t (fp afp);
+SELECT throws_ok('CREATE INDEX ON dir_bits_t USING afp_landmark (fp) WITH (directory_bits = 2)', '22023',
+                 'directory_bits must be 0 or between 4 and 24', 'directory_bits below 4 is refused (22023)');
+SELECT lives_ok('CREATE INDEX ON dir_bits_t USING afp_landmark (fp) WITH (directory_bits = 12)',
+                'directory_bits = 12 is accepted');
 -- Functions in SQL or PL/pgSQL run with a pinned search_path, so a caller's schemas cannot
 -- substitute objects (C functions look objects up in the extension's schema themselves).
 SELECT is(array_agg(p.oid::regprocedure::text), NULL, 'every SQL and PL/pgSQL function of afp pins search_path')
