@@ -174,6 +174,7 @@ def main():
     ap.add_argument("--clips-per-cell", type=int, default=0, help="clips per kind and length (0: all of perf_clips)")
     ap.add_argument("--throughput-seconds", type=int, default=15)
     ap.add_argument("--clients", default="1,2")
+    ap.add_argument("--keep", action="store_true", help="leave the last set of shards running (scripts/cluster shards env)")
     args = ap.parse_args()
     coord_port = int(os.environ.get("PGPORT", "54329")) + 100
 
@@ -205,9 +206,15 @@ def main():
         results[label] = run_pass(coord_port, "afp_shards.match_clip", clip_rows)
         tput[label] = {k: throughput(coord_port, "afp_shards.match_clip", clean, k, args.throughput_seconds)
                        for k in [int(x) for x in args.clients.split(",")]}
-    subprocess.run([CLUSTER, "shards", "destroy"], check=True)
+    if not args.keep:
+        subprocess.run([CLUSTER, "shards", "destroy"], check=True)
 
     ref = results["one node"]
+    for label, res in results.items():
+        for clip in clip_rows:
+            if res[clip["id"]][1] != ref[clip["id"]][1]:
+                log("different answer, %s, clip %d (%s %d s):\n  one node: %s\n  %s: %s" % (
+                    label, clip["id"], clip["kind"], clip["length"], ref[clip["id"]][1], label, res[clip["id"]][1]))
     print("catalogue: %d tracks, %.0f h; %d clips; every index with 2^%d directory buckets" % (rows, hours, len(clip_rows), bits))
     print()
     print("| setup | kind | length | clips | right | same answer as one node | p50 ms | p95 ms |")
