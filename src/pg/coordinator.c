@@ -11,7 +11,7 @@
  *   2. the candidates: each shard votes with the planned hashes only and returns
  *      its best rows with their votes, ties at the limit included
  *      (afp_shard_rank); a row's votes depend on its own postings alone, so the
- *      merge by votes finds every row one index would rank within the limit;
+ *      merge by votes, then id, takes the rows one index takes;
  *   3. the scores: the shards vote the chosen rows in full and return the raw
  *      evidence (afp_shard_vote); confidence is computed here, against every row
  *      of every shard and every rendition tried, as one node computes it.
@@ -274,6 +274,10 @@ compare_candidates(const void *a, const void *b)
         return x->stage < y->stage ? -1 : 1;
     if (x->votes != y->votes)
         return x->votes > y->votes ? -1 : 1;
+    if (x->id_null != y->id_null)
+        return x->id_null ? 1 : -1;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
     return 0;
 }
 
@@ -500,8 +504,8 @@ run_round(ShardSet *set, AfpDatum *query, AfpDatum *reference, const AfpSearchSt
 
         if (i > 0 && cands[i].stage != cands[i - 1].stage)
             taken = 0;
-        /* Past the limit only ties of the last row taken: one index would take one of them by position. */
-        if (taken >= limits[cands[i].stage] && cands[i].votes != cands[i - 1].votes)
+        /* The first `limit` by votes, then by id, as one node's scan_ranked takes them. */
+        if (taken >= limits[cands[i].stage])
             continue;
         taken++;
         if (cands[i].id_null)

@@ -590,6 +590,31 @@ id_value(Datum d, Oid typid)
     return DatumGetInt64(d);
 }
 
+/* A row of the index's ranking, kept until the rows tied at the limit are known. */
+typedef struct RankedCandidate
+{
+    int64       id;
+    bool        id_null;
+    int32       votes;
+    HeapTuple   tuple;      /* a copy: fp stays toasted until the row is voted */
+} RankedCandidate;
+
+/* Most index votes first, then the lowest id (rows without one last). */
+static int
+compare_ranked_candidates(const void *a, const void *b)
+{
+    const RankedCandidate *x = (const RankedCandidate *) a;
+    const RankedCandidate *y = (const RankedCandidate *) b;
+
+    if (x->votes != y->votes)
+        return x->votes > y->votes ? -1 : 1;
+    if (x->id_null != y->id_null)
+        return x->id_null ? 1 : -1;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return 0;
+}
+
 /*
  * The index scan of collect_ranked without SQL: `ORDER BY fp <~> probe LIMIT n`
  * through SQL makes the executor compute <~> (a full vote) for every row it
@@ -598,6 +623,13 @@ id_value(Datum d, Oid typid)
  * are kept: the active snapshot decides visibility (index_getnext_slot), the
  * caller's SELECT privilege was checked, and catalogues with row-level security
  * never come here.
+ *
+ * The index ranks rows with equal votes by their heap position; the candidates
+ * are the first `limit` rows by votes and then by id instead, so that the
+ * answer depends on the rows, not on where they are stored (the same after a
+ * dump and restore, and on the shards of a sharded catalogue, which merge their
+ * rankings the same way: coordinator.c). The rows tied with the last are read
+ * from the heap for their ids only; fingerprints are detoasted for the chosen.
  */
 static void
 scan_ranked(const QuerySet *qs, const CatalogColumns *cols, int limit, MatchList *list)
@@ -606,34 +638,59 @@ scan_ranked(const QuerySet *qs, const CatalogColumns *cols, int limit, MatchList
     MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp match row", ALLOCSET_DEFAULT_SIZES);
     Relation    heap = table_open(cols->relid, AccessShareLock);
     Relation    index = index_open(cols->direct_index, AccessShareLock);
-    Oid         id_type = TupleDescAttr(RelationGetDescr(heap), cols->id_attnum - 1)->atttypid;
+    TupleDesc   desc = RelationGetDescr(heap);
+    Oid         id_type = TupleDescAttr(desc, cols->id_attnum - 1)->atttypid;
     TupleTableSlot *slot = table_slot_create(heap, NULL);
     IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), 0, 1);
     ScanKeyData orderby;
-    int         n = 0;
+    RankedCandidate *ranked = palloc(sizeof(RankedCandidate) * Max(limit, 1));
+    int         nranked = 0;
+    int         capacity = Max(limit, 1);
 
     ScanKeyEntryInitialize(&orderby, SK_ORDER_BY, 1, 1, InvalidOid, InvalidOid, InvalidOid,
                            PointerGetDatum(qs->probe));
     index_rescan(scan, NULL, 0, &orderby, 1);
-    while (n < limit && index_getnext_slot(scan, ForwardScanDirection, slot))
+    while (index_getnext_slot(scan, ForwardScanDirection, slot))
     {
+        int32       votes = (int32) -DatumGetFloat8(scan->xs_orderbyvals[0]);
         bool        id_null;
-        bool        fp_null;
-        bool        title_null = true;
-        Datum       id = slot_getattr(slot, cols->id_attnum, &id_null);
-        Datum       fp = slot_getattr(slot, cols->fp_attnum, &fp_null);
-        Datum       title = cols->title_attnum != InvalidAttrNumber
-            ? slot_getattr(slot, cols->title_attnum, &title_null) : (Datum) 0;
+        Datum       id;
 
         CHECK_FOR_INTERRUPTS();
-        n++;
-        if (id_null || fp_null)
-            continue;
-        add_candidate(qs, list, id_value(id, id_type), fp, title_null ? (Datum) 0 : title,
-                      afp_min_shared_hashes, row_cxt, result_cxt);
+        if (nranked >= limit && votes != ranked[nranked - 1].votes)
+            break;
+        if (nranked == capacity)
+        {
+            capacity *= 2;
+            ranked = repalloc(ranked, sizeof(RankedCandidate) * capacity);
+        }
+        id = slot_getattr(slot, cols->id_attnum, &id_null);
+        ranked[nranked].id = id_null ? 0 : id_value(id, id_type);
+        ranked[nranked].id_null = id_null;
+        ranked[nranked].votes = votes;
+        ranked[nranked].tuple = ExecCopySlotHeapTuple(slot);
+        nranked++;
     }
     index_endscan(scan);
     ExecDropSingleTupleTableSlot(slot);
+    qsort(ranked, nranked, sizeof(RankedCandidate), compare_ranked_candidates);
+    for (int i = 0; i < Min(nranked, limit); i++)
+    {
+        bool        fp_null;
+        bool        title_null = true;
+        Datum       fp = heap_getattr(ranked[i].tuple, cols->fp_attnum, desc, &fp_null);
+        Datum       title = cols->title_attnum != InvalidAttrNumber
+            ? heap_getattr(ranked[i].tuple, cols->title_attnum, desc, &title_null) : (Datum) 0;
+
+        CHECK_FOR_INTERRUPTS();
+        if (ranked[i].id_null || fp_null)
+            continue;
+        add_candidate(qs, list, ranked[i].id, fp, title_null ? (Datum) 0 : title,
+                      afp_min_shared_hashes, row_cxt, result_cxt);
+    }
+    for (int i = 0; i < nranked; i++)
+        heap_freetuple(ranked[i].tuple);
+    pfree(ranked);
     index_close(index, AccessShareLock);
     table_close(heap, AccessShareLock);
     MemoryContextDelete(row_cxt);
