@@ -9,8 +9,8 @@
 The driver modules import their driver only when imported themselves.
 """
 from .errors import (AfpError, CorruptedData, EmptyAudio, InsufficientPrivilege, InvalidCatalog, InvalidParameter,
-                     LimitExceeded, MalformedFingerprint, QueryCanceled, ResourceExhausted, SilentAudio,
-                     UnreadableAudio)
+                     LimitExceeded, MalformedFingerprint, QueryCanceled, ResourceExhausted, ShardError,
+                     ShardUnavailable, SilentAudio, UnreadableAudio)
 from .fingerprint import Fingerprint
 from .client import AsyncClient, AsyncpgClient, CatalogStats, Client, Match
 
@@ -19,4 +19,4 @@ __version__ = "0.5.0"
 __all__ = ["Fingerprint", "Client", "AsyncClient", "AsyncpgClient", "Match", "CatalogStats", "AfpError",
            "InvalidParameter", "EmptyAudio", "UnreadableAudio", "SilentAudio", "MalformedFingerprint",
            "LimitExceeded", "InvalidCatalog", "InsufficientPrivilege", "QueryCanceled", "ResourceExhausted",
-           "CorruptedData", "__version__"]
+           "CorruptedData", "ShardError", "ShardUnavailable", "__version__"]

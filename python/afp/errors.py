@@ -21,6 +21,9 @@ InsufficientPrivilege   42501                      the caller may not read the c
 QueryCanceled           57014                      statement_timeout, pg_cancel_backend
 ResourceExhausted       53200                      the analysis could not allocate memory
 CorruptedData           XX001 XX002                a stored value or an index is corrupted
+ShardError              42704 55000 08P01          afp_shards: no shards configured, a shard
+                                                   without its index, mismatched versions
+ShardUnavailable        08006 (subclass)           afp_shards: a shard could not be reached
 ======================  =========================  ==============================================
 
 Every class derives from AfpError, which keeps the SQLSTATE, the primary message, the detail,
@@ -91,9 +94,19 @@ class CorruptedData(AfpError):
     sqlstates = ("XX001", "XX002")
 
 
+class ShardError(AfpError):
+    """A sharded catalogue (afp_shards) cannot answer: misconfigured or mismatched shards."""
+    sqlstates = ("42704", "55000", "08P01")
+
+
+class ShardUnavailable(ShardError, ConnectionError):
+    """A shard could not be reached or its connection broke (the detail names it)."""
+    sqlstates = ("08006",)
+
+
 _BY_SQLSTATE = {s: cls for cls in (InvalidParameter, UnreadableAudio, MalformedFingerprint, LimitExceeded,
                                    InvalidCatalog, InsufficientPrivilege, QueryCanceled, ResourceExhausted,
-                                   CorruptedData)
+                                   CorruptedData, ShardError, ShardUnavailable)
                 for s in cls.sqlstates}
 # Subclasses chosen by the (documented, stable) primary message within one SQLSTATE.
 _BY_MESSAGE = {("22023", "audio data is empty"): EmptyAudio, ("22000", "audio is silent"): SilentAudio}
