@@ -13,9 +13,12 @@ PG_CPPFLAGS = -Isrc/core $(shell pkg-config --cflags opusfile)
 PG_CXXFLAGS = -std=c++17
 SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lopusfile -lstdc++
 
-# pg_regress: sql/*.sql against expected/*.out; fixtures come from test/data (see scripts/make-fixtures)
+# pg_regress: test/sql/*.sql against test/expected/*.out, each file on its own (it creates the
+# extension afresh); the fixtures come from test/data (scripts/make-fixtures writes them), or from
+# AFP_FIXTURES when set.
 REGRESS = type fingerprint gin match errors accuracy catalog landmark renditions
-REGRESS_OPTS = --inputdir=. --outputdir=build/regress
+REGRESS_OPTS = --inputdir=test --outputdir=build/regress
+export AFP_FIXTURES ?= $(CURDIR)/test/data
 
 # No LLVM bitcode: it would need clang at build time and buys nothing for functions this heavy.
 override with_llvm = no

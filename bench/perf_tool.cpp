@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -118,14 +119,15 @@ int grow(int first_copy, int last_copy) {
         const uint32_t len = get32(in);
         std::string fp(len, '\0');
         if (!in.read(fp.data(), len)) throw std::runtime_error("short fingerprint");
-        // afp_send: version, param_set, hop (2), rate (4), n_samples (4), count (4), then (hash, frame) pairs.
-        auto be32 = [&](size_t at) {
-            return (uint32_t{static_cast<unsigned char>(fp[at])} << 24) | (uint32_t{static_cast<unsigned char>(fp[at + 1])} << 16) |
-                   (uint32_t{static_cast<unsigned char>(fp[at + 2])} << 8) | static_cast<unsigned char>(fp[at + 3]);
-        };
-        const uint32_t count = be32(12);
+        // The real fingerprint, as afp_send sent it: decoded (and validated) by the core.
+        const std::vector<uint8_t> body = afp::parse_binary(reinterpret_cast<const uint8_t*>(fp.data()), fp.size());
+        AfpHeader header;
+        std::memcpy(&header, body.data(), sizeof header);
+        const uint32_t count = header.count;
+        const auto* body_hashes = reinterpret_cast<const int32_t*>(body.data() + sizeof header);
+        const auto* body_frames = reinterpret_cast<const uint32_t*>(body_hashes + count);
         std::vector<afp::Landmark> source(count);
-        for (uint32_t i = 0; i < count; ++i) source[i] = {static_cast<int32_t>(be32(16 + 8 * i)), be32(20 + 8 * i)};
+        for (uint32_t i = 0; i < count; ++i) source[i] = {body_hashes[i], body_frames[i]};
         const uint32_t dt_span = params.max_dt - params.min_dt + 1;
         for (int k = first_copy; k <= last_copy; ++k) {
             // Copies 1..401 rotate by 40..440 bins; each further round of 401 adds a transform of
@@ -158,13 +160,10 @@ int grow(int first_copy, int last_copy) {
             put32(row, static_cast<uint32_t>(id));
             put32(row, 4);
             put32(row, static_cast<uint32_t>(k));
-            put32(row, static_cast<uint32_t>(16 + 8 * copy.size()));
-            row.append(fp, 0, 12);
-            put32(row, static_cast<uint32_t>(copy.size()));
-            for (const afp::Landmark& l : copy) {
-                put32(row, static_cast<uint32_t>(l.hash));
-                put32(row, l.frame);
-            }
+            const std::vector<uint8_t> copy_body = afp::encode_body(params, header.n_samples, copy);
+            const std::vector<uint8_t> wire = afp::format_binary(copy_body.data(), copy_body.size());
+            put32(row, static_cast<uint32_t>(wire.size()));
+            row.append(reinterpret_cast<const char*>(wire.data()), wire.size());
             std::fwrite(row.data(), 1, row.size(), stdout);
         }
     }

@@ -45,3 +45,15 @@ CREATE FUNCTION afp_shard_delete(id bigint)
     AS $$ WITH gone AS (DELETE FROM @extschema@.afp_tracks t WHERE t.id = $1 RETURNING 1)
           SELECT count(*) FROM gone $$;
 COMMENT ON FUNCTION afp_shard_delete(bigint) IS 'for a sharded catalogue''s coordinator: removes a track from this shard';
+
+-- The columns match_* read from a catalogue, by the rule they use (one rule, in C): an afp column
+-- (or a domain over afp), an integer id (named id, or a one-column integer primary key), an
+-- optional title. afp_catalog_column() and afp_catalog_stats() follow it; afp-plot reads it.
+CREATE FUNCTION afp_catalog_columns(catalog regclass, OUT id name, OUT fp name, OUT title name)
+    AS 'MODULE_PATHNAME', 'afp_catalog_columns' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION afp_catalog_columns(regclass) IS 'the id, afp and title columns match_clip reads from a catalogue';
+
+CREATE OR REPLACE FUNCTION afp_catalog_column(catalog regclass) RETURNS name
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT c.fp FROM @extschema@.afp_catalog_columns(catalog) c $$;

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import psycopg2
+from psycopg2 import sql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import afp_client  # noqa: E402
@@ -32,8 +33,11 @@ def fields(hashes):
     return (h >> 15) & 511, ((h >> 7) & 255) - 128, h & 127
 
 
-def landmarks(cur, sql, args):
-    cur.execute("SELECT hash, t_s FROM afp_landmarks((%s))" % sql, args)
+def landmarks(cur, query, args):
+    """The landmarks of the afp value that query (SQL text or a psycopg2.sql composition) returns."""
+    if not isinstance(query, sql.Composable):
+        query = sql.SQL(query)
+    cur.execute(sql.SQL("SELECT hash, t_s FROM afp_landmarks(({}))").format(query), args)
     rows = cur.fetchall()
     return np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows])
 
@@ -87,7 +91,10 @@ def main():
     else:
         track_id, title, offset, confidence, c0, c1 = match
         cols = afp_client_columns(cur, args.table)
-        t_hash, t_t = landmarks(cur, "SELECT %s FROM %s WHERE %s = %%s" % (cols[1], args.table, cols[0]), (track_id,))
+        cur.execute("SELECT %s::regclass::text", (args.table,))
+        relation = cur.fetchone()[0]  # quoted and qualified as needed by regclass output
+        t_hash, t_t = landmarks(cur, sql.SQL("SELECT {} FROM {} WHERE {} = %s").format(
+            sql.Identifier(cols[1]), sql.SQL(relation), sql.Identifier(cols[0])), (track_id,))
         keep = (t_t >= offset - 1) & (t_t <= offset + (q_t.max() if len(q_t) else 0) + 1)
         draw_pairs(ax, t_hash[keep], t_t[keep], 0.3)
         common = np.isin(t_hash[keep], q_hash)
@@ -119,10 +126,8 @@ def main():
 
 def afp_client_columns(cur, table):
     """The id and afp columns of a catalogue (the same rules as match_clip)."""
-    cur.execute("""SELECT (SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'id' AND NOT attisdropped),
-                          afp_catalog_column(%s::regclass)""", (table, table))
-    id_col, fp_col = cur.fetchone()
-    return (id_col or "id"), fp_col
+    cur.execute("SELECT id, fp FROM afp_catalog_columns(%s::regclass)", (table,))
+    return cur.fetchone()
 
 
 if __name__ == "__main__":

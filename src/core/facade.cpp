@@ -81,7 +81,7 @@ void hand_out(const void* data, size_t size, AfpBuffer* out) {
 extern "C" {
 
 bool afp_core_fingerprint(const void* audio, size_t size, const AfpAudioLimits* limits, bool silent_ok,
-                          AfpCancelFn cancel, AfpBuffer* out, AfpFingerprintStats* stats, AfpStatus* status) {
+                          AfpCancelFn cancel, AfpBuffer* out, AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {
         const afp::AudioLimits caps{limits->max_seconds, limits->max_bytes, limits->max_samples};
@@ -89,10 +89,6 @@ bool afp_core_fingerprint(const void* audio, size_t size, const AfpAudioLimits* 
             afp::fingerprint_audio(static_cast<const uint8_t*>(audio), size, caps, silent_ok, cancel);
         std::vector<uint8_t> body = afp::encode_body(afp::default_params(), fp.n_samples, fp.landmarks);
         hand_out(body.data(), body.size(), out);
-        if (stats != nullptr) {
-            stats->decoded_seconds = fp.decoded_seconds;
-            stats->peaks = fp.peaks;
-        }
     });
 }
 
@@ -181,6 +177,14 @@ bool afp_core_parse_text(const char* text, AfpBuffer* out, AfpStatus* status) {
     return guarded(status, [&] {
         std::vector<uint8_t> body = afp::parse_text(text);
         hand_out(body.data(), body.size(), out);
+    });
+}
+
+bool afp_core_format_binary(const void* body, size_t size, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        std::vector<uint8_t> wire = afp::format_binary(static_cast<const uint8_t*>(body), size);
+        hand_out(wire.data(), wire.size(), out);
     });
 }
 

@@ -66,21 +66,13 @@ typedef struct AfpAudioLimits
     uint64_t max_samples; /* decoded frames x channels cap */
 } AfpAudioLimits;
 
-/* Facts about one fingerprint call, for benchmarks and diagnostics. */
-typedef struct AfpFingerprintStats
-{
-    double decoded_seconds;  /* audio duration decoded */
-    uint32_t peaks;          /* spectral peaks kept */
-} AfpFingerprintStats;
-
 /*
  * Decodes audio bytes and returns the datum body of its fingerprint.
  * With silent_ok, all-silent audio yields an empty fingerprint instead of
  * AFP_E_SILENT (match_clip treats silence as "no match", not as an error).
  */
 bool afp_core_fingerprint(const void *audio, size_t size, const AfpAudioLimits *limits,
-                          bool silent_ok, AfpCancelFn cancel, AfpBuffer *out,
-                          AfpFingerprintStats *stats, AfpStatus *status);
+                          bool silent_ok, AfpCancelFn cancel, AfpBuffer *out, AfpStatus *status);
 
 /*
  * Fingerprints a clip to be matched, like afp_core_fingerprint with silent_ok,
@@ -114,6 +106,9 @@ bool afp_core_validate(const void *body, size_t size, AfpStatus *status);
 
 /* Parses the text form into a validated datum body. */
 bool afp_core_parse_text(const char *text, AfpBuffer *out, AfpStatus *status);
+
+/* The binary wire form of a valid datum body (what afp_send sends). */
+bool afp_core_format_binary(const void *body, size_t size, AfpBuffer *out, AfpStatus *status);
 
 /* Decodes the binary wire form (what afp_send writes) into a validated datum body. */
 bool afp_core_parse_binary(const void *data, size_t size, AfpBuffer *out, AfpStatus *status);

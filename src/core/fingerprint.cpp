@@ -40,7 +40,6 @@ public:
         Fingerprint fp;
         fp.n_samples = static_cast<uint32_t>(std::min<uint64_t>(n_samples_, UINT32_MAX));
         std::vector<Peak> peaks = limit_density(picker_.candidates(), params);
-        fp.peaks = static_cast<uint32_t>(peaks.size());
         fp.landmarks = make_landmarks(peaks, params);
         return fp;
     }
@@ -56,9 +55,15 @@ private:
 };
 
 
-// Decodes, resamples and analyses the whole input into stream; returns the decoded duration, or
-// minus it when the input is silent and silent_ok (throws Error(Silent) otherwise).
-double analyse(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok, CancelFn cancel,
+// What analysing an input found out besides its peaks.
+struct Analysis {
+    double seconds;  // decoded duration, at the source rate
+    bool silent;     // no sample rose above params.silence_level (only returned with silent_ok)
+};
+
+// Decodes, resamples and analyses the whole input into stream. Silence throws Error(Silent) unless
+// silent_ok.
+Analysis analyse(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok, CancelFn cancel,
                const ParamSet& params, AnalysisStream& stream) {
     if (size > limits.max_bytes) {
         throw Error(ErrorKind::TooLarge, "The input has " + std::to_string(size) + " bytes; the limit is " +
@@ -93,16 +98,15 @@ double analyse(const uint8_t* data, size_t size, const AudioLimits& limits, bool
             throw Error(ErrorKind::Silent, "No sample of the " + std::to_string(decoder.frames_read()) +
                                                " decoded frames rises above " + level + " dBFS.");
         }
-        return -seconds;
+        return Analysis{seconds, true};
     }
-    return seconds;
+    return Analysis{seconds, false};
 }
 
 // The fingerprint of silence: no landmark, the length of the input.
-Fingerprint empty_fingerprint(const AnalysisStream& stream, double seconds) {
+Fingerprint empty_fingerprint(const AnalysisStream& stream) {
     Fingerprint empty;
     empty.n_samples = static_cast<uint32_t>(std::min<uint64_t>(stream.n_samples(), UINT32_MAX));
-    empty.decoded_seconds = seconds;
     return empty;
 }
 
@@ -111,36 +115,23 @@ Fingerprint empty_fingerprint(const AnalysisStream& stream, double seconds) {
 Fingerprint fingerprint_audio(const uint8_t* data, size_t size, const AudioLimits& limits, bool silent_ok,
                               CancelFn cancel, const ParamSet& params) {
     AnalysisStream stream(params);
-    const double seconds = analyse(data, size, limits, silent_ok, cancel, params, stream);
-    if (seconds < 0) return empty_fingerprint(stream, -seconds);
-    Fingerprint fp = stream.finish();
-    fp.decoded_seconds = seconds;
-    return fp;
+    if (analyse(data, size, limits, silent_ok, cancel, params, stream).silent) return empty_fingerprint(stream);
+    return stream.finish();
 }
 
 ClipFingerprints fingerprint_clip(const uint8_t* data, size_t size, const AudioLimits& limits, CancelFn cancel,
                                   const ParamSet& reference) {
     const ParamSet& query = query_params(reference);
     AnalysisStream stream(query);
-    const double seconds = analyse(data, size, limits, true, cancel, query, stream);
     ClipFingerprints fps;
-    if (seconds < 0) {
-        fps.query = empty_fingerprint(stream, -seconds);
+    if (analyse(data, size, limits, true, cancel, query, stream).silent) {
+        fps.query = empty_fingerprint(stream);
         fps.reference = fps.query;
         return fps;
     }
     fps.query = stream.finish_as(query);
     fps.reference = stream.finish_as(reference);
-    fps.query.decoded_seconds = fps.reference.decoded_seconds = seconds;
     return fps;
-}
-
-Fingerprint fingerprint_samples(const float* samples, size_t n, const ParamSet& params) {
-    AnalysisStream stream(params);
-    stream.push(samples, n);
-    Fingerprint fp = stream.finish();
-    fp.decoded_seconds = static_cast<double>(n) / params.sample_rate;
-    return fp;
 }
 
 }  // namespace afp

@@ -21,8 +21,6 @@ struct AudioLimits {
 // A fingerprint before it is laid out as a datum body.
 struct Fingerprint {
     uint32_t n_samples = 0;            // at the analysis rate
-    uint32_t peaks = 0;                // peaks kept after the density limit
-    double decoded_seconds = 0.0;      // at the source rate
     std::vector<Landmark> landmarks;   // sorted by (hash, frame), no duplicates
 };
 
@@ -43,8 +41,5 @@ struct ClipFingerprints {
 // density limits and pairings.
 ClipFingerprints fingerprint_clip(const uint8_t* data, size_t size, const AudioLimits& limits, CancelFn cancel,
                                   const ParamSet& reference = default_params());
-
-// Fingerprints mono samples already at params.sample_rate (used by tests and by the pipeline).
-Fingerprint fingerprint_samples(const float* samples, size_t n, const ParamSet& params = default_params());
 
 }  // namespace afp

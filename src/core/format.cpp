@@ -183,6 +183,30 @@ std::string format_text(const uint8_t* body, size_t size) {
     return out;
 }
 
+std::vector<uint8_t> format_binary(const uint8_t* body, size_t size) {
+    validate_body(body, size);
+    AfpHeader h;
+    std::memcpy(&h, body, sizeof h);
+    std::vector<uint8_t> out;
+    out.reserve(16 + static_cast<size_t>(h.count) * 8);
+    auto be = [&](uint32_t v, int bytes) {
+        for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    };
+    be(h.version, 1);
+    be(h.param_set, 1);
+    be(h.hop, 2);
+    be(h.sample_rate, 4);
+    be(h.n_samples, 4);
+    be(h.count, 4);
+    const auto* hashes = reinterpret_cast<const int32_t*>(body + sizeof h);
+    const auto* frames = reinterpret_cast<const uint32_t*>(hashes + h.count);
+    for (uint32_t i = 0; i < h.count; ++i) {
+        be(static_cast<uint32_t>(hashes[i]), 4);
+        be(frames[i], 4);
+    }
+    return out;
+}
+
 std::vector<uint8_t> parse_binary(const uint8_t* data, size_t size) {
     auto be32 = [&](size_t at) {
         return uint32_t{data[at]} << 24 | uint32_t{data[at + 1]} << 16 | uint32_t{data[at + 2]} << 8 | data[at + 3];

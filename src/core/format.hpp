@@ -31,6 +31,10 @@ std::vector<uint8_t> slice_body(const uint8_t* body, uint32_t first_frame, uint3
 // count u32, then count (hash, frame) pairs, all big-endian) into a valid body.
 std::vector<uint8_t> parse_binary(const uint8_t* data, size_t size);
 
+// The binary wire form of a valid body, the one parse_binary reads (afp_send sends it): the only
+// writer of that form, used by the glue, the tools and the tests.
+std::vector<uint8_t> format_binary(const uint8_t* body, size_t size);
+
 // Prints a valid body in the text form parse_text reads.
 std::string format_text(const uint8_t* body, size_t size);
 

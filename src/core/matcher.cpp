@@ -1,5 +1,5 @@
 // matcher.cpp — voting reads the datum arrays in place; only the list of pairs is allocated,
-// in a buffer reused across calls.
+// in a Matcher's buffers, reused across the calls of one caller.
 #include "matcher.hpp"
 
 #include <algorithm>
@@ -17,31 +17,16 @@ namespace {
 // Pairs examined per (clip, track) comparison; past this a pathological track stops adding pairs.
 constexpr size_t kMaxPairs = size_t{1} << 20;
 
-// A clip landmark whose hash the track holds: its clip frame and the track landmarks it pairs with.
-struct Shared {
-    uint32_t clip_frame;
-    uint32_t pairs;
-
-    friend bool operator<(const Shared& a, const Shared& b) noexcept { return a.clip_frame < b.clip_frame; }
-};
-
-struct Pair {
-    int32_t offset;       // track frame - clip frame
-    uint32_t hash_id;     // index of the hash's first landmark in the clip: one id per distinct hash
-    uint32_t clip_frame;
-
-    friend bool operator<(const Pair& a, const Pair& b) noexcept {
-        if (a.offset != b.offset) return a.offset < b.offset;
-        if (a.hash_id != b.hash_id) return a.hash_id < b.hash_id;
-        return a.clip_frame < b.clip_frame;
-    }
-};
-
 }  // namespace
 
 Vote vote(const AfpHeader& clip, const AfpHeader& track) {
-    static std::vector<Pair> pairs;  // reused: one backend, one call at a time
-    static std::vector<Shared> shared;
+    Matcher matcher;
+    return matcher.vote(clip, track);
+}
+
+Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
+    std::vector<Pair>& pairs = pairs_;
+    std::vector<Shared>& shared = shared_;
     pairs.clear();
     shared.clear();
     const int32_t* qh = afp_body_hashes(&clip);
@@ -74,7 +59,11 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
     Vote v;
     v.total_pairs = static_cast<int32_t>(pairs.size());
     if (pairs.empty()) return v;
-    std::sort(pairs.begin(), pairs.end());
+    std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) {
+        if (a.offset != b.offset) return a.offset < b.offset;
+        if (a.hash_id != b.hash_id) return a.hash_id < b.hash_id;
+        return a.clip_frame < b.clip_frame;
+    });
 
     const int32_t width = 2 * kOffsetTolerance + 1;
     size_t best_lo = 0;
@@ -90,8 +79,8 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
         }
     }
 
-    static std::vector<uint32_t> ids;    // reused like pairs: no allocation per candidate
-    static std::vector<uint32_t> times;
+    std::vector<uint32_t>& ids = ids_;
+    std::vector<uint32_t>& times = times_;
     ids.clear();
     times.clear();
     double offset_sum = 0.0;
@@ -128,8 +117,9 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
     auto chance_of = [&](uint32_t k) { return std::min(1.0, k * static_cast<double>(width) / span); };
 
     // Pairs per clip frame, then the aligned frames' evidence by a merge with the sorted times.
-    std::sort(shared.begin(), shared.end());
-    static std::vector<uint32_t> frame_pairs;
+    std::sort(shared.begin(), shared.end(),
+              [](const Shared& a, const Shared& b) { return a.clip_frame < b.clip_frame; });
+    std::vector<uint32_t>& frame_pairs = frame_pairs_;
     frame_pairs.clear();
     double evidence = 0.0;
     size_t t_idx = 0;

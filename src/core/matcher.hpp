@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "afp_format.h"
 
@@ -40,6 +41,30 @@ struct Vote {
 // instant), so each distinct clip time is one piece of evidence, worth more the rarer its hashes
 // are in the track (see the null model in matcher.cpp).
 Vote vote(const AfpHeader& clip, const AfpHeader& track);
+
+// vote() with its working memory kept between calls: the pair lists of one comparison, reused by
+// the next (a search votes dozens of candidates). One Matcher per thread of calls.
+class Matcher {
+public:
+    Vote vote(const AfpHeader& clip, const AfpHeader& track);
+
+private:
+    struct Pair {
+        int32_t offset;       // track frame - clip frame
+        uint32_t hash_id;     // index of the hash's first landmark in the clip: one id per distinct hash
+        uint32_t clip_frame;
+    };
+    // A clip landmark whose hash the track holds: its clip frame and the track landmarks it pairs with.
+    struct Shared {
+        uint32_t clip_frame;
+        uint32_t pairs;
+    };
+    std::vector<Pair> pairs_;
+    std::vector<Shared> shared_;
+    std::vector<uint32_t> ids_;
+    std::vector<uint32_t> times_;
+    std::vector<uint32_t> frame_pairs_;
+};
 
 // Confidence that a vote is not chance, given the number of comparisons it competed with
 // (candidate tracks times renditions of the clip): exp(-E), where

@@ -27,9 +27,6 @@ public:
     // Consumes samples; emits every frame that now lies entirely inside the stream.
     void push(const float* samples, size_t n);
 
-    // Frames emitted so far.
-    uint32_t frames() const noexcept { return frame_; }
-
     // Number of whole frames in a stream of n samples.
     static uint32_t frames_for(const ParamSet& params, uint64_t n_samples) noexcept;
 

@@ -9,6 +9,22 @@
 
 #include "fmgr.h"
 
+/*
+ * Supported: PostgreSQL 15 (the tests run on it). Calls whose signature or
+ * structures changed in later releases go through the macros below, so that
+ * following a new release is a matter of one #if here.
+ */
+#if PG_VERSION_NUM < 150000
+#error "afp needs PostgreSQL 15 or later"
+#endif
+
+/* The physical file of a relation's storage manager, as log_newpage() takes it (renamed in 16). */
+#if PG_VERSION_NUM >= 160000
+#define AFP_SMGR_FILE(smgr) (&(smgr)->smgr_rlocator.locator)
+#else
+#define AFP_SMGR_FILE(smgr) (&(smgr)->smgr_rnode.node)
+#endif
+
 #include "afp_format.h"
 #include "facade.h"
 

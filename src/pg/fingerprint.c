@@ -32,7 +32,7 @@ afp_fingerprint_bytes(const char *data, size_t size)
     AfpStatus   status;
 
     audio_limits(size, &limits);
-    if (!afp_core_fingerprint(data, size, &limits, false, afp_interrupt_pending, &buffer, NULL, &status))
+    if (!afp_core_fingerprint(data, size, &limits, false, afp_interrupt_pending, &buffer, &status))
         afp_raise(&status);
     return afp_datum_from_buffer(&buffer);
 }

@@ -372,9 +372,9 @@ landmark_buildempty(Relation index)
 
     PageSetChecksumInplace(meta_page.data, 0);
     smgrextend(RelationGetSmgr(index), INIT_FORKNUM, 0, meta_page.data, true);
-    log_newpage(&(RelationGetSmgr(index))->smgr_rnode.node, INIT_FORKNUM, 0, meta_page.data, true);
+    log_newpage(AFP_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM, 0, meta_page.data, true);
     PageSetChecksumInplace(dir_page.data, 1);
     smgrextend(RelationGetSmgr(index), INIT_FORKNUM, 1, dir_page.data, true);
-    log_newpage(&(RelationGetSmgr(index))->smgr_rnode.node, INIT_FORKNUM, 1, dir_page.data, true);
+    log_newpage(AFP_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM, 1, dir_page.data, true);
     smgrimmedsync(RelationGetSmgr(index), INIT_FORKNUM);
 }

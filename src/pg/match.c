@@ -37,6 +37,7 @@
 
 PG_FUNCTION_INFO_V1(afp_match_afp);
 PG_FUNCTION_INFO_V1(afp_match_clip);
+PG_FUNCTION_INFO_V1(afp_catalog_columns);
 
 /* Candidate rows fetched from the cursor per batch; interrupts are checked between rows. */
 #define MATCH_FETCH_BATCH 64
@@ -1158,6 +1159,11 @@ afp_match_clip(PG_FUNCTION_ARGS)
     AfpDatum   *query;
     AfpDatum   *reference;
 
+    /*
+     * match_clip(clip, max_results): the overload of SQL version 0.1.0 (0.2.0
+     * dropped it), served while an installation still runs 0.1.0's script. Goes
+     * with default_catalog() when 0.1.0 stops being installable.
+     */
     if (PG_NARGS() == 2)
     {
         catalog = default_catalog(fcinfo);
@@ -1173,4 +1179,36 @@ afp_match_clip(PG_FUNCTION_ARGS)
     query = afp_fingerprint_clip(VARDATA_ANY(clip), VARSIZE_ANY_EXHDR(clip), &reference);
     match_into_result(fcinfo, query, reference, catalog, max_results);
     return (Datum) 0;
+}
+
+/*
+ * afp_catalog_columns(catalog regclass) -> (id name, fp name, title name):
+ * the columns match_* read, by the one rule they use (find_catalog_columns), for
+ * SQL (afp_catalog_column, afp_catalog_stats) and tools (afp-plot). title is NULL
+ * when the catalogue has none the caller may read.
+ */
+Datum
+afp_catalog_columns(PG_FUNCTION_ARGS)
+{
+    Oid         ext_nsp;
+    Oid         afp_type = afp_type_oid(fcinfo, &ext_nsp);
+    Oid         relid = PG_GETARG_OID(0);
+    CatalogColumns cols = find_catalog_columns(relid, afp_type);
+    TupleDesc   desc;
+    Datum       values[3];
+    bool        nulls[3] = {0};
+
+    if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "afp_catalog_columns must return a record");
+    desc = BlessTupleDesc(desc);
+    values[0] = CStringGetDatum(get_attname(relid, cols.id_attnum, false));
+    values[1] = CStringGetDatum(get_attname(relid, cols.fp_attnum, false));
+    if (cols.title_attnum != InvalidAttrNumber)
+        values[2] = CStringGetDatum(get_attname(relid, cols.title_attnum, false));
+    else
+        nulls[2] = true;
+    for (int i = 0; i < 3; i++)
+        if (!nulls[i])
+            values[i] = DirectFunctionCall1(namein, values[i]);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

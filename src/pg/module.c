@@ -28,7 +28,7 @@ int    afp_index_candidates = 10;
 bool   afp_use_landmark_index = true;
 bool   afp_shard_allow_partial = false;
 
-void _PG_init(void);
+PGDLLEXPORT void _PG_init(void);
 
 /* Registers the afp.* settings. */
 void

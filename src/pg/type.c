@@ -50,6 +50,31 @@ afp_detoast(Datum datum)
     return fp;
 }
 
+/*
+ * The header of an afp value, from a slice of it: a compressed or out-of-line
+ * value is decompressed or fetched only as far as the header (a catalogue's
+ * statistics read three header fields of every row). The total size, which the
+ * slice does not show, is checked against the header's count when the whole
+ * value is read (afp_detoast).
+ */
+static AfpHeader
+afp_header_of(Datum datum)
+{
+    struct varlena *slice = PG_DETOAST_DATUM_SLICE(datum, 0, sizeof(AfpHeader));
+    AfpHeader   header;
+    size_t      size = VARSIZE_ANY_EXHDR(slice);
+
+    if (size < sizeof(AfpHeader) || ((const AfpHeader *) VARDATA_ANY(slice))->version != AFP_FORMAT_VERSION)
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_CORRUPTED),
+                 errmsg("afp value is corrupted"),
+                 errdetail("The stored value has fewer than %zu bytes or another format version.", sizeof(AfpHeader))));
+    memcpy(&header, VARDATA_ANY(slice), sizeof(AfpHeader));
+    if ((Pointer) slice != DatumGetPointer(datum))
+        pfree(slice);
+    return header;
+}
+
 /* Wraps a core-made body in a palloc()ed datum and releases the core buffer. */
 AfpDatum *
 afp_datum_from_buffer(AfpBuffer *buffer)
@@ -130,55 +155,50 @@ afp_recv(PG_FUNCTION_ARGS)
     PG_RETURN_POINTER(afp_datum_from_buffer(&buffer));
 }
 
-/* Binary output, the form afp_recv reads. */
+/* Binary output, the form afp_recv reads (written by the core, the one encoder of it). */
 Datum
 afp_send(PG_FUNCTION_ARGS)
 {
     AfpDatum   *fp = PG_GETARG_AFP_P(0);
-    const int32 *hashes = afp_body_hashes(&fp->header);
-    const uint32 *frames = afp_body_frames(&fp->header);
-    StringInfoData buf;
+    AfpBuffer   buffer;
+    AfpStatus   status;
+    bytea      *result;
 
-    pq_begintypsend(&buf);
-    pq_sendbyte(&buf, fp->header.version);
-    pq_sendbyte(&buf, fp->header.param_set);
-    pq_sendint16(&buf, fp->header.hop);
-    pq_sendint32(&buf, fp->header.sample_rate);
-    pq_sendint32(&buf, fp->header.n_samples);
-    pq_sendint32(&buf, fp->header.count);
-    for (uint32 i = 0; i < fp->header.count; i++)
+    if (!afp_core_format_binary(&fp->header, afp_body_bytes(fp), &buffer, &status))
+        afp_raise(&status);
+    result = palloc_extended(VARHDRSZ + buffer.size, MCXT_ALLOC_NO_OOM);
+    if (result == NULL)
     {
-        pq_sendint32(&buf, (uint32) hashes[i]);
-        pq_sendint32(&buf, frames[i]);
+        afp_core_free(&buffer);
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
     }
-    PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+    SET_VARSIZE(result, VARHDRSZ + buffer.size);
+    memcpy(VARDATA(result), buffer.data, buffer.size);
+    afp_core_free(&buffer);
+    PG_RETURN_BYTEA_P(result);
 }
 
 /* Seconds of audio the fingerprint covers. */
 Datum
 afp_duration(PG_FUNCTION_ARGS)
 {
-    AfpDatum   *fp = PG_GETARG_AFP_P(0);
+    AfpHeader   header = afp_header_of(PG_GETARG_DATUM(0));
 
-    PG_RETURN_FLOAT8((double) fp->header.n_samples / fp->header.sample_rate);
+    PG_RETURN_FLOAT8((double) header.n_samples / header.sample_rate);
 }
 
 /* Number of landmarks. */
 Datum
 afp_landmark_count(PG_FUNCTION_ARGS)
 {
-    AfpDatum   *fp = PG_GETARG_AFP_P(0);
-
-    PG_RETURN_INT32((int32) fp->header.count);
+    PG_RETURN_INT32((int32) afp_header_of(PG_GETARG_DATUM(0)).count);
 }
 
 /* The analysis parameter set that made the fingerprint. */
 Datum
 afp_param_set(PG_FUNCTION_ARGS)
 {
-    AfpDatum   *fp = PG_GETARG_AFP_P(0);
-
-    PG_RETURN_INT32((int32) fp->header.param_set);
+    PG_RETURN_INT32((int32) afp_header_of(PG_GETARG_DATUM(0)).param_set);
 }
 
 /* Distinct hashes, ascending. */

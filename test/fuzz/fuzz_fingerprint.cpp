@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     AfpBuffer out;
     AfpBuffer reference;
     AfpStatus status;
-    if (afp_core_fingerprint(data, size, &limits, false, nullptr, &out, nullptr, &status)) {
+    if (afp_core_fingerprint(data, size, &limits, false, nullptr, &out, &status)) {
         if (!afp_core_validate(out.data, out.size, &status)) __builtin_trap();  // output must be a valid datum
         afp_core_free(&out);
     }

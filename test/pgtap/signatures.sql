@@ -1,6 +1,6 @@
 -- Signatures and labels of everything the extension installs.
 BEGIN;
-SELECT plan(139);
+SELECT plan(143);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -37,7 +37,8 @@ INSERT INTO expected_labels VALUES
   ('afp_shard_rank(afp[], bigint[], int[], int[])', 'record', 's', true, 'r'),
   ('afp_shard_vote(afp, bigint[], float8[], float8[], float8[])', 'record', 's', true, 'r'),
   ('afp_shard_insert(bigint, text, afp, jsonb)', 'bigint', 'v', false, 'u'),
-  ('afp_shard_delete(bigint)',       'bigint',           'v', false, 'u');
+  ('afp_shard_delete(bigint)',       'bigint',           'v', false, 'u'),
+  ('afp_catalog_columns(regclass)',  'record',           's', true, 's');
 
 SELECT is(format_type(p.prorettype, NULL), e.returns, e.sig::text || ' returns ' || e.returns)
 FROM expected_labels e JOIN pg_proc p ON p.oid = e.sig ORDER BY e.sig::text;

@@ -144,17 +144,10 @@ TEST(Format, RejectsSyntaxErrors) {
 TEST(Format, BinaryWireFormRoundTripsAndIsChecked) {
     auto body = encode_body(default_params(), 16000, sample_landmarks());
     const AfpHeader h = header_of(body);
-    std::vector<uint8_t> wire;
-    auto be = [&](uint32_t v, int bytes) {
-        for (int i = bytes - 1; i >= 0; --i) wire.push_back(static_cast<uint8_t>(v >> (8 * i)));
-    };
-    be(h.version, 1); be(h.param_set, 1); be(h.hop, 2); be(h.sample_rate, 4); be(h.n_samples, 4); be(h.count, 4);
-    const auto* hashes = reinterpret_cast<const int32_t*>(body.data() + sizeof h);
-    const auto* frames = reinterpret_cast<const uint32_t*>(hashes + h.count);
-    for (uint32_t i = 0; i < h.count; ++i) {
-        be(static_cast<uint32_t>(hashes[i]), 4);
-        be(frames[i], 4);
-    }
+    std::vector<uint8_t> wire = format_binary(body.data(), body.size());
+    ASSERT_EQ(wire.size(), 16 + 8 * size_t{h.count});
+    EXPECT_EQ(wire[0], h.version);
+    EXPECT_EQ(wire[12] << 24 | wire[13] << 16 | wire[14] << 8 | wire[15], static_cast<int>(h.count));  // big-endian
     EXPECT_EQ(parse_binary(wire.data(), wire.size()), body);
 
     auto kind_of = [](const std::vector<uint8_t>& bytes) {

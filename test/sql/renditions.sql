@@ -3,13 +3,14 @@
 -- pitch renditions find their track at the right place and report the factor. Without an
 -- afp_landmark index (the GIN path) and with the searches turned off, they are not found.
 -- Self-contained: its own tables, dropped at the end.
+-- Each file stands alone: a fresh extension, whatever ran before.
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS afp;
-ALTER EXTENSION afp UPDATE;  -- an earlier test may have left an older version
+DROP EXTENSION IF EXISTS afp CASCADE;
+CREATE EXTENSION afp;
 RESET client_min_messages;
 
 \set ECHO none
-\i sql/include/songs.psql
+\i test/sql/include/songs.psql
 \set tempo `base64 -w0 "$AFP_FIXTURES/clip_song3_tempo_1.05_at_6s.wav"`
 \set pitch `base64 -w0 "$AFP_FIXTURES/clip_song3_pitch_up_1_at_6s.wav"`
 \set ECHO all

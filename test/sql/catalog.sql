@@ -1,8 +1,11 @@
 -- Catalogue operations (afp 0.2.0 and on): the upgrade from 0.1.0 to the default version, afp_catalog_stats(), afp_slice(),
 -- match_segments() on a long recording, deleting and re-fingerprinting tracks.
 
--- The upgrade path: install the previous version, update, find the new functions.
+-- The upgrade path: install the first version (this file stands alone: whatever ran before is
+-- dropped), update, find the new functions.
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS afp CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION afp VERSION '0.1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'afp';
 SELECT to_regprocedure('afp_catalog_stats(regclass)') IS NULL AS stats_absent_in_0_1_0;
@@ -12,10 +15,10 @@ SELECT p.oid::regprocedure AS added_in_0_2_0
 FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'afp') AND d.deptype = 'e'
   AND p.proname IN ('afp_slice', 'afp_catalog_stats', 'afp_catalog_column', 'match_segments')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 
 \set ECHO none
-\i sql/include/songs.psql
+\i test/sql/include/songs.psql
 \set radio `base64 -w0 "$AFP_FIXTURES/radio_song2_song5.ogg"`
 \set ECHO all
 INSERT INTO afp_tracks (title, fp) VALUES

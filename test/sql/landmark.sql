@@ -4,10 +4,21 @@
 -- scan, match_clip() with and without the index, empty, NULL-only, unlogged, partitioned and
 -- TRUNCATEd tables, and the errors with their SQLSTATEs. Self-contained: its own tables, dropped
 -- at the end. Prints only values that do not depend on the page layout (no page counts).
+-- Each file stands alone: a fresh extension, whatever ran before.
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS afp;
+DROP EXTENSION IF EXISTS afp CASCADE;
+CREATE EXTENSION afp;
 RESET client_min_messages;
+
 \set ECHO none
+\i test/sql/include/songs.psql
+\set c1 `base64 -w0 "$AFP_FIXTURES/clip_song1_at_12s.ogg"`
+\set c2 `base64 -w0 "$AFP_FIXTURES/clip_song2_at_11.25s_snr5.mp3"`
+\set c3 `base64 -w0 "$AFP_FIXTURES/clip_song3_at_7.5s.wav"`
+\set c5 `base64 -w0 "$AFP_FIXTURES/clip_song5_at_3s_quiet.flac"`
+\set cu `base64 -w0 "$AFP_FIXTURES/clip_unknown.wav"`
+\set ECHO all
+
 -- The fixture songs and clips, fingerprinted once.
 CREATE TABLE lm_audio (n int PRIMARY KEY, title text, fp afp);
 INSERT INTO lm_audio
@@ -21,6 +32,7 @@ INSERT INTO lm_clips (name, expect_id, expect_offset, audio) VALUES
   ('song5 at 3 s',     5, 3.0,   decode(:'c5', 'base64')),
   ('unknown',          NULL, NULL, decode(:'cu', 'base64'));
 UPDATE lm_clips SET q = fingerprint(audio);
+
 -- The index's answer and the sequential scan's answer for every clip: the first row of
 -- ORDER BY fp <~> q LIMIT 3, with the plan pinned each way.
 CREATE FUNCTION pg_temp.top_rows(tab regclass, by_index bool)
@@ -49,6 +61,7 @@ BEGIN
   END IF;
   RETURN QUERY EXECUTE q;
 END $$;
+
 -- 1. Build on a populated table: songs 1 to 4 and a row without a fingerprint. A temporary table:
 -- what VACUUM can remove then depends on this session alone (see 8b).
 CREATE TEMP TABLE lm_songs (id int PRIMARY KEY, title text, fp afp);
@@ -61,24 +74,10 @@ SELECT rows, packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_songs
        largest_bucket BETWEEN 1 AND packed_postings AS largest_bucket_ok,
        pages > 0 AND bytes = pages * current_setting('block_size')::bigint AS bytes_are_pages
 FROM afp_index_stats('lm_songs_fp_idx');
- rows | every_landmark_packed | pending_postings | removed_postings | buckets_power_of_two | largest_bucket_ok | bytes_are_pages 
-------+-----------------------+------------------+------------------+----------------------+-------------------+-----------------
-    4 | t                     |                0 |                0 | t                    | t                 | t
-(1 row)
-
 -- rows counts every row the snapshot sees (the NULL one too); postings every landmark.
 SELECT rows, postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_songs) AS postings_ok, missing, orphaned
 FROM afp_index_check('lm_songs_fp_idx');
- rows | postings_ok | missing | orphaned 
-------+-------------+---------+----------
-    5 | t           |       0 |        0
-(1 row)
-
 SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = 'lm_songs_fp_idx'::regclass;
-    amname    
---------------
- afp_landmark
-(1 row)
 
 -- 2. Rows inserted after the build go to the pending chain, and are found from there.
 INSERT INTO lm_songs SELECT n, title, fp FROM lm_audio WHERE n IN (5, 6);
@@ -87,64 +86,17 @@ SELECT rows, pending_postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_audi
        packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_audio WHERE n <= 4) AS packed_unchanged,
        removed_postings
 FROM afp_index_stats('lm_songs_fp_idx');
- rows | pending_are_new_rows | packed_unchanged | removed_postings 
-------+----------------------+------------------+------------------
-    6 | t                    | t                |                0
-(1 row)
-
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    8 |       0 |        0
-(1 row)
 
 -- 3. ORDER BY fp <~> q LIMIT k: the index scan (its plan pinned), then the sequential scan.
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM lm_songs ORDER BY fp <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 3;
-                      QUERY PLAN                       
--------------------------------------------------------
- Limit
-   InitPlan 1 (returns $0)
-     ->  Index Scan using lm_clips_pkey on lm_clips
-           Index Cond: (name = 'song3 at 7.5 s'::text)
-   ->  Index Scan using lm_songs_fp_idx on lm_songs
-         Order By: (fp <~> $0)
-(6 rows)
-
 EXPLAIN (COSTS OFF) SELECT c.name, m.id FROM lm_clips c, LATERAL (SELECT id FROM lm_songs ORDER BY fp <~> c.q LIMIT 1) m;
-                        QUERY PLAN                        
-----------------------------------------------------------
- Nested Loop
-   ->  Seq Scan on lm_clips c
-   ->  Limit
-         ->  Index Scan using lm_songs_fp_idx on lm_songs
-               Order By: (fp <~> c.q)
-(5 rows)
-
 -- Without ORDER BY the index is of no use, whatever the settings.
 EXPLAIN (COSTS OFF) SELECT id FROM lm_songs WHERE fp IS NOT NULL;
-         QUERY PLAN         
-----------------------------
- Seq Scan on lm_songs
-   Filter: (fp IS NOT NULL)
-(2 rows)
-
 RESET enable_seqscan;
 SET enable_indexscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM lm_songs ORDER BY fp <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 3;
-                         QUERY PLAN                          
--------------------------------------------------------------
- Limit
-   InitPlan 1 (returns $0)
-     ->  Bitmap Heap Scan on lm_clips
-           Recheck Cond: (name = 'song3 at 7.5 s'::text)
-           ->  Bitmap Index Scan on lm_clips_pkey
-                 Index Cond: (name = 'song3 at 7.5 s'::text)
-   ->  Sort
-         Sort Key: ((lm_songs.fp <~> $0))
-         ->  Seq Scan on lm_songs
-(9 rows)
-
 RESET enable_indexscan;
 -- The song5 clip is found in the pending chain; the others in the packed area.
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan, i.top_id = s.top_id AS same_top,
@@ -152,38 +104,13 @@ SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan, i.top_id = s.top_id
 FROM pg_temp.top_rows('lm_songs', true) i JOIN pg_temp.top_rows('lm_songs', false) s USING (clip)
      JOIN lm_clips c ON c.name = i.clip
 WHERE c.expect_id IS NOT NULL ORDER BY i.clip;
-       clip       | by_index | by_seqscan | same_top | right_row 
-------------------+----------+------------+----------+-----------
- song1 at 12 s    |        1 |          1 | t        | t
- song2 at 11.25 s |        2 |          2 | t        | t
- song3 at 7.5 s   |        3 |          3 | t        | t
- song5 at 3 s     |        5 |          5 | t        | t
-(4 rows)
-
 -- The distance of a row is minus its full vote: a clip scores in its own track, hardly elsewhere.
 SELECT c.name, bool_and((s.fp <~> c.q) < -50) FILTER (WHERE s.id = c.expect_id) AS own_track_scores,
        bool_and((s.fp <~> c.q) > -20) FILTER (WHERE s.id <> c.expect_id) AS others_do_not
 FROM lm_clips c, lm_songs s WHERE c.expect_id IS NOT NULL AND s.fp IS NOT NULL GROUP BY c.name ORDER BY c.name;
-       name       | own_track_scores | others_do_not 
-------------------+------------------+---------------
- song1 at 12 s    | t                | t
- song2 at 11.25 s | t                | t
- song3 at 7.5 s   | t                | t
- song5 at 3 s     | t                | t
-(4 rows)
-
 SELECT (fp <~> fp) = -(SELECT count(DISTINCT h) FROM unnest(afp_hashes(fp)) h) AS self_distance_is_distinct_hashes
 FROM lm_songs WHERE id = 1;
- self_distance_is_distinct_hashes 
-----------------------------------
- t
-(1 row)
-
 SELECT count(*) AS null_distance FROM lm_songs WHERE (fp <~> NULL::afp) IS NULL;
- null_distance 
----------------
-             8
-(1 row)
 
 -- 4. match_clip with the index and without it (the GIN path, here a sequential scan) agree.
 SET afp.use_landmark_index = on;
@@ -198,167 +125,67 @@ RESET afp.use_landmark_index;
 SELECT w.name, w.track_id, w.track_id IS NOT DISTINCT FROM c.expect_id AS right_track,
        abs(w.offset_s - c.expect_offset) < 0.05 AS offset_ok, w.confident
 FROM lm_with_index w JOIN lm_clips c USING (name) ORDER BY w.name, w.score DESC;
-       name       | track_id | right_track | offset_ok | confident 
-------------------+----------+-------------+-----------+-----------
- song1 at 12 s    |        1 | t           | t         | t
- song2 at 11.25 s |        2 | t           | t         | t
- song3 at 7.5 s   |        3 | t           | t         | t
- song5 at 3 s     |        5 | t           | t         | t
- unknown          |          | t           |           | 
-(5 rows)
-
 SELECT count(*) AS rows_differing FROM (
   (SELECT name, track_id, score, offset_s, confident FROM lm_with_index
    EXCEPT ALL SELECT name, track_id, score, offset_s, confident FROM lm_without_index)
   UNION ALL
   (SELECT name, track_id, score, offset_s, confident FROM lm_without_index
    EXCEPT ALL SELECT name, track_id, score, offset_s, confident FROM lm_with_index)) d;
- rows_differing 
-----------------
-              0
-(1 row)
-
 -- The first path really is the index's: when the index returns nothing (no row can have 1000
 -- aligned votes), match_clip finds nothing; with the index off the setting does not matter.
 SET afp.index_min_votes = 1000;
 SET afp.use_landmark_index = on;
 SELECT count(*) AS index_path_rows FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_songs', 3) m;
- index_path_rows 
------------------
-               0
-(1 row)
-
 SET afp.use_landmark_index = off;
 SELECT count(*) AS gin_path_rows FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_songs', 3) m;
- gin_path_rows 
----------------
-             4
-(1 row)
-
 RESET afp.use_landmark_index;
 RESET afp.index_min_votes;
 -- match_afp takes the same path.
 SELECT c.name, m.track_id FROM lm_clips c, LATERAL match_afp(c.q, 'lm_songs', 1) m ORDER BY c.name;
-       name       | track_id 
-------------------+----------
- song1 at 12 s    |        1
- song2 at 11.25 s |        2
- song3 at 7.5 s   |        3
- song5 at 3 s     |        5
-(4 rows)
 
 -- 5. UPDATE: a title (HOT when it fits) and a fingerprint (a new row version, new postings).
 UPDATE lm_songs SET title = upper(title);
 UPDATE lm_songs SET fp = afp_slice(fp, 0, 15) WHERE id = 4;
 UPDATE lm_songs SET fp = (SELECT fp FROM lm_audio WHERE n = 1) WHERE id = 101;
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    8 |       0 |        0
-(1 row)
 
 -- 6. DELETE: the row is never answered, before VACUUM (its postings are still there) and after.
 DELETE FROM lm_songs WHERE id = 3;
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    7 |       0 |        0
-(1 row)
-
 SELECT clip, top_id FROM pg_temp.top_rows('lm_songs', true) WHERE clip = 'song3 at 7.5 s';
-      clip      | top_id 
-----------------+--------
- song3 at 7.5 s |      2
-(1 row)
-
 SELECT count(*) AS answers_for_deleted_row FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_songs') m WHERE m.track_id = 3;
- answers_for_deleted_row 
--------------------------
-                       0
-(1 row)
-
 SET enable_seqscan = off;
 SELECT count(*) AS index_rows_for_deleted_row
 FROM lm_clips c, LATERAL (SELECT id FROM lm_songs ORDER BY fp <~> c.q LIMIT 10) m WHERE m.id = 3;
- index_rows_for_deleted_row 
-----------------------------
-                          0
-(1 row)
-
 RESET enable_seqscan;
+
 -- 7. VACUUM removes the postings of the deleted row and of the replaced row versions.
 VACUUM lm_songs;
 SELECT rows, pending_postings > 0 AS still_pending,
        removed_postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_audio WHERE n IN (3, 4)) AS removed_deleted_and_updated
 FROM afp_index_stats('lm_songs_fp_idx');
- rows | still_pending | removed_deleted_and_updated 
-------+---------------+-----------------------------
-    6 | t             | t
-(1 row)
-
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    7 |       0 |        0
-(1 row)
-
 SET enable_seqscan = off;
 SELECT count(*) AS index_rows_for_deleted_row
 FROM lm_clips c, LATERAL (SELECT id FROM lm_songs ORDER BY fp <~> c.q LIMIT 10) m WHERE m.id = 3;
- index_rows_for_deleted_row 
-----------------------------
-                          0
-(1 row)
-
 RESET enable_seqscan;
 -- A row inserted now may reuse a freed line pointer: the index finds it, not the dead row.
 INSERT INTO lm_songs SELECT 3, title, fp FROM lm_audio WHERE n = 3;
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    8 |       0 |        0
-(1 row)
-
 SELECT clip, top_id FROM pg_temp.top_rows('lm_songs', true) WHERE clip = 'song3 at 7.5 s';
-      clip      | top_id 
-----------------+--------
- song3 at 7.5 s |      3
-(1 row)
 
 -- 8. REINDEX folds the pending postings into the packed area and drops removed ones.
 REINDEX INDEX lm_songs_fp_idx;
 SELECT rows, pending_postings, removed_postings,
        packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_songs) AS packed_every_landmark
 FROM afp_index_stats('lm_songs_fp_idx');
- rows | pending_postings | removed_postings | packed_every_landmark 
-------+------------------+------------------+-----------------------
-    7 |                0 |                0 | t
-(1 row)
-
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    8 |       0 |        0
-(1 row)
-
 DELETE FROM lm_songs WHERE id = 101;
 INSERT INTO lm_songs VALUES (102, 'song6 again', (SELECT fp FROM lm_audio WHERE n = 6));
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    8 |       0 |        0
-(1 row)
-
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
 FROM pg_temp.top_rows('lm_songs', true) i JOIN pg_temp.top_rows('lm_songs', false) s USING (clip)
 WHERE i.clip <> 'unknown' ORDER BY i.clip;
-       clip       | by_index | by_seqscan 
-------------------+----------+------------
- song1 at 12 s    |        1 |          1
- song2 at 11.25 s |        2 |          2
- song3 at 7.5 s   |        3 |          3
- song5 at 3 s     |        5 |          5
-(4 rows)
 
 -- 8b. REINDEX CONCURRENTLY and CREATE INDEX CONCURRENTLY, on a persistent table (on a temporary
 -- one they run as the plain commands). Their builds read an MVCC snapshot, so what they index does
@@ -371,64 +198,21 @@ INSERT INTO lm_conc SELECT n, fp FROM lm_audio WHERE n > 4;
 UPDATE lm_conc SET fp = afp_slice(fp, 0, 15) WHERE id = 4;
 DELETE FROM lm_conc WHERE id = 6;
 SELECT rows, missing, orphaned FROM afp_index_check('lm_conc_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    5 |       0 |        0
-(1 row)
-
 REINDEX INDEX CONCURRENTLY lm_conc_fp_idx;
 SELECT rows, pending_postings, removed_postings,
        packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM lm_conc) AS packed_every_landmark
 FROM afp_index_stats('lm_conc_fp_idx');
- rows | pending_postings | removed_postings | packed_every_landmark 
-------+------------------+------------------+-----------------------
-    5 |                0 |                0 | t
-(1 row)
-
 SELECT rows, missing, orphaned FROM afp_index_check('lm_conc_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    5 |       0 |        0
-(1 row)
-
 SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = 'lm_conc_fp_idx'::regclass;
- indisvalid | indisready 
-------------+------------
- t          | t
-(1 row)
-
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
 FROM pg_temp.top_rows('lm_conc', true) i JOIN pg_temp.top_rows('lm_conc', false) s USING (clip)
 WHERE i.clip <> 'unknown' ORDER BY i.clip;
-       clip       | by_index | by_seqscan 
-------------------+----------+------------
- song1 at 12 s    |        1 |          1
- song2 at 11.25 s |        2 |          2
- song3 at 7.5 s   |        3 |          3
- song5 at 3 s     |        5 |          5
-(4 rows)
-
 INSERT INTO lm_conc SELECT n, fp FROM lm_audio WHERE n = 6;
 SELECT rows, missing, orphaned FROM afp_index_check('lm_conc_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    6 |       0 |        0
-(1 row)
-
 -- A second index, built concurrently, equally healthy.
 CREATE INDEX CONCURRENTLY lm_conc_fp_idx2 ON lm_conc USING afp_landmark (fp);
 SELECT rows, pending_postings, removed_postings FROM afp_index_stats('lm_conc_fp_idx2');
- rows | pending_postings | removed_postings 
-------+------------------+------------------
-    6 |                0 |                0
-(1 row)
-
 SELECT rows, missing, orphaned FROM afp_index_check('lm_conc_fp_idx2');
- rows | missing | orphaned 
-------+---------+----------
-    6 |       0 |        0
-(1 row)
-
 DROP TABLE lm_conc;
 VACUUM lm_songs;
 -- Rolled-back inserts (a transaction, a subtransaction): their postings stay until VACUUM, never
@@ -444,197 +228,81 @@ INSERT INTO lm_songs VALUES (300, 'rolled back', (SELECT fp FROM lm_audio WHERE 
 INSERT INTO lm_songs VALUES (303, 'rolled back', (SELECT fp FROM lm_audio WHERE n = 6));
 ROLLBACK;
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    9 |       0 |        0
-(1 row)
-
 SET enable_seqscan = off;
 SELECT count(*) AS index_rows_for_rolled_back
 FROM lm_clips c, LATERAL (SELECT id FROM lm_songs ORDER BY fp <~> c.q LIMIT 10) m WHERE m.id IN (300, 301, 303);
- index_rows_for_rolled_back 
-----------------------------
-                          0
-(1 row)
-
 RESET enable_seqscan;
 SELECT removed_postings AS removed_before FROM afp_index_stats('lm_songs_fp_idx') \gset
 VACUUM lm_songs;
 SELECT removed_postings - :removed_before = (SELECT sum(afp_landmark_count(fp)) FROM lm_audio WHERE n IN (3, 4, 6))
        AS vacuum_removed_rolled_back
 FROM afp_index_stats('lm_songs_fp_idx');
- vacuum_removed_rolled_back 
-----------------------------
- t
-(1 row)
-
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    9 |       0 |        0
-(1 row)
-
 DELETE FROM lm_songs WHERE id = 302;
 -- VACUUM FULL and CLUSTER rebuild the index through the build.
 VACUUM FULL lm_songs;
 SELECT s.rows AS indexed_rows, s.pending_postings, s.removed_postings, c.missing, c.orphaned
 FROM afp_index_stats('lm_songs_fp_idx') s, afp_index_check('lm_songs_fp_idx') c;
- indexed_rows | pending_postings | removed_postings | missing | orphaned 
---------------+------------------+------------------+---------+----------
-            7 |                0 |                0 |       0 |        0
-(1 row)
-
 INSERT INTO lm_songs VALUES (304, 'pending again', (SELECT fp FROM lm_audio WHERE n = 2));
 CLUSTER lm_songs USING lm_songs_pkey;
 SELECT s.rows AS indexed_rows, s.pending_postings, s.removed_postings, c.missing, c.orphaned
 FROM afp_index_stats('lm_songs_fp_idx') s, afp_index_check('lm_songs_fp_idx') c;
- indexed_rows | pending_postings | removed_postings | missing | orphaned 
---------------+------------------+------------------+---------+----------
-            8 |                0 |                0 |       0 |        0
-(1 row)
-
 CLUSTER lm_songs USING lm_songs_fp_idx;
-ERROR:  cannot cluster on index "lm_songs_fp_idx" because access method does not support clustering
 \echo :LAST_ERROR_SQLSTATE
-0A000
 DELETE FROM lm_songs WHERE id = 304;
+
 -- 9. Settings of the scan: a row needs afp.index_min_votes aligned hashes to be returned.
 SET enable_seqscan = off;
 SET afp.index_min_votes = 1000;
 SELECT count(*) AS rows_at_huge_min_votes
 FROM lm_clips c, LATERAL (SELECT id FROM lm_songs ORDER BY fp <~> c.q LIMIT 5) m;
- rows_at_huge_min_votes 
-------------------------
-                      0
-(1 row)
-
 RESET afp.index_min_votes;
 -- The smallest budget still finds a clip in its track.
 SET afp.index_max_postings = 1000;
 SELECT c.name, m.id FROM lm_clips c, LATERAL (SELECT id FROM lm_songs ORDER BY fp <~> c.q LIMIT 1) m
 WHERE c.name = 'song1 at 12 s';
-     name      | id 
----------------+----
- song1 at 12 s |  1
-(1 row)
-
 RESET afp.index_max_postings;
 -- A NULL query (a parameter: a NULL constant folds the ORDER BY away) gets no row from the index,
 -- where a sequential scan returns rows with a NULL distance.
 SELECT count(*) AS index_rows_for_null_query FROM (SELECT id FROM lm_songs ORDER BY fp <~> (SELECT NULL::afp) LIMIT 3) s;
- index_rows_for_null_query 
----------------------------
-                         0
-(1 row)
-
 RESET enable_seqscan;
 SET enable_indexscan = off;
 SELECT count(*) AS seqscan_rows_for_null_query FROM (SELECT id FROM lm_songs ORDER BY fp <~> (SELECT NULL::afp) LIMIT 3) s;
- seqscan_rows_for_null_query 
------------------------------
-                           3
-(1 row)
-
 RESET enable_indexscan;
+
 -- 10. An empty table: the build, the stats, the check, a scan; then its first rows.
 CREATE TABLE lm_empty (id int PRIMARY KEY, fp afp);
 CREATE INDEX lm_empty_fp_idx ON lm_empty USING afp_landmark (fp);
 SELECT rows, packed_postings, pending_postings, removed_postings, buckets >= 16 AS has_directory
 FROM afp_index_stats('lm_empty_fp_idx');
- rows | packed_postings | pending_postings | removed_postings | has_directory 
-------+-----------------+------------------+------------------+---------------
-    0 |               0 |                0 |                0 | t
-(1 row)
-
 SELECT * FROM afp_index_check('lm_empty_fp_idx');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-    0 |        0 |       0 |        0
-(1 row)
-
 SET enable_seqscan = off;
 SELECT count(*) AS rows_in_empty_index FROM (SELECT id FROM lm_empty ORDER BY fp <~> (SELECT q FROM lm_clips WHERE name = 'song1 at 12 s') LIMIT 3) s;
- rows_in_empty_index 
----------------------
-                   0
-(1 row)
-
 INSERT INTO lm_empty SELECT n, fp FROM lm_audio;
 SELECT rows, packed_postings, pending_postings > 0 AS pending FROM afp_index_stats('lm_empty_fp_idx');
- rows | packed_postings | pending 
-------+-----------------+---------
-    6 |               0 | t
-(1 row)
-
 SELECT rows, missing, orphaned FROM afp_index_check('lm_empty_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    6 |       0 |        0
-(1 row)
-
 RESET enable_seqscan;
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
 FROM pg_temp.top_rows('lm_empty', true) i JOIN pg_temp.top_rows('lm_empty', false) s USING (clip)
 WHERE i.clip <> 'unknown' ORDER BY i.clip;
-       clip       | by_index | by_seqscan 
-------------------+----------+------------
- song1 at 12 s    |        1 |          1
- song2 at 11.25 s |        2 |          2
- song3 at 7.5 s   |        3 |          3
- song5 at 3 s     |        5 |          5
-(4 rows)
-
 -- TRUNCATE rebuilds the index empty.
 TRUNCATE lm_empty;
 SELECT rows, packed_postings, pending_postings FROM afp_index_stats('lm_empty_fp_idx');
- rows | packed_postings | pending_postings 
-------+-----------------+------------------
-    0 |               0 |                0
-(1 row)
-
 SELECT * FROM afp_index_check('lm_empty_fp_idx');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-    0 |        0 |       0 |        0
-(1 row)
-
 INSERT INTO lm_empty SELECT n, fp FROM lm_audio WHERE n = 2;
 SELECT rows, missing, orphaned FROM afp_index_check('lm_empty_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    1 |       0 |        0
-(1 row)
 
 -- 11. Only NULL fingerprints: nothing to index, nothing returned.
 CREATE TABLE lm_nulls (id int PRIMARY KEY, fp afp);
 INSERT INTO lm_nulls SELECT g, NULL FROM generate_series(1, 3) g;
 CREATE INDEX lm_nulls_fp_idx ON lm_nulls USING afp_landmark (fp);
 SELECT rows, packed_postings, pending_postings FROM afp_index_stats('lm_nulls_fp_idx');
- rows | packed_postings | pending_postings 
-------+-----------------+------------------
-    0 |               0 |                0
-(1 row)
-
 SELECT * FROM afp_index_check('lm_nulls_fp_idx');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-    3 |        0 |       0 |        0
-(1 row)
-
 INSERT INTO lm_nulls VALUES (4, NULL);
 SET enable_seqscan = off;
 SELECT count(*) AS rows_returned FROM (SELECT id FROM lm_nulls ORDER BY fp <~> (SELECT q FROM lm_clips WHERE name = 'song1 at 12 s') LIMIT 3) s;
- rows_returned 
----------------
-             0
-(1 row)
-
 RESET enable_seqscan;
 SELECT * FROM afp_index_check('lm_nulls_fp_idx');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-    4 |        0 |       0 |        0
-(1 row)
 
 -- 12. An unlogged table (its index has an init fork), then made logged.
 CREATE UNLOGGED TABLE lm_unlogged (id int PRIMARY KEY, fp afp);
@@ -642,50 +310,15 @@ INSERT INTO lm_unlogged SELECT n, fp FROM lm_audio WHERE n <= 3;
 CREATE INDEX lm_unlogged_fp_idx ON lm_unlogged USING afp_landmark (fp);
 INSERT INTO lm_unlogged SELECT n, fp FROM lm_audio WHERE n > 3;
 SELECT relpersistence FROM pg_class WHERE oid = 'lm_unlogged_fp_idx'::regclass;
- relpersistence 
-----------------
- u
-(1 row)
-
 SELECT rows, missing, orphaned FROM afp_index_check('lm_unlogged_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    6 |       0 |        0
-(1 row)
-
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
 FROM pg_temp.top_rows('lm_unlogged', true) i JOIN pg_temp.top_rows('lm_unlogged', false) s USING (clip)
 WHERE i.clip <> 'unknown' ORDER BY i.clip;
-       clip       | by_index | by_seqscan 
-------------------+----------+------------
- song1 at 12 s    |        1 |          1
- song2 at 11.25 s |        2 |          2
- song3 at 7.5 s   |        3 |          3
- song5 at 3 s     |        5 |          5
-(4 rows)
-
 SELECT c.name, m.track_id FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_unlogged', 1) m ORDER BY c.name;
-       name       | track_id 
-------------------+----------
- song1 at 12 s    |        1
- song2 at 11.25 s |        2
- song3 at 7.5 s   |        3
- song5 at 3 s     |        5
-(4 rows)
-
 ALTER TABLE lm_unlogged SET LOGGED;
 SELECT relpersistence FROM pg_class WHERE oid = 'lm_unlogged_fp_idx'::regclass;
- relpersistence 
-----------------
- p
-(1 row)
-
 SELECT s.rows AS indexed_rows, s.pending_postings, c.missing, c.orphaned
 FROM afp_index_stats('lm_unlogged_fp_idx') s, afp_index_check('lm_unlogged_fp_idx') c;
- indexed_rows | pending_postings | missing | orphaned 
---------------+------------------+---------+----------
-            6 |                0 |       0 |        0
-(1 row)
 
 -- 13. A partitioned table: one index per partition, merged in order.
 CREATE TABLE lm_parts (id int PRIMARY KEY, fp afp) PARTITION BY RANGE (id);
@@ -696,50 +329,15 @@ CREATE INDEX lm_parts_fp_idx ON lm_parts USING afp_landmark (fp);
 SET enable_seqscan = off;
 SET max_parallel_workers_per_gather = 0;
 EXPLAIN (COSTS OFF) SELECT id FROM lm_parts ORDER BY fp <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 3;
-                                  QUERY PLAN                                   
--------------------------------------------------------------------------------
- Limit
-   InitPlan 1 (returns $0)
-     ->  Index Scan using lm_clips_pkey on lm_clips
-           Index Cond: (name = 'song3 at 7.5 s'::text)
-   ->  Merge Append
-         Sort Key: ((lm_parts.fp <~> $0))
-         ->  Index Scan using lm_parts_low_fp_idx on lm_parts_low lm_parts_1
-               Order By: (fp <~> $0)
-         ->  Index Scan using lm_parts_high_fp_idx on lm_parts_high lm_parts_2
-               Order By: (fp <~> $0)
-(10 rows)
-
 RESET max_parallel_workers_per_gather;
 RESET enable_seqscan;
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
 FROM pg_temp.top_rows('lm_parts', true) i JOIN pg_temp.top_rows('lm_parts', false) s USING (clip)
 WHERE i.clip <> 'unknown' ORDER BY i.clip;
-       clip       | by_index | by_seqscan 
-------------------+----------+------------
- song1 at 12 s    |        1 |          1
- song2 at 11.25 s |        2 |          2
- song3 at 7.5 s   |        3 |          3
- song5 at 3 s     |        5 |          5
-(4 rows)
-
 SELECT c.relname, k.rows, k.missing, k.orphaned
 FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid, afp_index_check(c.oid) k
 WHERE h.inhparent = 'lm_parts_fp_idx'::regclass ORDER BY c.relname;
-       relname        | rows | missing | orphaned 
-----------------------+------+---------+----------
- lm_parts_high_fp_idx |    3 |       0 |        0
- lm_parts_low_fp_idx  |    3 |       0 |        0
-(2 rows)
-
 SELECT c.name, m.track_id FROM lm_clips c, LATERAL match_clip(c.audio, 'lm_parts', 1) m ORDER BY c.name;
-       name       | track_id 
-------------------+----------
- song1 at 12 s    |        1
- song2 at 11.25 s |        2
- song3 at 7.5 s   |        3
- song5 at 3 s     |        5
-(4 rows)
 
 -- 13b. A temporary table (local buffers), an expression index and a partial index.
 CREATE TEMP TABLE lm_temp (id int PRIMARY KEY, fp afp);
@@ -753,45 +351,16 @@ VACUUM lm_temp;
 SELECT i.relname, s.rows AS indexed_rows, s.removed_postings > 0 AS removed, c.missing, c.orphaned
 FROM (VALUES ('lm_temp_fp_idx'), ('lm_temp_head_idx'), ('lm_temp_late_idx')) i(relname),
      afp_index_stats(i.relname::regclass) s, afp_index_check(i.relname::regclass) c ORDER BY 1;
-     relname      | indexed_rows | removed | missing | orphaned 
-------------------+--------------+---------+---------+----------
- lm_temp_fp_idx   |            5 | t       |       0 |        0
- lm_temp_head_idx |            5 | t       |       0 |        0
- lm_temp_late_idx |            3 | t       |       0 |        0
-(3 rows)
-
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
 FROM pg_temp.top_rows('lm_temp', true) i JOIN pg_temp.top_rows('lm_temp', false) s USING (clip)
 WHERE i.clip <> 'unknown' ORDER BY i.clip;
-       clip       | by_index | by_seqscan 
-------------------+----------+------------
- song1 at 12 s    |        1 |          1
- song2 at 11.25 s |        2 |          2
- song3 at 7.5 s   |        3 |          3
- song5 at 3 s     |        5 |          5
-(4 rows)
-
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF)
 SELECT id FROM lm_temp ORDER BY afp_slice(fp, 0, 10) <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 1;
-                                       QUERY PLAN                                        
------------------------------------------------------------------------------------------
- Limit
-   InitPlan 1 (returns $0)
-     ->  Index Scan using lm_clips_pkey on lm_clips
-           Index Cond: (name = 'song3 at 7.5 s'::text)
-   ->  Index Scan using lm_temp_head_idx on lm_temp
-         Order By: (afp_slice(fp, '0'::double precision, '10'::double precision) <~> $0)
-(6 rows)
-
 SELECT id FROM lm_temp ORDER BY afp_slice(fp, 0, 10) <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 1;
- id 
-----
-  3
-(1 row)
-
 RESET enable_seqscan;
 DROP TABLE lm_temp;
+
 -- 14. afp_index_check sees damage: rows changed while the index is not maintained (indisready
 -- off, as a lost write would leave it). An insert it never got: its landmarks are missing. A row
 -- deleted and vacuumed without it: its postings are orphaned.
@@ -806,110 +375,51 @@ UPDATE pg_index SET indisready = true WHERE indexrelid = 'lm_damaged_fp_idx'::re
 SELECT missing = (SELECT afp_landmark_count(fp) FROM lm_audio WHERE n = 4) AS row_4_missing,
        orphaned = (SELECT afp_landmark_count(fp) FROM lm_audio WHERE n = 1) AS row_1_orphaned
 FROM afp_index_check('lm_damaged_fp_idx');
- row_4_missing | row_1_orphaned 
----------------+----------------
- t             | t
-(1 row)
-
 REINDEX INDEX lm_damaged_fp_idx;
 SELECT missing, orphaned FROM afp_index_check('lm_damaged_fp_idx');
- missing | orphaned 
----------+----------
-       0 |        0
-(1 row)
-
 DROP TABLE lm_damaged;
+
 -- 15. Errors, each with its SQLSTATE.
 -- The index takes one option, directory_bits (0, or 4 to 24).
 CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp) WITH (fillfactor = 50);
-ERROR:  unrecognized parameter "fillfactor"
 \echo :LAST_ERROR_SQLSTATE
-22023
 CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp) WITH (lists = 100);
-ERROR:  unrecognized parameter "lists"
 \echo :LAST_ERROR_SQLSTATE
-22023
 CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp) WITH (directory_bits = 25);
-ERROR:  value 25 out of bounds for option "directory_bits"
-DETAIL:  Valid values are between "0" and "24".
 \echo :LAST_ERROR_SQLSTATE
-22023
 ALTER INDEX lm_songs_fp_idx SET (fillfactor = 50);
-ERROR:  unrecognized parameter "fillfactor"
 \echo :LAST_ERROR_SQLSTATE
-22023
 -- One afp column, no uniqueness, no other types.
 CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp, id);
-ERROR:  access method "afp_landmark" does not support multicolumn indexes
 \echo :LAST_ERROR_SQLSTATE
-0A000
 CREATE UNIQUE INDEX lm_bad_idx ON lm_songs USING afp_landmark (fp);
-ERROR:  access method "afp_landmark" does not support unique indexes
 \echo :LAST_ERROR_SQLSTATE
-0A000
 CREATE INDEX lm_bad_idx ON lm_songs USING afp_landmark (title);
-ERROR:  data type text has no default operator class for access method "afp_landmark"
-HINT:  You must specify an operator class for the index or define a default operator class for the data type.
 \echo :LAST_ERROR_SQLSTATE
-42704
 -- The stats and the check take an afp_landmark index, nothing else.
 CREATE INDEX lm_songs_gin_idx ON lm_songs USING gin (fp);
 SELECT * FROM afp_index_stats('lm_songs_pkey');
-ERROR:  index "lm_songs_pkey" is not an afp_landmark index
-HINT:  Create one with: CREATE INDEX ON lm_songs USING afp_landmark (fp);
 \echo :LAST_ERROR_SQLSTATE
-42809
 SELECT * FROM afp_index_stats('lm_songs_gin_idx');
-ERROR:  index "lm_songs_gin_idx" is not an afp_landmark index
-HINT:  Create one with: CREATE INDEX ON lm_songs USING afp_landmark (fp);
 \echo :LAST_ERROR_SQLSTATE
-42809
 SELECT * FROM afp_index_check('lm_songs_pkey');
-ERROR:  index "lm_songs_pkey" is not an afp_landmark index
-HINT:  Create one with: CREATE INDEX ON lm_songs USING afp_landmark (fp);
 \echo :LAST_ERROR_SQLSTATE
-42809
 SELECT * FROM afp_index_check('lm_songs_gin_idx');
-ERROR:  index "lm_songs_gin_idx" is not an afp_landmark index
-HINT:  Create one with: CREATE INDEX ON lm_songs USING afp_landmark (fp);
 \echo :LAST_ERROR_SQLSTATE
-42809
 SELECT * FROM afp_index_stats('lm_songs');
-ERROR:  "lm_songs" is not an index
 \echo :LAST_ERROR_SQLSTATE
-42809
 SELECT * FROM afp_index_check('lm_songs');
-ERROR:  "lm_songs" is not an index
 \echo :LAST_ERROR_SQLSTATE
-42809
 SELECT * FROM afp_index_stats(NULL);
- rows | packed_postings | pending_postings | removed_postings | buckets | largest_bucket | pages | bytes 
-------+-----------------+------------------+------------------+---------+----------------+-------+-------
-      |                 |                  |                  |         |                |       |      
-(1 row)
-
 -- A landmark past frame 2^21 - 1 (9.3 hours) fits no posting: refused on insert and at build.
 INSERT INTO lm_songs VALUES (200, 'too long', '1:1:8000:128:400000000:23341697@2097152');
-ERROR:  fingerprint is too long for afp_landmark index "lm_songs_fp_idx"
-DETAIL:  A landmark at frame 2097152 is past the index's limit of 2097151 frames (9.3 hours).
-HINT:  Split the recording into parts, or store it in a catalogue without this index.
 \echo :LAST_ERROR_SQLSTATE
-54000
 INSERT INTO lm_songs VALUES (200, 'just fits', '1:1:8000:128:400000000:23341697@2097151');
 SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
- rows | missing | orphaned 
-------+---------+----------
-    9 |       0 |        0
-(1 row)
-
 CREATE TABLE lm_long (id int, fp afp);
 INSERT INTO lm_long VALUES (1, '1:1:8000:128:400000000:23341697@2097152');
 CREATE INDEX lm_long_fp_idx ON lm_long USING afp_landmark (fp);
-ERROR:  fingerprint is too long for afp_landmark index "lm_long_fp_idx"
-DETAIL:  A landmark at frame 2097152 is past the index's limit of 2097151 frames (9.3 hours).
-HINT:  Split the recording into parts, or store it in a catalogue without this index.
 \echo :LAST_ERROR_SQLSTATE
-54000
 -- The check reads the table: it needs SELECT on it.
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS afp_regress_landmark;
@@ -917,15 +427,12 @@ RESET client_min_messages;
 CREATE ROLE afp_regress_landmark;
 SET ROLE afp_regress_landmark;
 SELECT * FROM afp_index_check('lm_songs_fp_idx');
-ERROR:  permission denied for function afp_index_check
 \echo :LAST_ERROR_SQLSTATE
-42501
 SELECT * FROM afp_index_stats('lm_songs_fp_idx');
-ERROR:  permission denied for table lm_songs
 \echo :LAST_ERROR_SQLSTATE
-42501
 RESET ROLE;
 DROP ROLE afp_regress_landmark;
+
 -- 16. The upgrade from 0.2.0 builds afp_tracks's index over the rows it already has, and
 -- match_clip then searches with it. (The extension is dropped and made again: the fingerprints
 -- wait in a table of text, which does not depend on the type.)
@@ -939,54 +446,16 @@ CREATE EXTENSION afp VERSION '0.2.0';
 INSERT INTO afp_tracks (title, fp) SELECT title, fp::afp FROM lm_saved ORDER BY n;
 SELECT count(*) AS landmark_indexes FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 WHERE i.indrelid = 'afp_tracks'::regclass AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'afp_landmark');
- landmark_indexes 
-------------------
-                0
-(1 row)
-
 ALTER EXTENSION afp UPDATE TO '0.3.0';
 SELECT extversion FROM pg_extension WHERE extname = 'afp';
- extversion 
-------------
- 0.3.0
-(1 row)
-
 SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 WHERE i.indrelid = 'afp_tracks'::regclass AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'afp_landmark');
-          relname           | indisvalid 
-----------------------------+------------
- afp_tracks_fp_landmark_idx | t
-(1 row)
-
 SELECT s.rows AS indexed_rows, s.pending_postings, c.missing, c.orphaned
 FROM afp_index_stats('afp_tracks_fp_landmark_idx') s, afp_index_check('afp_tracks_fp_landmark_idx') c;
- indexed_rows | pending_postings | missing | orphaned 
---------------+------------------+---------+----------
-            6 |                0 |       0 |        0
-(1 row)
-
 SET afp.index_min_votes = 1000;
 SELECT count(*) AS rows_when_the_index_returns_none FROM lm_saved s, LATERAL match_clip(s.audio) m WHERE s.audio IS NOT NULL;
- rows_when_the_index_returns_none 
-----------------------------------
-                                0
-(1 row)
-
 RESET afp.index_min_votes;
 SELECT s.name, m.title FROM lm_saved s, LATERAL match_clip(s.audio, max_results => 1) m WHERE s.audio IS NOT NULL ORDER BY s.name;
-       name       | title 
-------------------+-------
- song1 at 12 s    | song1
- song2 at 11.25 s | song2
- song3 at 7.5 s   | song3
- song5 at 3 s     | song5
-(4 rows)
-
 TRUNCATE afp_tracks;
 SELECT rows, packed_postings, pending_postings FROM afp_index_stats('afp_tracks_fp_landmark_idx');
- rows | packed_postings | pending_postings 
-------+-----------------+------------------
-    0 |               0 |                0
-(1 row)
-
 DROP TABLE lm_saved;
