@@ -21,8 +21,10 @@
 /* The physical file of a relation's storage manager, as log_newpage() takes it (renamed in 16). */
 #if PG_VERSION_NUM >= 160000
 #define AFP_SMGR_FILE(smgr) (&(smgr)->smgr_rlocator.locator)
+#define AFP_RELATION_FILE(rel) ((Oid) (rel)->rd_locator.relNumber)
 #else
 #define AFP_SMGR_FILE(smgr) (&(smgr)->smgr_rnode.node)
+#define AFP_RELATION_FILE(rel) ((Oid) (rel)->rd_node.relNode)
 #endif
 
 #include "afp_format.h"

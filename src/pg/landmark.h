@@ -188,7 +188,7 @@ extern Buffer landmark_new_buffer(Relation index);
 extern void landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid);
 extern uint64 landmark_directory_entry(Relation index, const LandmarkMetaData *meta, uint32 entry);
 extern uint32 landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits,
-                                    uint64 *estimates);
+                                    bool keep_going, uint64 *estimates);
 
 /* The index's options (WITH (...)): see landmark.c. */
 typedef struct LandmarkOptions

@@ -193,6 +193,87 @@ typedef struct BucketRef
     uint32      hash_index;
 } BucketRef;
 
+/*
+ * The directory entries a shard read for its coordinator's estimates
+ * (landmark_estimates_at), kept for the index vote the coordinator asks for
+ * next (afp_shard_rank, in the same backend: PL/Proxy keeps its connections):
+ * every probe hash's bucket start and count, so that the vote does not read the
+ * same directory pages again (they were half of a shard's work in the renditions
+ * round). Valid for one index file and directory size: a build makes a new file,
+ * and nothing else moves the directory. Empty in a backend that serves no
+ * coordinator.
+ */
+typedef struct DirectoryEntry
+{
+    int32       hash;
+    uint64      start;
+    uint64      count;
+} DirectoryEntry;
+
+static struct
+{
+    Oid         file;
+    Oid         index;
+    bool        sorted;
+    uint32      dir_bits;
+    DirectoryEntry *entries;    /* sorted by hash, in TopMemoryContext */
+    uint32      n;
+    uint32      capacity;
+} directory_cache;
+
+static int
+compare_directory_entries(const void *a, const void *b)
+{
+    int32       x = ((const DirectoryEntry *) a)->hash;
+    int32       y = ((const DirectoryEntry *) b)->hash;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Forgets the kept entries and starts keeping those of this index. */
+static void
+directory_cache_reset(Relation index, uint32 dir_bits)
+{
+    directory_cache.n = 0;
+    directory_cache.index = RelationGetRelid(index);
+    directory_cache.file = AFP_RELATION_FILE(index);
+    directory_cache.dir_bits = dir_bits;
+}
+
+static void
+directory_cache_add(int32 hash, uint64 start, uint64 count)
+{
+    if (directory_cache.n == directory_cache.capacity)
+    {
+        uint32      capacity = Max(1024, directory_cache.capacity * 2);
+
+        directory_cache.entries = directory_cache.entries == NULL
+            ? MemoryContextAlloc(TopMemoryContext, capacity * sizeof(DirectoryEntry))
+            : repalloc(directory_cache.entries, capacity * sizeof(DirectoryEntry));
+        directory_cache.capacity = capacity;
+    }
+    directory_cache.entries[directory_cache.n++] = (DirectoryEntry) {hash, start, count};
+    directory_cache.sorted = false;
+}
+
+/* The kept entry of a hash of this index, or NULL. */
+static const DirectoryEntry *
+directory_cache_find(Relation index, const LandmarkMetaData *meta, int32 hash)
+{
+    DirectoryEntry key = {hash, 0, 0};
+
+    if (directory_cache.n == 0 || directory_cache.index != RelationGetRelid(index) ||
+        directory_cache.file != AFP_RELATION_FILE(index) || directory_cache.dir_bits != meta->dir_bits)
+        return NULL;
+    if (!directory_cache.sorted)
+    {
+        qsort(directory_cache.entries, directory_cache.n, sizeof(DirectoryEntry), compare_directory_entries);
+        directory_cache.sorted = true;
+    }
+    return bsearch(&key, directory_cache.entries, directory_cache.n, sizeof(DirectoryEntry),
+                   compare_directory_entries);
+}
+
 static int
 compare_bucket_refs(const void *a, const void *b)
 {
@@ -228,7 +309,14 @@ read_directory(Relation index, const LandmarkMetaData *meta, const int32 *hashes
         BlockNumber page = meta->dir_start + b / LANDMARK_DIR_ENTRIES_PER_PAGE;
         uint32      slot = b % LANDMARK_DIR_ENTRIES_PER_PAGE;
         uint64      end;
+        const DirectoryEntry *kept = directory_cache_find(index, meta, hashes[refs[k].hash_index]);
 
+        if (kept != NULL)
+        {
+            starts[refs[k].hash_index] = kept->start;
+            estimates[refs[k].hash_index] = kept->count;
+            continue;
+        }
         if (page != held)
         {
             if (BufferIsValid(buf))
@@ -255,10 +343,13 @@ read_directory(Relation index, const LandmarkMetaData *meta, const int32 *hashes
  * numbers are the top bits of the same mix), else in its own. Counts the packed
  * postings only, as the search's plan does. Returns the bits the counts are at.
  * Shards of a catalogue answer a coordinator at the bits of the coarsest shard,
- * so that their counts add up to those of one index with that directory.
+ * so that their counts add up to those of one index with that directory. The
+ * entries read are kept for the next index vote (directory_cache); keep_going
+ * adds to those of the previous call instead of starting afresh.
  */
 uint32
-landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits, uint64 *estimates)
+landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits, bool keep_going,
+                      uint64 *estimates)
 {
     LandmarkMetaData meta;
     uint32      shift;
@@ -270,6 +361,9 @@ landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint3
     landmark_read_meta(index, &meta);
     bits = Min(bits, meta.dir_bits);
     shift = meta.dir_bits - bits;
+    /* At the index's own bits an estimate is what the vote reads too: keep it for the vote. */
+    if (!keep_going)
+        directory_cache_reset(index, meta.dir_bits);
     for (uint32 i = 0; i < nhashes; i++)
     {
         refs[i].bucket = landmark_bucket(hashes[i], bits);
@@ -307,6 +401,8 @@ landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint3
             end = landmark_directory_entry(index, &meta, (uint32) last);
         }
         estimates[refs[k].hash_index] = end - start;
+        if (shift == 0)
+            directory_cache_add(hashes[refs[k].hash_index], start, end - start);
     }
     if (BufferIsValid(buf))
         UnlockReleaseBuffer(buf);

@@ -155,7 +155,7 @@ afp_shard_estimates(PG_FUNCTION_ARGS)
             afp_raise(&status);
         nhashes = afp_core_search_hashes(search, &hashes);
         counts = palloc(sizeof(uint64) * Max(nhashes, 1));
-        used = landmark_estimates_at(index, hashes, nhashes, (uint32) bits, counts);
+        used = landmark_estimates_at(index, hashes, nhashes, (uint32) bits, p > 0, counts);
         afp_core_search_free(search);
         elems = palloc(sizeof(Datum) * Max(nhashes, 1));
         for (uint32 i = 0; i < nhashes; i++)
