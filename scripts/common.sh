@@ -36,3 +36,21 @@ afp_cluster_dir() {
 afp_bindir() { "$AFP_PG_CONFIG" --bindir; }
 
 afp_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs the Debian packages a script needs when they are missing (as root), or says which
+# to install and fails. Scripts ask for what only they use (clang for fuzzing, FastAPI for the
+# example), so that scripts/setup installs only what building and testing need.
+afp_need_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
+    return 1
+  fi
+  afp_say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+}

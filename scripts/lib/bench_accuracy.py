@@ -23,6 +23,9 @@ import time
 import numpy as np
 import psycopg2
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import devlib  # noqa: E402  (connect)
+
 WORK_RATE = 44100          # clips are cut, degraded and mixed at this rate, in stereo
 OFFSET_TOLERANCE_S = 0.1   # a right answer names the right track within this offset error
 TIGHT_OFFSET_S = 0.032
@@ -250,11 +253,7 @@ class Database:
     def conn(self):
         c = getattr(self.local, "conn", None)
         if c is None:
-            c = psycopg2.connect(dbname=self.dbname)
-            c.autocommit = True
-            with c.cursor() as cur:
-                for k, v in self.settings.items():
-                    cur.execute("SELECT set_config(%s, %s, false)", (k, v))
+            c = devlib.connect(self.dbname, self.settings)
             self.local.conn = c
             with self.lock:
                 self.all.append(c)
@@ -266,7 +265,7 @@ class Database:
 
 
 def prepare_database(dbname, reingest):
-    admin = psycopg2.connect(dbname="postgres")
+    admin = devlib.connect("postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
@@ -277,7 +276,7 @@ def prepare_database(dbname, reingest):
         if not exists:
             cur.execute("CREATE DATABASE %s" % dbname)
     admin.close()
-    c = psycopg2.connect(dbname=dbname)
+    c = devlib.connect(dbname)
     c.autocommit = True
     with c.cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS afp")

@@ -27,7 +27,7 @@ import time
 import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import afp_client  # noqa: E402  (backend CPU and memory from /proc)
+import devlib  # noqa: E402  (backend CPU and memory from /proc)
 import bench_accuracy as ba  # noqa: E402  (sox helpers, degradations, catalogue CSV, ingest)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -107,7 +107,7 @@ def wait_for_server(db, timeout=120):
     t0 = time.time()
     while True:
         try:
-            psycopg2.connect(dbname=db).close()
+            devlib.connect(db).close()
             return
         except RETRYABLE:
             if time.time() - t0 > timeout:
@@ -130,12 +130,7 @@ def retry(fn, *args, attempts=3):
 
 
 def connect(db, settings=None):
-    c = psycopg2.connect(dbname=db)
-    c.autocommit = True
-    with c.cursor() as cur:
-        for k, v in (settings or {}).items():
-            cur.execute("SELECT set_config(%s, %s, false)", (k, v))
-    return c
+    return devlib.connect(db, settings)
 
 
 def one(cur, sql, args=None):
@@ -175,11 +170,11 @@ def bench_fingerprint(db, track, tmpdir, repeats):
     cur.execute("SELECT afp_landmark_count(fingerprint(bytes)) FROM audio LIMIT 1")  # load the library
     for label, path in files:
         audio_s, decode_cpu, total_cpu = split[path]
-        t0 = afp_client.backend_cpu(pid)
+        t0 = devlib.backend_cpu(pid)
         w0 = time.perf_counter()
         for _ in range(repeats):
             cur.execute("SELECT afp_landmark_count(fingerprint(bytes)) FROM audio WHERE label = %s", (label,))
-        cpu = afp_client.backend_cpu(pid) - t0
+        cpu = devlib.backend_cpu(pid) - t0
         wall = time.perf_counter() - w0
         out("fingerprint(), " + label, "%.0f s of audio / CPU s" % (repeats * audio_s / cpu), "—",
             "%d calls on a %.0f s track in one backend: backend CPU time (wall %.0f x); decode alone %.0f x, "
@@ -196,10 +191,10 @@ def build_catalogue(db, name, copies, hours_db, gin=True, landmark_mwm="1GB"):
     """Real fingerprints as copy 0, distractor copies 1..copies-1, then the GIN and afp_landmark indexes."""
     c = connect(db)
     cur = c.cursor()
-    cur.execute("DROP TABLE IF EXISTS %s" % name)
+    cur.execute("DROP TABLE IF EXISTS %s" % devlib.ident(name))
     cur.execute("""CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text,
-                   source_id bigint, copy int, fp afp COMPRESSION lz4 NOT NULL)""" % name)
-    cur.execute("INSERT INTO %s (title, source_id, copy, fp) SELECT title, id, 0, fp FROM bench_tracks ORDER BY id" % name)
+                   source_id bigint, copy int, fp afp COMPRESSION lz4 NOT NULL)""" % devlib.ident(name))
+    cur.execute("INSERT INTO %s (title, source_id, copy, fp) SELECT title, id, 0, fp FROM bench_tracks ORDER BY id" % devlib.ident(name))
     t0 = time.time()
     if copies > 1:
         pipeline = ("psql -X -q -d {db} -c 'COPY (SELECT id::int8, fp FROM bench_tracks ORDER BY id) TO STDOUT BINARY' "
@@ -210,24 +205,24 @@ def build_catalogue(db, name, copies, hours_db, gin=True, landmark_mwm="1GB"):
     load_s = time.time() - t0
     log("  loaded %d copies in %.0f s" % (copies, load_s))
     cur.execute("SET maintenance_work_mem = '1GB'")
-    cur.execute("VACUUM ANALYZE %s" % name)  # hint bits and visibility map before either build
+    cur.execute("VACUUM ANALYZE %s" % devlib.ident(name))  # hint bits and visibility map before either build
     gin_s = None
     if gin:
         t0 = time.time()
-        cur.execute("CREATE INDEX %s_gin ON %s USING gin (fp)" % (name, name))
+        cur.execute("CREATE INDEX %s ON %s USING gin (fp)" % (devlib.ident(name + "_gin"), devlib.ident(name)))
         gin_s = time.time() - t0
         log("  GIN built in %.0f s" % gin_s)
     cur.execute("SET maintenance_work_mem = %s", (landmark_mwm,))
     t0 = time.time()
     try:
-        cur.execute("CREATE INDEX %s_landmark ON %s USING afp_landmark (fp)" % (name, name))
+        cur.execute("CREATE INDEX %s ON %s USING afp_landmark (fp)" % (devlib.ident(name + "_landmark"), devlib.ident(name)))
     except RETRYABLE as e:
         # Not retried: if the build itself crashed the server, a retry would crash the shared cluster again.
         raise RuntimeError("connection lost during CREATE INDEX USING afp_landmark on %s (did the build crash? "
                            "see the server log): %s" % (name, e))
     landmark_s = time.time() - t0
     log("  afp_landmark built in %.0f s" % landmark_s)
-    cur.execute("ANALYZE %s" % name)
+    cur.execute("ANALYZE %s" % devlib.ident(name))
     cur.execute("""SELECT pg_relation_size(%(t)s::regclass),
                           coalesce(pg_total_relation_size((SELECT reltoastrelid FROM pg_class WHERE oid = %(t)s::regclass)), 0),
                           coalesce(pg_relation_size(to_regclass(%(g)s)), 0), pg_relation_size(%(l)s::regclass),
@@ -243,7 +238,7 @@ def build_catalogue(db, name, copies, hours_db, gin=True, landmark_mwm="1GB"):
 
 def drop_catalogue(db, name):
     c = connect(db)
-    c.cursor().execute("DROP TABLE IF EXISTS %s" % name)
+    c.cursor().execute("DROP TABLE IF EXISTS %s" % devlib.ident(name))
     c.close()
 
 
@@ -251,7 +246,7 @@ def real_rows(db, cat):
     """id -> title of the real rows (copy 0); every other id is a distractor."""
     c = connect(db)
     cur = c.cursor()
-    cur.execute("SELECT id, title FROM %s WHERE copy = 0" % cat)
+    cur.execute("SELECT id, title FROM %s WHERE copy = 0" % devlib.ident(cat))
     res = dict(cur.fetchall())
     c.close()
     return res
@@ -349,11 +344,11 @@ AGG = ("SELECT array_agg(m.track_id ORDER BY m.ordinality) AS ids, array_agg(m.o
 
 
 def clip_sql(cat, k):
-    return AGG % ("match_clip($1, '%s'::regclass, %d)" % (cat, k))
+    return AGG % ("match_clip($1, %s::regclass, %d)" % (devlib.literal(devlib.ident(cat)), k))
 
 
 def afp_sql(cat, k):
-    return AGG % ("match_afp($2, '%s'::regclass, %d)" % (cat, k))
+    return AGG % ("match_afp($2, %s::regclass, %d)" % (devlib.literal(devlib.ident(cat)), k))
 
 
 TRACKS_BY_NAME = {}
@@ -476,15 +471,15 @@ def build_baseline(db, cat, name):
     """dejavu's schema: one row per (hash, track, offset), b-tree on hash, same fingerprints."""
     c = connect(db)
     cur = c.cursor()
-    cur.execute("DROP TABLE IF EXISTS %s" % name)
-    cur.execute("CREATE TABLE %s (hash int4 NOT NULL, track_id bigint NOT NULL, offset_frame int4 NOT NULL)" % name)
+    cur.execute("DROP TABLE IF EXISTS %s" % devlib.ident(name))
+    cur.execute("CREATE TABLE %s (hash int4 NOT NULL, track_id bigint NOT NULL, offset_frame int4 NOT NULL)" % devlib.ident(name))
     t0 = time.time()
     cur.execute("INSERT INTO %s SELECT l.hash, c.id, round(l.t_s * %f)::int4 FROM %s c, afp_landmarks(c.fp) l"
-                % (name, FRAMES_PER_SECOND, cat))
+                % (devlib.ident(name), FRAMES_PER_SECOND, devlib.ident(cat)))
     cur.execute("SET maintenance_work_mem = '1GB'")
-    cur.execute("CREATE INDEX %s_hash_idx ON %s (hash)" % (name, name))
+    cur.execute("CREATE INDEX %s ON %s (hash)" % (devlib.ident(name + "_hash_idx"), devlib.ident(name)))
     build_s = time.time() - t0
-    cur.execute("VACUUM ANALYZE %s" % name)
+    cur.execute("VACUUM ANALYZE %s" % devlib.ident(name))
     size = one(cur, "SELECT pg_total_relation_size(%s::regclass)", (name,))
     c.close()
     return {"bytes": size, "build_s": build_s}
@@ -496,7 +491,7 @@ def baseline_sql(name):
             "SELECT ARRAY[b.track_id] AS ids, ARRAY[(b.diff / %f)::float8] AS offs, NULL::float4[] AS confs FROM ("
             "  SELECT d.track_id, d.offset_frame - q.f AS diff, count(*) AS n FROM %s d JOIN q ON d.hash = q.hash "
             "  WHERE d.hash = ANY (ARRAY(SELECT hash FROM q)) GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1) b"
-            % (FRAMES_PER_SECOND, FRAMES_PER_SECOND, name))
+            % (FRAMES_PER_SECOND, FRAMES_PER_SECOND, devlib.ident(name)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,7 +505,7 @@ def bench_pgbench(db, cat, seconds, clients, path_setting):
     with open(script, "w") as f:
         f.write("\\set k random(0, %d)\n" % (n_clean - 1))
         f.write("SELECT count(*) FROM match_clip((SELECT audio FROM perf_clips WHERE kind = 'clean' ORDER BY id "
-                "OFFSET :k LIMIT 1), '%s'::regclass);\n" % cat)
+                "OFFSET :k LIMIT 1), %s::regclass);\n" % devlib.literal(devlib.ident(cat)))
     pgbench = os.path.join(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip(), "pgbench")
     if not os.path.exists(pgbench):
         pgbench = shutil.which("pgbench") or "pgbench"
@@ -551,10 +546,10 @@ def bench_memory(db, cat, path_setting):
     cur = c.cursor()
     pid = one(cur, "SELECT pg_backend_pid()")
     cur.execute("SELECT afp_landmark_count(fp) FROM perf_clips LIMIT 1")  # load the library
-    before = afp_client.proc_status(pid)
+    before = devlib.proc_status(pid)
     cur.execute("SELECT count(*) FROM match_clip((SELECT audio FROM perf_clips WHERE length = 10 AND kind = 'clean' "
                 "ORDER BY id LIMIT 1), %s::regclass)", (cat,))
-    after = afp_client.proc_status(pid)
+    after = devlib.proc_status(pid)
     c.close()
     private_kb = (after["VmHWM"] - before["VmHWM"]) - (after.get("RssShmem", 0) - before.get("RssShmem", 0))
     return private_kb / 1024.0
@@ -572,8 +567,8 @@ def bench_insert(db, cat, repeats, gin=True):
     cur.execute("SELECT id, afp_landmark_count(fp) FROM bench_tracks ORDER BY abs(afp_landmark_count(fp) - %s), id LIMIT %s",
                 (median_landmarks, repeats))
     picks = cur.fetchall()
-    cur.execute("DELETE FROM %s WHERE copy = -1" % cat)  # a retry after a lost connection
-    sql = "INSERT INTO %s (title, source_id, copy, fp) SELECT title || ' (insert)', id, -1, fp FROM bench_tracks WHERE id = %%s" % cat
+    cur.execute("DELETE FROM %s WHERE copy = -1" % devlib.ident(cat))  # a retry after a lost connection
+    sql = "INSERT INTO %s (title, source_id, copy, fp) SELECT title || ' (insert)', id, -1, fp FROM bench_tracks WHERE id = %%s" % devlib.ident(cat)
     results = {}
     # committed, both indexes (autocommit: the WAL flush of the commit is included)
     ms = []
@@ -593,15 +588,15 @@ def bench_insert(db, cat, repeats, gin=True):
         for tid, _ in picks:
             cur.execute("BEGIN")
             for d in drops:
-                cur.execute("DROP INDEX %s" % d)
+                cur.execute("DROP INDEX %s" % devlib.ident(d))
             t0 = time.perf_counter()
             cur.execute(sql, (tid,))
             ms.append((time.perf_counter() - t0) * 1000)
             cur.execute("ROLLBACK")
         results[label] = ms
-    cur.execute("DELETE FROM %s WHERE copy = -1" % cat)
+    cur.execute("DELETE FROM %s WHERE copy = -1" % devlib.ident(cat))
     t0 = time.perf_counter()
-    cur.execute("VACUUM %s" % cat)
+    cur.execute("VACUUM %s" % devlib.ident(cat))
     results["vacuum"] = (time.perf_counter() - t0) * 1000
     cur.execute("SELECT * FROM afp_index_stats(%s::regclass)", (cat + "_landmark",))
     stats = dict(zip([d[0] for d in cur.description], cur.fetchone()))

@@ -15,13 +15,13 @@ import sys
 import threading
 import time
 
-import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_perf as bp  # noqa: E402  (catalogue growth tool, clip table)
+import devlib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLUSTER = os.path.join(ROOT, "scripts", "cluster")
+PERF_TOOL = os.path.join(ROOT, "build", "cmake", "afp-perf-tool")  # grows distractor copies
 
 
 def log(msg):
@@ -29,14 +29,12 @@ def log(msg):
 
 
 def node_conn(port, db="afp"):
-    c = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname=db)
-    c.autocommit = True
-    return c
+    return devlib.connect(db, host="127.0.0.1", port=port, user="postgres")
 
 
 def build_source(db, hours):
     """bench_shards_cat (id, title, fp) in bench-perf's database: the real tracks and distractor copies."""
-    c = bp.connect(db)
+    c = devlib.connect(db)
     cur = c.cursor()
     cur.execute("SELECT sum(afp_duration(fp)) / 3600 FROM bench_tracks")
     real_h = cur.fetchone()[0]
@@ -49,7 +47,7 @@ def build_source(db, hours):
         pipeline = ("psql -X -q -d {db} -c 'COPY (SELECT id::int8, fp FROM bench_tracks ORDER BY id) TO STDOUT BINARY' "
                     "| {tool} grow 1 {last} "
                     "| psql -X -q -d {db} -c 'COPY bench_shards_cat (source_id, copy, fp) FROM STDIN BINARY'"
-                    ).format(db=db, tool=bp.PERF_TOOL, last=copies - 1)
+                    ).format(db=db, tool=PERF_TOOL, last=copies - 1)
         subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], check=True)
     cur.execute("SELECT count(*), sum(afp_duration(fp)) / 3600 FROM bench_shards_cat")
     rows, h = cur.fetchone()
@@ -91,7 +89,7 @@ def directory_bits(port):
 
 
 def clips(db, limit):
-    c = bp.connect(db)
+    c = devlib.connect(db)
     cur = c.cursor()
     cur.execute("SELECT id, kind, length, title, offset_s FROM perf_clips ORDER BY id")
     rows = [dict(zip(("id", "kind", "length", "title", "offset_s"), r)) for r in cur.fetchall()]
@@ -106,7 +104,7 @@ def clips(db, limit):
 
 def titles(db):
     """id -> real title (copy 0) of the catalogue; distractors are None."""
-    c = bp.connect(db)
+    c = devlib.connect(db)
     cur = c.cursor()
     cur.execute("SELECT id, title FROM bench_shards_cat WHERE copy = 0")
     res = dict(cur.fetchall())

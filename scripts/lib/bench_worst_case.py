@@ -22,7 +22,7 @@ import time
 import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import afp_client  # noqa: E402  (/proc readers)
+import devlib  # noqa: E402  (/proc readers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT_DIR = os.path.join(ROOT, "build", "worst-case")
@@ -213,7 +213,7 @@ class Backend:
     loaded and FFTW's plans made by a 2 s fingerprint, so a measurement holds only its call."""
 
     def __init__(self, db, warm_file, settings=()):
-        self.conn = psycopg2.connect(dbname=db)
+        self.conn = devlib.connect(db)
         self.conn.autocommit = True
         self.cur = self.conn.cursor()
         self.cur.execute("SET max_parallel_workers_per_gather = 0")
@@ -226,7 +226,7 @@ class Backend:
             self.cur.execute("SELECT afp_landmark_count(fingerprint(pg_read_binary_file(%s)))", (warm_file,))
 
     def measure(self, sql, params=None):
-        before = afp_client.proc_status(self.pid)
+        before = devlib.proc_status(self.pid)
         cpu0 = schedstat_s(self.pid)
         t0 = time.time()
         result, error = None, None
@@ -237,7 +237,7 @@ class Backend:
             error = "%s %s" % (e.pgcode, e.diag.message_primary)
         wall = time.time() - t0
         cpu = schedstat_s(self.pid) - cpu0
-        after = afp_client.proc_status(self.pid)
+        after = devlib.proc_status(self.pid)
         return {"cpu": cpu, "wall": wall, "mem": private_growth_mb(before, after), "result": result, "error": error}
 
     def close(self):
@@ -254,7 +254,7 @@ class Bench:
     def cursor(self):
         """A cursor on a new autocommit connection (psycopg2's `with connection` would open a
         transaction block, where VACUUM cannot run), closed afterwards."""
-        c = psycopg2.connect(dbname=self.db)
+        c = devlib.connect(self.db)
         c.autocommit = True
         try:
             yield c.cursor()
@@ -444,7 +444,7 @@ def case_match_afp_crafted(b, cats):
         # The attacker's choice: the hashes most frequent in the catalogues (all are grown from the
         # same real tracks, so cat10's frequencies stand for every size), the longest posting lists.
         cur.execute("SELECT h FROM %s, unnest(afp_hashes(fp)) h GROUP BY h ORDER BY count(*) DESC, h LIMIT 50000"
-                    % cats[0]["name"])
+                    % devlib.ident(cats[0]["name"]))
         frequent = [r[0] for r in cur.fetchall()]
     queries = [
         ("50,000 landmarks of 50,000 distinct hashes spread over the range",
@@ -496,10 +496,10 @@ def case_match_afp_crafted(b, cats):
         if not cat["index"]:
             continue
         m = b.run("SELECT count(*) FROM (SELECT id FROM %s ORDER BY fp <~> (SELECT fp FROM wc_fp WHERE name = 'vorbis') "
-                  "LIMIT 10) s" % cat["name"], repeat=2)
+                  "LIMIT 10) s" % devlib.ident(cat["name"]), repeat=2)
         b.row("5", "`ORDER BY fp <~> q LIMIT 10` (afp_landmark scan)", "q = the 1 h fingerprint (203,130 landmarks) vs %s"
               % cat["name"], m, "afp.index_max_postings", m["error"] or "%d rows" % m["result"][0][0])
-        m = b.run("SELECT count(*) FROM (SELECT id FROM %s ORDER BY fp <~> %%s::afp LIMIT 10) s" % cat["name"], (q1h,))
+        m = b.run("SELECT count(*) FROM (SELECT id FROM %s ORDER BY fp <~> %%s::afp LIMIT 10) s" % devlib.ident(cat["name"]), (q1h,))
         b.row("5", "`ORDER BY fp <~> q LIMIT 10` (afp_landmark scan)", "q = crafted 1 h afp, 1 M distinct hashes "
               "(%.0f MB text; afp_in included) vs %s" % (len(q1h) / 1e6, cat["name"]), m, "afp.index_max_postings",
               m["error"] or "%d rows" % m["result"][0][0])
@@ -560,11 +560,11 @@ def case_gin(b, source):
     log("4. && and %% through GIN (a copy of %s)" % source)
     with b.cursor() as cur:
         cur.execute("SELECT to_regclass('wc_gin') IS NOT NULL AND (SELECT count(*) FROM wc_gin) = (SELECT count(*) FROM %s)"
-                    " AND obj_description('wc_gin'::regclass) = %%s" % source, (source,))
+                    " AND obj_description('wc_gin'::regclass) = %%s" % devlib.ident(source), (source,))
         if not cur.fetchone()[0]:
             t0 = time.time()
             cur.execute("DROP TABLE IF EXISTS wc_gin")
-            cur.execute("CREATE TABLE wc_gin AS SELECT id, fp FROM %s" % source)
+            cur.execute("CREATE TABLE wc_gin AS SELECT id, fp FROM %s" % devlib.ident(source))
             cur.execute("SET maintenance_work_mem = '1GB'")
             cur.execute("CREATE INDEX wc_gin_fp ON wc_gin USING gin (fp)")
             cur.execute("VACUUM ANALYZE wc_gin")
@@ -617,7 +617,7 @@ def case_pairs(b, cats):
     small = [c for c in cats if c["name"] == "cat10"] or cats[:1]
     for cat in small:
         m = b.run("SELECT count(*) FROM (SELECT id FROM %s ORDER BY fp <~> (SELECT fp FROM wc_fp WHERE name = 'vorbis') "
-                  "LIMIT 10) s" % cat["name"], settings=("SET enable_indexscan = off", "SET enable_bitmapscan = off"))
+                  "LIMIT 10) s" % devlib.ident(cat["name"]), settings=("SET enable_indexscan = off", "SET enable_bitmapscan = off"))
         b.row("5", "`ORDER BY fp <~> q LIMIT 10` (sequential scan)", "q = the 1 h fingerprint vs %s (%s rows: %.1f ms per row)"
               % (cat["name"], format(cat["rows"], ","), 1000 * m["cpu"] / max(1, cat["rows"])), m,
               "none: grows with the table", m["error"] or "%d rows" % m["result"][0][0])
@@ -655,10 +655,10 @@ def case_io_and_small(b, cats):
         bk.cur.copy_expert("COPY (SELECT fp FROM wc_fp WHERE name = 'vorbis') TO STDOUT (FORMAT binary)", buf)
         bk.cur.execute("CREATE TEMP TABLE wc_recv (fp afp)")
         buf.seek(0)
-        before, cpu0, t0 = afp_client.proc_status(bk.pid), schedstat_s(bk.pid), time.time()
+        before, cpu0, t0 = devlib.proc_status(bk.pid), schedstat_s(bk.pid), time.time()
         bk.cur.copy_expert("COPY wc_recv FROM STDIN (FORMAT binary)", buf)
         m = {"cpu": schedstat_s(bk.pid) - cpu0, "wall": time.time() - t0, "error": None,
-             "mem": private_growth_mb(before, afp_client.proc_status(bk.pid))}
+             "mem": private_growth_mb(before, devlib.proc_status(bk.pid))}
         b.row("6", "afp_recv (binary input)", "the 1 h fingerprint by COPY BINARY (%.1f MB; TOAST write included)"
               % (len(buf.getvalue()) / 1e6), m, "none but the 1 GB limit of a value: linear", "ok")
     finally:

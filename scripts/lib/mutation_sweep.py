@@ -30,7 +30,7 @@ import psycopg2
 from psycopg2 import sql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import afp_client  # noqa: E402  (audio_files)
+import devlib  # noqa: E402  (audio_files)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAILURE_DIR = os.path.join(ROOT, "build", "mutation-failures")
@@ -263,7 +263,7 @@ def load_sources(fixtures):
     and clips if the fixtures have no AIFF of their own (the smallest: its mutants are the cheapest
     to fingerprint)."""
     sources = []
-    for path in afp_client.audio_files([fixtures]):
+    for path in devlib.audio_files(fixtures):
         with open(path, "rb") as f:
             sources.append(Source(os.path.relpath(path, fixtures), f.read()))
     if not any(s.kind == "aiff" for s in sources):
@@ -415,7 +415,7 @@ class Backend:
         deadline = time.time() + RECONNECT_SECONDS
         while True:
             try:
-                self.conn = psycopg2.connect(dbname=self.database)
+                self.conn = devlib.connect(self.database)
                 break
             except psycopg2.OperationalError:
                 # After a crash the postmaster ends every backend and recovers before it accepts
@@ -606,14 +606,14 @@ def print_summary(summary, failures, elapsed):
 def ensure_database(database):
     """The database to run in: created if missing (from the maintenance database postgres), with
     the extension."""
-    admin = psycopg2.connect(dbname="postgres")
+    admin = devlib.connect("postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     admin.close()
-    conn = psycopg2.connect(dbname=database)
+    conn = devlib.connect(database)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS afp")

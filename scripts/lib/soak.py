@@ -18,15 +18,13 @@ import uuid
 import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import afp_client  # noqa: E402  (proc_status)
+import devlib  # noqa: E402  (proc_status)
 
 DB = "afp_soak"
 
 
 def connect():
-    c = psycopg2.connect(dbname=DB)
-    c.autocommit = True
-    return c
+    return devlib.connect(DB)
 
 
 def load_audio(fixtures):
@@ -107,7 +105,7 @@ def client(n, audio, ledger, deadline, memory, seed):
             with ledger.lock:
                 ledger.errors.append("%s: %s %s" % (op, e.pgcode, str(e).strip().splitlines()[0]))
         now = time.time()
-        status = afp_client.proc_status(pid)
+        status = devlib.proc_status(pid)
         if first is None and now >= memory["warm_at"]:
             first = status.get("RssAnon", 0)
         last = status.get("RssAnon", 0)
@@ -124,7 +122,7 @@ def main():
     fixtures = os.environ["AFP_FIXTURES"]
     audio = load_audio(fixtures)
 
-    admin = psycopg2.connect(dbname="postgres")
+    admin = devlib.connect("postgres")
     admin.autocommit = True
     admin.cursor().execute("DROP DATABASE IF EXISTS %s" % DB)
     admin.cursor().execute("CREATE DATABASE %s" % DB)

@@ -259,11 +259,10 @@ column(const ShardRows *rows, int i, int attnum, bool *isnull)
 typedef struct Candidate
 {
     int         stage;
-    int64       id;
-    int32       votes;
-    bool        id_null;
+    RankKey     key;
 } Candidate;
 
+/* By stage, then as one node's scan_ranked takes rows (compare_rank_keys). */
 static int
 compare_candidates(const void *a, const void *b)
 {
@@ -272,13 +271,7 @@ compare_candidates(const void *a, const void *b)
 
     if (x->stage != y->stage)
         return x->stage < y->stage ? -1 : 1;
-    if (x->votes != y->votes)
-        return x->votes > y->votes ? -1 : 1;
-    if (x->id_null != y->id_null)
-        return x->id_null ? 1 : -1;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return 0;
+    return compare_rank_keys(&x->key, &y->key);
 }
 
 /* Builds an array of afp values. */
@@ -485,8 +478,8 @@ run_round(ShardSet *set, AfpDatum *query, AfpDatum *reference, const AfpSearchSt
         bool        isnull;
 
         cands[i].stage = DatumGetInt32(column(&ranked, i, 1, &isnull)) - 1;
-        cands[i].id = DatumGetInt64(column(&ranked, i, 2, &cands[i].id_null));
-        cands[i].votes = DatumGetInt32(column(&ranked, i, 3, &isnull));
+        cands[i].key.id = DatumGetInt64(column(&ranked, i, 2, &cands[i].key.id_null));
+        cands[i].key.votes = DatumGetInt32(column(&ranked, i, 3, &isnull));
         if (cands[i].stage < 0 || cands[i].stage >= nstages)
             ereport(ERROR,
                     (errcode(ERRCODE_PROTOCOL_VIOLATION),
@@ -508,9 +501,9 @@ run_round(ShardSet *set, AfpDatum *query, AfpDatum *reference, const AfpSearchSt
         if (taken >= limits[cands[i].stage])
             continue;
         taken++;
-        if (cands[i].id_null)
+        if (cands[i].key.id_null)
             continue;
-        ids[nitems] = cands[i].id;
+        ids[nitems] = cands[i].key.id;
         speeds[nitems] = st->speed;
         tempos[nitems] = st->tempo;
         pitches[nitems] = st->pitch;

@@ -284,56 +284,87 @@ compare_bucket_refs(const void *a, const void *b)
 }
 
 /*
- * The first posting and the posting count of each hash's bucket. Hashes are
- * visited in bucket order, so each directory page is pinned and locked once;
- * returns them in that order, which is also the order of their postings.
+ * Directory entries read in ascending order with one page pinned and share-locked
+ * at a time: a bucket's postings run from its entry to the next one's, which is on
+ * the next page for the last slot of a page.
+ */
+typedef struct DirectoryWalk
+{
+    Relation    index;
+    const LandmarkMetaData *meta;
+    BlockNumber held;
+    Buffer      buf;
+    const uint64 *entries;
+} DirectoryWalk;
+
+static uint64
+directory_walk_entry(DirectoryWalk *w, uint64 entry)
+{
+    BlockNumber page = w->meta->dir_start + (BlockNumber) (entry / LANDMARK_DIR_ENTRIES_PER_PAGE);
+
+    if (page != w->held)
+    {
+        if (BufferIsValid(w->buf))
+            UnlockReleaseBuffer(w->buf);
+        w->buf = ReadBuffer(w->index, page);
+        LockBuffer(w->buf, BUFFER_LOCK_SHARE);
+        w->entries = (const uint64 *) PageGetContents(BufferGetPage(w->buf));
+        w->held = page;
+    }
+    return w->entries[entry % LANDMARK_DIR_ENTRIES_PER_PAGE];
+}
+
+static void
+directory_walk_end(DirectoryWalk *w)
+{
+    if (BufferIsValid(w->buf))
+        UnlockReleaseBuffer(w->buf);
+    w->buf = InvalidBuffer;
+    w->held = InvalidBlockNumber;
+}
+
+/* The hashes' BucketRefs at dir_bits, in bucket order (the order their postings lie in). */
+static BucketRef *
+bucket_refs(const int32 *hashes, uint32 nhashes, uint32 dir_bits)
+{
+    BucketRef  *refs = palloc(sizeof(BucketRef) * Max(nhashes, 1));
+
+    for (uint32 i = 0; i < nhashes; i++)
+    {
+        refs[i].bucket = landmark_bucket(hashes[i], dir_bits);
+        refs[i].hash_index = i;
+    }
+    qsort(refs, nhashes, sizeof(BucketRef), compare_bucket_refs);
+    return refs;
+}
+
+/*
+ * The first posting and the posting count of each hash's bucket (entries a shard
+ * kept for its coordinator are not read again). Returns the hashes in bucket
+ * order, which is also the order of their postings.
  */
 static BucketRef *
 read_directory(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
                uint64 *starts, uint64 *estimates)
 {
-    BucketRef  *refs = palloc(sizeof(BucketRef) * Max(nhashes, 1));
-    BlockNumber held = InvalidBlockNumber;
-    Buffer      buf = InvalidBuffer;
-    const uint64 *entries = NULL;
+    BucketRef  *refs = bucket_refs(hashes, nhashes, meta->dir_bits);
+    DirectoryWalk walk = {index, meta, InvalidBlockNumber, InvalidBuffer, NULL};
 
-    for (uint32 i = 0; i < nhashes; i++)
-    {
-        refs[i].bucket = landmark_bucket(hashes[i], meta->dir_bits);
-        refs[i].hash_index = i;
-    }
-    qsort(refs, nhashes, sizeof(BucketRef), compare_bucket_refs);
     for (uint32 k = 0; k < nhashes; k++)
     {
-        uint32      b = refs[k].bucket;
-        BlockNumber page = meta->dir_start + b / LANDMARK_DIR_ENTRIES_PER_PAGE;
-        uint32      slot = b % LANDMARK_DIR_ENTRIES_PER_PAGE;
-        uint64      end;
-        const DirectoryEntry *kept = directory_cache_find(index, meta, hashes[refs[k].hash_index]);
+        uint32      i = refs[k].hash_index;
+        const DirectoryEntry *kept = directory_cache_find(index, meta, hashes[i]);
 
         if (kept != NULL)
         {
-            starts[refs[k].hash_index] = kept->start;
-            estimates[refs[k].hash_index] = kept->count;
+            starts[i] = kept->start;
+            estimates[i] = kept->count;
             continue;
         }
-        if (page != held)
-        {
-            if (BufferIsValid(buf))
-                UnlockReleaseBuffer(buf);
-            buf = ReadBuffer(index, page);
-            LockBuffer(buf, BUFFER_LOCK_SHARE);
-            entries = (const uint64 *) PageGetContents(BufferGetPage(buf));
-            held = page;
-        }
-        starts[refs[k].hash_index] = entries[slot];
-        /* The bucket's end is the next entry, on the next page for the last slot of a page. */
-        end = slot + 1 < LANDMARK_DIR_ENTRIES_PER_PAGE ? entries[slot + 1]
-            : landmark_directory_entry(index, meta, b + 1);
-        estimates[refs[k].hash_index] = end - entries[slot];
+        starts[i] = directory_walk_entry(&walk, refs[k].bucket);
+        estimates[i] = directory_walk_entry(&walk, (uint64) refs[k].bucket + 1) - starts[i];
     }
-    if (BufferIsValid(buf))
-        UnlockReleaseBuffer(buf);
+    directory_walk_end(&walk);
     return refs;
 }
 
@@ -353,10 +384,8 @@ landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint3
 {
     LandmarkMetaData meta;
     uint32      shift;
-    BucketRef  *refs = palloc(sizeof(BucketRef) * Max(nhashes, 1));
-    BlockNumber held = InvalidBlockNumber;
-    Buffer      buf = InvalidBuffer;
-    const uint64 *entries = NULL;
+    BucketRef  *refs;
+    DirectoryWalk walk = {index, &meta, InvalidBlockNumber, InvalidBuffer, NULL};
 
     landmark_read_meta(index, &meta);
     bits = Min(bits, meta.dir_bits);
@@ -364,48 +393,26 @@ landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint3
     /* At the index's own bits an estimate is what the vote reads too: keep it for the vote. */
     if (!keep_going)
         directory_cache_reset(index, meta.dir_bits);
-    for (uint32 i = 0; i < nhashes; i++)
-    {
-        refs[i].bucket = landmark_bucket(hashes[i], bits);
-        refs[i].hash_index = i;
-    }
-    qsort(refs, nhashes, sizeof(BucketRef), compare_bucket_refs);
+    refs = bucket_refs(hashes, nhashes, bits);
     for (uint32 k = 0; k < nhashes; k++)
     {
-        uint64      first = (uint64) refs[k].bucket << shift;
-        uint64      last = ((uint64) refs[k].bucket + 1) << shift;  /* an entry: the directory has buckets + 1 */
-        BlockNumber page = meta.dir_start + (BlockNumber) (first / LANDMARK_DIR_ENTRIES_PER_PAGE);
+        uint32      i = refs[k].hash_index;
         uint64      start;
         uint64      end;
 
         if (k % 256 == 0)
+        {
+            /* Not while a directory page is locked: interrupts wait for the lock anyway. */
+            directory_walk_end(&walk);
             CHECK_FOR_INTERRUPTS();
-        if (page != held)
-        {
-            if (BufferIsValid(buf))
-                UnlockReleaseBuffer(buf);
-            buf = ReadBuffer(index, page);
-            LockBuffer(buf, BUFFER_LOCK_SHARE);
-            entries = (const uint64 *) PageGetContents(BufferGetPage(buf));
-            held = page;
         }
-        start = entries[first % LANDMARK_DIR_ENTRIES_PER_PAGE];
-        if (meta.dir_start + last / LANDMARK_DIR_ENTRIES_PER_PAGE == held)
-            end = entries[last % LANDMARK_DIR_ENTRIES_PER_PAGE];
-        else
-        {
-            /* On another page: read it without holding this one. */
-            UnlockReleaseBuffer(buf);
-            buf = InvalidBuffer;
-            held = InvalidBlockNumber;
-            end = landmark_directory_entry(index, &meta, (uint32) last);
-        }
-        estimates[refs[k].hash_index] = end - start;
+        start = directory_walk_entry(&walk, (uint64) refs[k].bucket << shift);
+        end = directory_walk_entry(&walk, ((uint64) refs[k].bucket + 1) << shift);
+        estimates[i] = end - start;
         if (shift == 0)
-            directory_cache_add(hashes[refs[k].hash_index], start, end - start);
+            directory_cache_add(hashes[i], start, end - start);
     }
-    if (BufferIsValid(buf))
-        UnlockReleaseBuffer(buf);
+    directory_walk_end(&walk);
     pfree(refs);
     return bits;
 }

@@ -492,21 +492,12 @@ add_candidate(const QuerySet *qs, MatchList *list, int64 id, Datum fp_datum, Dat
     MemoryContextSwitchTo(old);
 }
 
-/*
- * Runs a candidate query (columns: id int8, fp afp, title text) and votes each
- * candidate with the query's variants; rows scoring at least min_score are added
- * to the list.
- */
-static void
-vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const QuerySet *qs, MatchList *list,
-                int min_score)
+void
+scan_candidate_rows(const char *sql, int nargs, Oid *argtypes, Datum *args, CandidateRowFn fn, void *arg)
 {
-    MemoryContext result_cxt = CurrentMemoryContext;
-    MemoryContext row_cxt;
     Portal      portal;
     SPIPlanPtr  plan;
 
-    row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp match row", ALLOCSET_DEFAULT_SIZES);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     plan = candidate_plan(sql, nargs, argtypes);
@@ -530,14 +521,46 @@ vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const Qu
             CHECK_FOR_INTERRUPTS();
             if (id_null || fp_null)
                 continue;
-            add_candidate(qs, list, DatumGetInt64(id_datum), fp_datum, title_null ? (Datum) 0 : title_datum,
-                          min_score, row_cxt, result_cxt);
+            fn(DatumGetInt64(id_datum), fp_datum, title_null ? (Datum) 0 : title_datum, arg);
         }
         SPI_freetuptable(SPI_tuptable);
     }
     SPI_cursor_close(portal);
     SPI_finish();
-    MemoryContextDelete(row_cxt);
+}
+
+/* What vote_candidates hands each row to add_candidate with. */
+typedef struct VoteRowsState
+{
+    const QuerySet *qs;
+    MatchList  *list;
+    int         min_score;
+    MemoryContext row_cxt;
+    MemoryContext result_cxt;
+} VoteRowsState;
+
+static void
+vote_row(int64 id, Datum fp, Datum title, void *arg)
+{
+    VoteRowsState *st = (VoteRowsState *) arg;
+
+    add_candidate(st->qs, st->list, id, fp, title, st->min_score, st->row_cxt, st->result_cxt);
+}
+
+/*
+ * Runs a candidate query (columns: id int8, fp afp, title text) and votes each
+ * candidate with the query's variants; rows scoring at least min_score are added
+ * to the list.
+ */
+static void
+vote_candidates(const char *sql, int nargs, Oid *argtypes, Datum *args, const QuerySet *qs, MatchList *list,
+                int min_score)
+{
+    VoteRowsState st = {qs, list, min_score, NULL, CurrentMemoryContext};
+
+    st.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp match row", ALLOCSET_DEFAULT_SIZES);
+    scan_candidate_rows(sql, nargs, argtypes, args, vote_row, &st);
+    MemoryContextDelete(st.row_cxt);
 }
 
 /* The select list every candidate query returns. */
@@ -594,19 +617,13 @@ id_value(Datum d, Oid typid)
 /* A row of the index's ranking, kept until the rows tied at the limit are known. */
 typedef struct RankedCandidate
 {
-    int64       id;
-    bool        id_null;
-    int32       votes;
+    RankKey     key;
     HeapTuple   tuple;      /* a copy: fp stays toasted until the row is voted */
 } RankedCandidate;
 
-/* Most index votes first, then the lowest id (rows without one last). */
-static int
-compare_ranked_candidates(const void *a, const void *b)
+int
+compare_rank_keys(const RankKey *x, const RankKey *y)
 {
-    const RankedCandidate *x = (const RankedCandidate *) a;
-    const RankedCandidate *y = (const RankedCandidate *) b;
-
     if (x->votes != y->votes)
         return x->votes > y->votes ? -1 : 1;
     if (x->id_null != y->id_null)
@@ -614,6 +631,12 @@ compare_ranked_candidates(const void *a, const void *b)
     if (x->id != y->id)
         return x->id < y->id ? -1 : 1;
     return 0;
+}
+
+static int
+compare_ranked_candidates(const void *a, const void *b)
+{
+    return compare_rank_keys(&((const RankedCandidate *) a)->key, &((const RankedCandidate *) b)->key);
 }
 
 /*
@@ -658,7 +681,7 @@ scan_ranked(const QuerySet *qs, const CatalogColumns *cols, int limit, MatchList
         Datum       id;
 
         CHECK_FOR_INTERRUPTS();
-        if (nranked >= limit && votes != ranked[nranked - 1].votes)
+        if (nranked >= limit && votes != ranked[nranked - 1].key.votes)
             break;
         if (nranked == capacity)
         {
@@ -666,9 +689,9 @@ scan_ranked(const QuerySet *qs, const CatalogColumns *cols, int limit, MatchList
             ranked = repalloc(ranked, sizeof(RankedCandidate) * capacity);
         }
         id = slot_getattr(slot, cols->id_attnum, &id_null);
-        ranked[nranked].id = id_null ? 0 : id_value(id, id_type);
-        ranked[nranked].id_null = id_null;
-        ranked[nranked].votes = votes;
+        ranked[nranked].key.id = id_null ? 0 : id_value(id, id_type);
+        ranked[nranked].key.id_null = id_null;
+        ranked[nranked].key.votes = votes;
         ranked[nranked].tuple = ExecCopySlotHeapTuple(slot);
         nranked++;
     }
@@ -684,9 +707,9 @@ scan_ranked(const QuerySet *qs, const CatalogColumns *cols, int limit, MatchList
             ? heap_getattr(ranked[i].tuple, cols->title_attnum, desc, &title_null) : (Datum) 0;
 
         CHECK_FOR_INTERRUPTS();
-        if (ranked[i].id_null || fp_null)
+        if (ranked[i].key.id_null || fp_null)
             continue;
-        add_candidate(qs, list, ranked[i].id, fp, title_null ? (Datum) 0 : title,
+        add_candidate(qs, list, ranked[i].key.id, fp, title_null ? (Datum) 0 : title,
                       afp_min_shared_hashes, row_cxt, result_cxt);
     }
     for (int i = 0; i < nranked; i++)

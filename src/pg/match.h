@@ -65,6 +65,25 @@ typedef struct MatchList
     uint32      candidates;
 } MatchList;
 
+/*
+ * Where a row stands in an index vote's ranking as match_* take it: most votes
+ * first, then the lowest id (rows without one last), never the heap position,
+ * so one node and the shards of a sharded catalogue take the same rows.
+ */
+typedef struct RankKey
+{
+    int32       votes;
+    bool        id_null;
+    int64       id;
+} RankKey;
+
+extern int compare_rank_keys(const RankKey *x, const RankKey *y);
+
+/* Calls fn for every row of a candidate query (columns id int8, fp afp, title text; NULL title: 0). */
+typedef void (*CandidateRowFn) (int64 id, Datum fp, Datum title, void *arg);
+extern void scan_candidate_rows(const char *sql, int nargs, Oid *argtypes, Datum *args, CandidateRowFn fn,
+                                void *arg);
+
 extern Oid afp_type_oid(FunctionCallInfo fcinfo, Oid *namespace_out);
 extern CatalogColumns find_catalog_columns(Oid relid, Oid afp_type);
 extern void check_max_results(int32 max_results);

@@ -267,6 +267,69 @@ afp_shard_rank(PG_FUNCTION_ARGS)
     return (Datum) 0;
 }
 
+/* What afp_shard_vote hands each fetched row to vote_items with. */
+typedef struct VoteItems
+{
+    ReturnSetInfo *rsinfo;
+    AfpDatum   *query;
+    Datum      *ids;
+    Rendition  *renditions;
+    AfpDatum  **variants;       /* the query in each item's rendition, warped on first use */
+    int         nitems;
+    MemoryContext result_cxt;
+    MemoryContext row_cxt;
+} VoteItems;
+
+/* Votes a fetched row in every rendition its items name, one result row per item. */
+static void
+vote_items(int64 id, Datum fp, Datum title, void *arg)
+{
+    VoteItems  *v = (VoteItems *) arg;
+    MemoryContext old = MemoryContextSwitchTo(v->row_cxt);
+    AfpDatum   *track = afp_detoast(fp);
+
+    for (int k = 0; k < v->nitems; k++)
+    {
+        AfpVote     vote;
+        AfpStatus   status;
+        Datum       values[11];
+        bool        nulls[11] = {0};
+
+        if (DatumGetInt64(v->ids[k]) != id)
+            continue;
+        if (v->variants[k] == NULL)
+        {
+            /* Items of one rendition share its warp, made once in the result's context. */
+            MemoryContextSwitchTo(v->result_cxt);
+            for (int j = 0; j < k && v->variants[k] == NULL; j++)
+                if (v->variants[j] != NULL && memcmp(&v->renditions[j], &v->renditions[k], sizeof(Rendition)) == 0)
+                    v->variants[k] = v->variants[j];
+            if (v->variants[k] == NULL)
+                v->variants[k] = is_as_recorded(&v->renditions[k]) ? v->query : match_warped(v->query, &v->renditions[k]);
+            MemoryContextSwitchTo(v->row_cxt);
+        }
+        if (!afp_core_vote(&v->variants[k]->header, &track->header, &vote, &status))
+            afp_raise(&status);
+        values[0] = Int32GetDatum(k + 1);
+        values[1] = Int64GetDatum(id);
+        if (title == (Datum) 0)
+            nulls[2] = true;
+        else
+            values[2] = title;
+        values[3] = Int32GetDatum(vote.score);
+        values[4] = Int32GetDatum(vote.anchors);
+        values[5] = Int32GetDatum(vote.aligned_pairs);
+        values[6] = Int32GetDatum(vote.total_pairs);
+        values[7] = Float8GetDatum(vote.offset_frames);
+        values[8] = Int64GetDatum((int64) vote.clip_first_frame);
+        values[9] = Int64GetDatum((int64) vote.clip_last_frame);
+        values[10] = Float8GetDatum(vote.log_chance);
+        tuplestore_putvalues(v->rsinfo->setResult, v->rsinfo->setDesc, values, nulls);
+    }
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(v->row_cxt);
+}
+
 /*
  * afp_shard_vote(query afp, ids int8[], speeds float8[], tempos float8[], pitches float8[])
  *   -> (item int, id int8, title text, score int, anchors int, aligned_pairs int,
@@ -278,39 +341,32 @@ afp_shard_rank(PG_FUNCTION_ARGS)
 Datum
 afp_shard_vote(PG_FUNCTION_ARGS)
 {
-    ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
     Oid         afp_type;
     CatalogColumns cols;
-    AfpDatum   *query = PG_GETARG_AFP_P(0);
     ArrayType  *ids_array = PG_GETARG_ARRAYTYPE_P(1);
-    Datum      *ids;
+    VoteItems   v;
     Datum      *speeds;
     Datum      *tempos;
     Datum      *pitches;
-    int         nitems;
     int         n;
-    Rendition  *renditions;
-    AfpDatum  **variants;
-    MemoryContext result_cxt;
-    MemoryContext row_cxt;
     char       *sql;
     Oid         argtypes[1] = {INT8ARRAYOID};
     Datum       args[1] = {PointerGetDatum(ids_array)};
-    Portal      portal;
 
     cols = shard_catalog(fcinfo, &afp_type);
-    check_clip_query(query);
-    ids = array_elements(ids_array, INT8OID, &nitems, "ids");
+    v.query = PG_GETARG_AFP_P(0);
+    check_clip_query(v.query);
+    v.ids = array_elements(ids_array, INT8OID, &v.nitems, "ids");
     speeds = array_elements(PG_GETARG_ARRAYTYPE_P(2), FLOAT8OID, &n, "speeds");
-    check_same_length(nitems, n, "speeds");
+    check_same_length(v.nitems, n, "speeds");
     tempos = array_elements(PG_GETARG_ARRAYTYPE_P(3), FLOAT8OID, &n, "tempos");
-    check_same_length(nitems, n, "tempos");
+    check_same_length(v.nitems, n, "tempos");
     pitches = array_elements(PG_GETARG_ARRAYTYPE_P(4), FLOAT8OID, &n, "pitches");
-    check_same_length(nitems, n, "pitches");
+    check_same_length(v.nitems, n, "pitches");
 
-    renditions = palloc(sizeof(Rendition) * Max(nitems, 1));
-    variants = palloc0(sizeof(AfpDatum *) * Max(nitems, 1));
-    for (int k = 0; k < nitems; k++)
+    v.renditions = palloc(sizeof(Rendition) * Max(v.nitems, 1));
+    v.variants = palloc0(sizeof(AfpDatum *) * Max(v.nitems, 1));
+    for (int k = 0; k < v.nitems; k++)
     {
         Rendition   r = {DatumGetFloat8(speeds[k]), DatumGetFloat8(tempos[k]), DatumGetFloat8(pitches[k])};
 
@@ -318,85 +374,17 @@ afp_shard_vote(PG_FUNCTION_ARGS)
             ereport(ERROR,
                     (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                      errmsg("speeds, tempos and pitches must be positive and finite")));
-        renditions[k] = r;
+        v.renditions[k] = r;
     }
 
     InitMaterializedSRF(fcinfo, 0);
-    result_cxt = CurrentMemoryContext;
-    row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp shard vote row", ALLOCSET_DEFAULT_SIZES);
+    v.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+    v.result_cxt = CurrentMemoryContext;
+    v.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp shard vote row", ALLOCSET_DEFAULT_SIZES);
     sql = psprintf("SELECT c.%s::pg_catalog.int8, c.%s, %s FROM %s c WHERE c.%s = ANY ($1)", cols.id, cols.fp,
                    cols.title ? psprintf("c.%s::pg_catalog.text", cols.title) : "NULL::pg_catalog.text",
                    cols.relation, cols.id);
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    portal = SPI_cursor_open_with_args(NULL, sql, 1, argtypes, args, NULL, true, 0);
-    for (;;)
-    {
-        SPI_cursor_fetch(portal, true, 16);
-        if (SPI_processed == 0)
-            break;
-        for (uint64 i = 0; i < SPI_processed; i++)
-        {
-            HeapTuple   tuple = SPI_tuptable->vals[i];
-            TupleDesc   desc = SPI_tuptable->tupdesc;
-            bool        id_null;
-            bool        fp_null;
-            bool        title_null;
-            int64       id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &id_null));
-            Datum       fp_datum = SPI_getbinval(tuple, desc, 2, &fp_null);
-            Datum       title = SPI_getbinval(tuple, desc, 3, &title_null);
-            AfpDatum   *track;
-
-            CHECK_FOR_INTERRUPTS();
-            if (id_null || fp_null)
-                continue;
-            MemoryContextSwitchTo(row_cxt);
-            track = afp_detoast(fp_datum);
-            for (int k = 0; k < nitems; k++)
-            {
-                AfpVote     vote;
-                AfpStatus   status;
-                Datum       values[11];
-                bool        nulls[11] = {0};
-
-                if (DatumGetInt64(ids[k]) != id)
-                    continue;
-                if (variants[k] == NULL)
-                {
-                    /* Items of one rendition share its warp, made once in the result's context. */
-                    MemoryContextSwitchTo(result_cxt);
-                    for (int j = 0; j < k && variants[k] == NULL; j++)
-                        if (variants[j] != NULL && memcmp(&renditions[j], &renditions[k], sizeof(Rendition)) == 0)
-                            variants[k] = variants[j];
-                    if (variants[k] == NULL)
-                        variants[k] = is_as_recorded(&renditions[k]) ? query : match_warped(query, &renditions[k]);
-                    MemoryContextSwitchTo(row_cxt);
-                }
-                if (!afp_core_vote(&variants[k]->header, &track->header, &vote, &status))
-                    afp_raise(&status);
-                values[0] = Int32GetDatum(k + 1);
-                values[1] = Int64GetDatum(id);
-                if (title_null)
-                    nulls[2] = true;
-                else
-                    values[2] = title;
-                values[3] = Int32GetDatum(vote.score);
-                values[4] = Int32GetDatum(vote.anchors);
-                values[5] = Int32GetDatum(vote.aligned_pairs);
-                values[6] = Int32GetDatum(vote.total_pairs);
-                values[7] = Float8GetDatum(vote.offset_frames);
-                values[8] = Int64GetDatum((int64) vote.clip_first_frame);
-                values[9] = Int64GetDatum((int64) vote.clip_last_frame);
-                values[10] = Float8GetDatum(vote.log_chance);
-                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-            }
-            MemoryContextSwitchTo(result_cxt);
-            MemoryContextReset(row_cxt);
-        }
-        SPI_freetuptable(SPI_tuptable);
-    }
-    SPI_cursor_close(portal);
-    SPI_finish();
-    MemoryContextDelete(row_cxt);
+    scan_candidate_rows(sql, 1, argtypes, args, vote_items, &v);
+    MemoryContextDelete(v.row_cxt);
     return (Datum) 0;
 }

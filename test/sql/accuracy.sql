@@ -1,11 +1,7 @@
 -- Recall guard: a small accuracy benchmark on the generated fixtures (scripts/bench-accuracy is the
 -- full one, on real music). Every condition must keep at least the recall it had when this test
 -- was written, and clips of a song that is not in the catalogue must never match.
--- Each file stands alone: a fresh extension, whatever ran before.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-CREATE EXTENSION afp;
-RESET client_min_messages;
+\i test/sql/include/fresh.psql
 \set ECHO none
 \i test/sql/include/songs.psql
 \set manifest `cat "$AFP_FIXTURES/accuracy.csv"`

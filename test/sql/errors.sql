@@ -1,10 +1,6 @@
 -- Every way audio can be bad gets its own message, detail and hint (SQLSTATEs are asserted in
 -- test/pgtap/errors.sql). Nothing here may crash the backend: the last query proves it is alive.
--- Each file stands alone: a fresh extension, whatever ran before.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-CREATE EXTENSION afp;
-RESET client_min_messages;
+\i test/sql/include/fresh.psql
 
 SELECT fingerprint(''::bytea);
 SELECT fingerprint('\x00'::bytea);

@@ -1,9 +1,5 @@
 -- fingerprint(): every container decodes, the result is deterministic and sized as designed.
--- Each file stands alone: a fresh extension, whatever ran before.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-CREATE EXTENSION afp;
-RESET client_min_messages;
+\i test/sql/include/fresh.psql
 
 \i test/sql/include/songs.psql
 

@@ -1,10 +1,6 @@
 -- The GIN operator class: the index answers exactly like a sequential scan, for both operators
 -- and several thresholds, and EXPLAIN shows it is used.
--- Each file stands alone: a fresh extension, whatever ran before.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-CREATE EXTENSION afp;
-RESET client_min_messages;
+\i test/sql/include/fresh.psql
 
 \i test/sql/include/songs.psql
 \set clip1 `base64 -w0 "$AFP_FIXTURES/clip_song1_at_12s.ogg"`

@@ -4,11 +4,7 @@
 -- scan, match_clip() with and without the index, empty, NULL-only, unlogged, partitioned and
 -- TRUNCATEd tables, and the errors with their SQLSTATEs. Self-contained: its own tables, dropped
 -- at the end. Prints only values that do not depend on the page layout (no page counts).
--- Each file stands alone: a fresh extension, whatever ran before.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-CREATE EXTENSION afp;
-RESET client_min_messages;
+\i test/sql/include/fresh.psql
 
 \set ECHO none
 \i test/sql/include/songs.psql

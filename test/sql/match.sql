@@ -1,11 +1,7 @@
 -- match_clip() and match_afp(): degraded clips find their track at the right offset; clips of
 -- other audio, silence and noise find nothing; any table with an id and an afp column can be
 -- the catalogue; the caller's privileges apply.
--- Each file stands alone: a fresh extension, whatever ran before.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-CREATE EXTENSION afp;
-RESET client_min_messages;
+\i test/sql/include/fresh.psql
 
 \i test/sql/include/songs.psql
 

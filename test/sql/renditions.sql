@@ -3,11 +3,7 @@
 -- pitch renditions find their track at the right place and report the factor. Without an
 -- afp_landmark index (the GIN path) and with the searches turned off, they are not found.
 -- Self-contained: its own tables, dropped at the end.
--- Each file stands alone: a fresh extension, whatever ran before.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-CREATE EXTENSION afp;
-RESET client_min_messages;
+\i test/sql/include/fresh.psql
 
 \set ECHO none
 \i test/sql/include/songs.psql

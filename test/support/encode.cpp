@@ -57,6 +57,56 @@ sf_count_t sink_tell(void* u) { return static_cast<Sink*>(u)->pos; }
 
 }  // namespace
 
+void put_le(std::vector<uint8_t>& b, size_t at, uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+std::vector<OggPage> ogg_pages(const std::vector<uint8_t>& b) {
+    std::vector<OggPage> pages;
+    size_t pos = 0;
+    while (pos < b.size()) {
+        if (b.size() - pos < 27 || std::memcmp(&b[pos], "OggS", 4) != 0) {
+            throw std::runtime_error("not an Ogg page at byte " + std::to_string(pos));
+        }
+        const size_t segments = b[pos + 26];
+        if (b.size() - pos < 27 + segments) throw std::runtime_error("Ogg segment table cut short");
+        size_t body = 0;
+        for (size_t i = 0; i < segments; ++i) body += b[pos + 27 + i];
+        const size_t size = 27 + segments + body;
+        if (b.size() - pos < size) throw std::runtime_error("Ogg page body cut short");
+        pages.push_back({pos, size});
+        pos += size;
+    }
+    return pages;
+}
+
+// Ogg's CRC-32: polynomial 0x04C11DB7, not reflected, initial value 0, no final xor, over the
+// whole page with its CRC field zeroed; stored little-endian.
+void ogg_set_crc(std::vector<uint8_t>& b, const OggPage& page) {
+    put_le(b, page.offset + 22, 0, 4);
+    uint32_t crc = 0;
+    for (size_t i = page.offset; i < page.offset + page.size; ++i) {
+        crc ^= static_cast<uint32_t>(b[i]) << 24;
+        for (int bit = 0; bit < 8; ++bit) crc = (crc & 0x80000000u) ? (crc << 1) ^ 0x04C11DB7u : crc << 1;
+    }
+    put_le(b, page.offset + 22, crc, 4);
+}
+
+namespace {
+
+// libsndfile gives every Ogg stream a random serial number and every float WAV a PEAK chunk with
+// the time of writing: both are fixed, so that a fixture is the same bytes on every run.
+constexpr uint32_t kOggSerial = 0x41465031u;  // "1PFA"
+
+void fix_ogg_serial(std::vector<uint8_t>& b) {
+    for (const OggPage& page : ogg_pages(b)) {
+        put_le(b, page.offset + 14, kOggSerial, 4);
+        ogg_set_crc(b, page);
+    }
+}
+
+}  // namespace
+
 std::vector<uint8_t> encode(const Audio& audio, const Container& container) {
     SF_VIRTUAL_IO io = {sink_length, sink_seek, sink_read, sink_write, sink_tell};
     Sink sink;
@@ -68,10 +118,15 @@ std::vector<uint8_t> encode(const Audio& audio, const Container& container) {
     if (file == nullptr) {
         throw std::runtime_error(std::string("cannot encode ") + container.name + ": " + sf_strerror(nullptr));
     }
+    if ((container.sf_format & SF_FORMAT_SUBMASK) == SF_FORMAT_FLOAT ||
+        (container.sf_format & SF_FORMAT_SUBMASK) == SF_FORMAT_DOUBLE) {
+        sf_command(file, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
+    }
     const sf_count_t frames = static_cast<sf_count_t>(audio.frames());
     const sf_count_t written = sf_writef_float(file, audio.samples.data(), frames);
     sf_close(file);
     if (written != frames) throw std::runtime_error(std::string("short write encoding ") + container.name);
+    if ((container.sf_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG) fix_ogg_serial(sink.bytes);
     return sink.bytes;
 }
 

@@ -26,4 +26,19 @@ std::vector<uint8_t> encode(const Audio& audio, const Container& container);
 // Writes bytes to a file; throws std::runtime_error on failure.
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 
+// Little-endian field writer, for patching container headers.
+void put_le(std::vector<uint8_t>& b, size_t at, uint32_t v, int bytes);
+
+// Ogg pages (RFC 3533): a 27-byte header ("OggS", version, flags, granule position at 6..13,
+// serial number at 14..17, sequence number, CRC at 22..25, segment count at 26), the segment
+// table, then a body as long as the sum of the lacing values.
+struct OggPage {
+    size_t offset;
+    size_t size;
+};
+std::vector<OggPage> ogg_pages(const std::vector<uint8_t>& b);
+
+// Recomputes a page's CRC after its bytes were changed.
+void ogg_set_crc(std::vector<uint8_t>& b, const OggPage& page);
+
 }  // namespace afp::test

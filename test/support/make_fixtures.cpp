@@ -84,58 +84,13 @@ void write_accuracy_set(const std::vector<Audio>& songs, const std::string& path
     write_file(path, std::vector<uint8_t>(csv.begin(), csv.end()));
 }
 
-void put_le(std::vector<uint8_t>& b, size_t at, uint32_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-// Ogg pages (RFC 3533): a 27-byte header ("OggS", version, flags, granule position at 6..13,
-// serial number at 14..17, sequence number, CRC at 22..25, segment count at 26), the segment
-// table, then a body as long as the sum of the lacing values.
-struct OggPage {
-    size_t offset;
-    size_t size;
-};
-
-std::vector<OggPage> ogg_pages(const std::vector<uint8_t>& b) {
-    std::vector<OggPage> pages;
-    size_t pos = 0;
-    while (pos < b.size()) {
-        if (b.size() - pos < 27 || std::memcmp(&b[pos], "OggS", 4) != 0) {
-            throw std::runtime_error("not an Ogg page at byte " + std::to_string(pos));
-        }
-        const size_t segments = b[pos + 26];
-        if (b.size() - pos < 27 + segments) throw std::runtime_error("Ogg segment table cut short");
-        size_t body = 0;
-        for (size_t i = 0; i < segments; ++i) body += b[pos + 27 + i];
-        const size_t size = 27 + segments + body;
-        if (b.size() - pos < size) throw std::runtime_error("Ogg page body cut short");
-        pages.push_back({pos, size});
-        pos += size;
-    }
-    return pages;
-}
-
-// Ogg's CRC-32: polynomial 0x04C11DB7, not reflected, initial value 0, no final xor, over the
-// whole page with its CRC field zeroed; stored little-endian.
-void ogg_set_crc(std::vector<uint8_t>& b, const OggPage& page) {
-    put_le(b, page.offset + 22, 0, 4);
-    uint32_t crc = 0;
-    for (size_t i = page.offset; i < page.offset + page.size; ++i) {
-        crc ^= static_cast<uint32_t>(b[i]) << 24;
-        for (int bit = 0; bit < 8; ++bit) crc = (crc & 0x80000000u) ? (crc << 1) ^ 0x04C11DB7u : crc << 1;
-    }
-    put_le(b, page.offset + 22, crc, 4);
-}
-
 // An Ogg Opus stream whose second-to-last page claims granule position 2^32 (about 24.9 hours
 // at 48 kHz) while the pages around it count a few seconds: a hostile length that a reader must
-// not turn into reads of memory it never filled. libsndfile picks a random stream serial number
-// on every encode; it is fixed here, so the file is the same bytes on every run.
+// not turn into reads of memory it never filled.
 std::vector<uint8_t> opus_bad_granule(const std::vector<uint8_t>& opus) {
     std::vector<uint8_t> b = opus;
     const std::vector<OggPage> pages = ogg_pages(b);
     if (pages.size() < 4) throw std::runtime_error("Opus stream too short for opus_bad_granule");
-    for (const OggPage& page : pages) put_le(b, page.offset + 14, 0x41465031u, 4);  // serial "1PFA"
     const OggPage& victim = pages[pages.size() - 2];
     put_le(b, victim.offset + 6, 0, 4);  // granule position, low 32 bits
     put_le(b, victim.offset + 10, 1, 4); // high 32 bits: 2^32

@@ -11,8 +11,7 @@ import sys
 import psycopg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import afp_client  # noqa: E402
-from afp_ingest import afp, connect, describe  # noqa: E402  (the afp package, found as afp-ingest finds it)
+from afp_tools import afp, audio_files, connect, describe, die  # noqa: E402
 
 
 def main():
@@ -24,9 +23,9 @@ def main():
     try:
         client = afp.Client(connect(args.dbname), catalog=args.table)
     except psycopg.Error as e:
-        afp_client.die("afp-match: %s" % describe(e))
+        die("afp-match: %s" % describe(e))
     failed = False
-    for path in afp_client.audio_files(args.paths):
+    for path in audio_files(args.paths):
         try:
             matches = client.recognize(path, max_results=1)
         except (OSError, psycopg.Error, afp.AfpError) as e:

@@ -12,11 +12,10 @@ import subprocess
 import sys
 
 import numpy as np
-import psycopg2
-from psycopg2 import sql
+from psycopg import sql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import afp_client  # noqa: E402
+from afp_tools import connect  # noqa: E402
 
 import matplotlib  # noqa: E402
 
@@ -34,7 +33,7 @@ def fields(hashes):
 
 
 def landmarks(cur, query, args):
-    """The landmarks of the afp value that query (SQL text or a psycopg2.sql composition) returns."""
+    """The landmarks of the afp value that query (SQL text or a psycopg.sql composition) returns."""
     if not isinstance(query, sql.Composable):
         query = sql.SQL(query)
     cur.execute(sql.SQL("SELECT hash, t_s FROM afp_landmarks(({}))").format(query), args)
@@ -59,12 +58,12 @@ def main():
 
     with open(args.clip, "rb") as f:
         audio = f.read()
-    conn = afp_client.connect(args.dbname)
+    conn = connect(args.dbname)
     cur = conn.cursor()
     cur.execute("SELECT track_id, title, offset_s, confidence, clip_start_s, clip_end_s FROM match_clip(%s, %s::regclass, 1)",
-                (psycopg2.Binary(audio), args.table))
+                (audio, args.table))
     match = cur.fetchone()
-    q_hash, q_t = landmarks(cur, "SELECT fingerprint(%s)", (psycopg2.Binary(audio),))
+    q_hash, q_t = landmarks(cur, "SELECT fingerprint(%s)", (audio,))
 
     # The clip as afp analyses it: 8 kHz mono, 1024-sample Hann frames every 128 samples.
     pcm = subprocess.run(["sox", "-V1", args.clip, "-t", "raw", "-e", "floating-point", "-b", "32", "-r", "8000", "-c", "1", "-"],
@@ -90,7 +89,7 @@ def main():
         hist.axis("off")
     else:
         track_id, title, offset, confidence, c0, c1 = match
-        cols = afp_client_columns(cur, args.table)
+        cols = catalog_columns(cur, args.table)
         cur.execute("SELECT %s::regclass::text", (args.table,))
         relation = cur.fetchone()[0]  # quoted and qualified as needed by regclass output
         t_hash, t_t = landmarks(cur, sql.SQL("SELECT {} FROM {} WHERE {} = %s").format(
@@ -124,7 +123,7 @@ def main():
     print(args.output)
 
 
-def afp_client_columns(cur, table):
+def catalog_columns(cur, table):
     """The id and afp columns of a catalogue (the same rules as match_clip)."""
     cur.execute("SELECT id, fp FROM afp_catalog_columns(%s::regclass)", (table,))
     return cur.fetchone()

@@ -20,32 +20,7 @@ import psycopg
 from psycopg import sql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import afp_client  # noqa: E402
-
-try:
-    import afp  # the afp Python package (python/), when it is installed
-except ImportError:  # else the copy in this repository
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
-    import afp  # noqa: E402
-
-
-def connect(dsn):
-    """An autocommit psycopg 3 connection by libpq conventions (a bare name is a database name)."""
-    if dsn and "=" not in dsn and "://" not in dsn:
-        dsn = "dbname=" + dsn
-    return psycopg.connect(dsn or "", autocommit=True)
-
-
-def describe(error):
-    """One line for a database error: SQLSTATE, message and detail."""
-    if isinstance(error, afp.AfpError):
-        return "%s %s%s" % (error.sqlstate, error.message, (": " + error.detail) if error.detail else "")
-    diag = getattr(error, "diag", None)
-    if getattr(error, "sqlstate", None) and diag is not None:
-        detail = diag.message_detail
-        return "%s %s%s" % (error.sqlstate, diag.message_primary, (": " + detail) if detail else "")
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+from afp_tools import afp, audio_files, connect, describe, die  # noqa: E402
 
 
 def tags_of(path):
@@ -127,12 +102,12 @@ def main():
     ap.add_argument("--max-bytes", type=int, default=256 * 1024 * 1024, help="skip larger files without sending them")
     args = ap.parse_args()
 
-    items = [(p, None) for p in afp_client.audio_files(args.paths)]
+    items = [(p, None) for p in audio_files(args.paths)]
     if args.csv:
         base = os.path.dirname(os.path.abspath(args.csv))
         items += [(p if os.path.isabs(p) else os.path.join(base, p), t) for p, t in read_csv(args.csv)]
     if not items:
-        afp_client.die("afp-ingest: no audio files given (files, directories or --csv)")
+        die("afp-ingest: no audio files given (files, directories or --csv)")
 
     table = sql.SQL(".").join(sql.Identifier(part) for part in args.table.split("."))
     try:
@@ -140,7 +115,7 @@ def main():
             have = {r[0] for r in conn.execute(sql.SQL("SELECT meta->>'sha256' FROM {} WHERE meta ? 'sha256'")
                                                .format(table)).fetchall()}
     except psycopg.Error as e:
-        afp_client.die("afp-ingest: %s" % describe(e))
+        die("afp-ingest: %s" % describe(e))
 
     progress = Progress(len(items))
     failures = []
