@@ -19,6 +19,11 @@ SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lopusfile -lstdc++
 REGRESS = type fingerprint gin match errors accuracy catalog landmark renditions
 REGRESS_OPTS = --inputdir=test --outputdir=build/regress
 export AFP_FIXTURES ?= $(CURDIR)/test/data
+# installcheck runs against the private cluster of scripts/cluster (scripts/setup starts it) unless
+# the PG* environment names another server.
+export PGHOST ?= 127.0.0.1
+export PGPORT ?= $(or $(AFP_PGPORT),54329)
+export PGUSER ?= postgres
 
 # No LLVM bitcode: it would need clang at build time and buys nothing for functions this heavy.
 override with_llvm = no
