@@ -680,8 +680,6 @@ sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid
 {
     Oid         tracks;
     ShardSet    set = {0};
-    AfpBuffer   buffer;
-    AfpStatus   status;
     AfpSearchStage *stages;
     uint32      nstages;
     MatchList   list = {0};
@@ -698,15 +696,7 @@ sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid
     set.schema = quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
     set.cxt = fn_cxt;
 
-    if (!afp_core_index_stages(afp_max_speed_change, afp_max_tempo_change, afp_max_pitch_change,
-                               (uint64) afp_index_max_postings,
-                               (uint32) afp_index_candidates, (uint32) afp_index_min_votes,
-                               reference != NULL && reference != query, &buffer, &status))
-        afp_raise(&status);
-    nstages = (uint32) (buffer.size / sizeof(AfpSearchStage));
-    stages = palloc(Max(buffer.size, 1));
-    memcpy(stages, buffer.data, buffer.size);
-    afp_core_free(&buffer);
+    stages = match_index_stages(reference != NULL && reference != query, &nstages);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");

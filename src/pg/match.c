@@ -851,6 +851,30 @@ catalog_rows(Oid catalog)
 }
 
 /*
+ * The stages of an index search under the current settings (policy.hpp): the
+ * same list for one node's match_with_index and for the coordinator of a
+ * sharded catalogue. palloc'd; *nstages gets their number.
+ */
+AfpSearchStage *
+match_index_stages(bool has_reference, uint32 *nstages)
+{
+    AfpBuffer   buffer;
+    AfpStatus   status;
+    AfpSearchStage *stages;
+
+    if (!afp_core_index_stages(afp_max_speed_change, afp_max_tempo_change, afp_max_pitch_change,
+                               (uint64) afp_index_max_postings,
+                               (uint32) afp_index_candidates, (uint32) afp_index_min_votes,
+                               has_reference, &buffer, &status))
+        afp_raise(&status);
+    *nstages = (uint32) (buffer.size / sizeof(AfpSearchStage));
+    stages = palloc(Max(buffer.size, 1));
+    memcpy(stages, buffer.data, buffer.size);
+    afp_core_free(&buffer);
+    return stages;
+}
+
+/*
  * The index path, stage by stage as the core's policy lists them (policy.hpp):
  * each stage is an index vote (ORDER BY fp <~> probe LIMIT candidates, with its
  * own budget) whose rows get the full vote; a round is scored once its stages
@@ -861,21 +885,11 @@ static void
 match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *cols, Oid ext_nsp, Oid afp_type,
                  double catalogue_rows, MatchList *list)
 {
-    AfpBuffer   buffer;
-    AfpStatus   status;
     AfpSearchStage *stages;
     uint32      nstages;
     int         accepted = 0;
 
-    if (!afp_core_index_stages(afp_max_speed_change, afp_max_tempo_change, afp_max_pitch_change,
-                               (uint64) afp_index_max_postings,
-                               (uint32) afp_index_candidates, (uint32) afp_index_min_votes,
-                               reference != NULL && reference != query, &buffer, &status))
-        afp_raise(&status);
-    nstages = (uint32) (buffer.size / sizeof(AfpSearchStage));
-    stages = palloc(Max(buffer.size, 1));
-    memcpy(stages, buffer.data, buffer.size);
-    afp_core_free(&buffer);
+    stages = match_index_stages(reference != NULL && reference != query, &nstages);
 
     for (uint32 i = 0; i < nstages; i++)
     {

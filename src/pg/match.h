@@ -94,6 +94,7 @@ extern void match_list_add(MatchList *list, int64 id, char *title, const AfpVote
 extern int compare_matches(const void *a, const void *b);
 extern void keep_best_per_track(MatchList *list);
 extern int score_matches(MatchList *list, uint32 renditions, double compared_tracks);
+extern AfpSearchStage *match_index_stages(bool has_reference, uint32 *nstages);
 extern void emit_matches(FunctionCallInfo fcinfo, MatchList *list, const AfpDatum *query, int32 max_results);
 
 #endif /* AFP_MATCH_H */
