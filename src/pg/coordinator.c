@@ -315,6 +315,38 @@ float8_array(const double *values, int n)
     return PointerGetDatum(construct_array(elems, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/* Votes items (row id, rendition) on the shards that hold the rows: afp_shard_vote's rows. */
+static ShardRows
+vote_on_shards(ShardSet *set, AfpDatum *query, const int64 *ids, const double *speeds, const double *tempos,
+               const double *pitches, int n)
+{
+    Oid         argtypes[6] = {INT4ARRAYOID, set->afp_type, INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
+    Datum       args[6] = {0, PointerGetDatum(query), int8_array(ids, n), float8_array(speeds, n),
+                           float8_array(tempos, n), float8_array(pitches, n)};
+
+    return call_shards(set, psprintf("SELECT item, id, title, score, anchors, aligned_pairs, total_pairs, "
+                                     "offset_frames, clip_first_frame, clip_last_frame, log_chance "
+                                     "FROM %s.shard_vote($1, $2, $3, $4, $5, $6)", set->schema),
+                       6, argtypes, args);
+}
+
+/* Row i of vote_on_shards: its item (0-based) and the vote, exactly as the shard's core computed it. */
+static int
+vote_of(const ShardRows *rows, int i, AfpVote *vote)
+{
+    bool        isnull;
+
+    vote->score = DatumGetInt32(column(rows, i, 4, &isnull));
+    vote->anchors = DatumGetInt32(column(rows, i, 5, &isnull));
+    vote->aligned_pairs = DatumGetInt32(column(rows, i, 6, &isnull));
+    vote->total_pairs = DatumGetInt32(column(rows, i, 7, &isnull));
+    vote->offset_frames = DatumGetFloat8(column(rows, i, 8, &isnull));
+    vote->clip_first_frame = (uint32) DatumGetInt64(column(rows, i, 9, &isnull));
+    vote->clip_last_frame = (uint32) DatumGetInt64(column(rows, i, 10, &isnull));
+    vote->log_chance = DatumGetFloat8(column(rows, i, 11, &isnull));
+    return DatumGetInt32(column(rows, i, 1, &isnull)) - 1;
+}
+
 /*
  * Postings per probe hash summed over the shards, all counted at the directory
  * bits of the coarsest shard; returns the catalogue's rows (the sum of the
@@ -513,37 +545,19 @@ run_round(ShardSet *set, AfpDatum *query, AfpDatum *reference, const AfpSearchSt
         return catalogue_rows;
 
     /* 4. The full votes, on the shards that hold the rows. */
-    {
-        Oid         argtypes[6] = {INT4ARRAYOID, set->afp_type, INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
-        Datum       args[6] = {0, PointerGetDatum(query), int8_array(ids, nitems), float8_array(speeds, nitems),
-                               float8_array(tempos, nitems), float8_array(pitches, nitems)};
-
-        voted = call_shards(set, psprintf("SELECT item, id, title, score, anchors, aligned_pairs, total_pairs, "
-                                          "offset_frames, clip_first_frame, clip_last_frame, log_chance "
-                                          "FROM %s.shard_vote($1, $2, $3, $4, $5, $6)", set->schema),
-                            6, argtypes, args);
-    }
+    voted = vote_on_shards(set, query, ids, speeds, tempos, pitches, nitems);
     for (int i = 0; i < voted.n; i++)
     {
-        bool        isnull;
         bool        title_null;
-        int         item = DatumGetInt32(column(&voted, i, 1, &isnull)) - 1;
         Datum       title = column(&voted, i, 3, &title_null);
         AfpVote     vote;
+        int         item = vote_of(&voted, i, &vote);
         Rendition   r;
 
         if (item < 0 || item >= nitems)
             ereport(ERROR,
                     (errcode(ERRCODE_PROTOCOL_VIOLATION),
                      errmsg("a shard answered with a vote nobody asked for")));
-        vote.score = DatumGetInt32(column(&voted, i, 4, &isnull));
-        vote.anchors = DatumGetInt32(column(&voted, i, 5, &isnull));
-        vote.aligned_pairs = DatumGetInt32(column(&voted, i, 6, &isnull));
-        vote.total_pairs = DatumGetInt32(column(&voted, i, 7, &isnull));
-        vote.offset_frames = DatumGetFloat8(column(&voted, i, 8, &isnull));
-        vote.clip_first_frame = (uint32) DatumGetInt64(column(&voted, i, 9, &isnull));
-        vote.clip_last_frame = (uint32) DatumGetInt64(column(&voted, i, 10, &isnull));
-        vote.log_chance = DatumGetFloat8(column(&voted, i, 11, &isnull));
         r.speed = speeds[item];
         r.tempo = tempos[item];
         r.pitch = pitches[item];
@@ -555,50 +569,34 @@ run_round(ShardSet *set, AfpDatum *query, AfpDatum *reference, const AfpSearchSt
     return catalogue_rows;
 }
 
-/* Shards' votes come back in any order: votes of one item are compared as one node compares variants. */
-static bool
-better_vote(const AfpVote *vote, const AfpVote *best)
-{
-    return vote->score > best->score || (vote->score == best->score && vote->log_chance < best->log_chance);
-}
-
 /* refine_drift of match.c, with the votes from the shards (see there). */
-#define AFP_DRIFT_SPAN 0.6
-
 static void
 refine_drift_sharded(ShardSet *set, AfpDatum *query, const AfpSearchStage *stages, uint32 nstages, MatchList *list)
 {
-    double      clip_frames = (double) query->header.n_samples / query->header.hop;
     Rendition  *tempos = palloc(sizeof(Rendition) * Max(nstages, 1));
-    int         ntempos = 0;
+    int         ntempos = drift_renditions(stages, nstages, tempos);
 
-    for (uint32 s = 0; s < nstages; s++)
-        if (stages[s].tempo != 1.0 && stages[s].speed == 1.0 && stages[s].pitch == 1.0)
-            tempos[ntempos++] = (Rendition) {stages[s].speed, stages[s].tempo, stages[s].pitch};
-    if (ntempos == 0)
-        return;
-    for (int i = 0; i < list->nrows; i++)
+    for (int i = 0; i < list->nrows && ntempos > 0; i++)
     {
         MatchRow   *row = &list->rows[i];
         int64      *ids;
         double     *sp;
         double     *te;
         double     *pi;
-        ShardRows   voted;
         AfpVote    *votes;
         bool       *have;
         AfpVote     best = {0};
         Rendition   best_r = as_recorded;
-        Oid         argtypes[6] = {INT4ARRAYOID, set->afp_type, INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
-        Datum       args[6];
+        ShardRows   voted;
 
-        if (row->confidence < afp_min_confidence || !is_as_recorded(&row->rendition) ||
-            row->vote.clip_last_frame - row->vote.clip_first_frame >= AFP_DRIFT_SPAN * clip_frames)
+        if (!needs_drift_refinement(row, query))
             continue;
         ids = palloc(sizeof(int64) * ntempos);
         sp = palloc(sizeof(double) * ntempos);
         te = palloc(sizeof(double) * ntempos);
         pi = palloc(sizeof(double) * ntempos);
+        votes = palloc0(sizeof(AfpVote) * ntempos);
+        have = palloc0(sizeof(bool) * ntempos);
         for (int k = 0; k < ntempos; k++)
         {
             ids[k] = row->track_id;
@@ -606,38 +604,21 @@ refine_drift_sharded(ShardSet *set, AfpDatum *query, const AfpSearchStage *stage
             te[k] = tempos[k].tempo;
             pi[k] = tempos[k].pitch;
         }
-        args[0] = 0;
-        args[1] = PointerGetDatum(query);
-        args[2] = int8_array(ids, ntempos);
-        args[3] = float8_array(sp, ntempos);
-        args[4] = float8_array(te, ntempos);
-        args[5] = float8_array(pi, ntempos);
-        voted = call_shards(set, psprintf("SELECT item, score, anchors, aligned_pairs, total_pairs, offset_frames, "
-                                          "clip_first_frame, clip_last_frame, log_chance "
-                                          "FROM %s.shard_vote($1, $2, $3, $4, $5, $6)", set->schema),
-                            6, argtypes, args);
-        /* In rendition order, as one node's best_vote walks its variants. */
-        votes = palloc0(sizeof(AfpVote) * ntempos);
-        have = palloc0(sizeof(bool) * ntempos);
+        voted = vote_on_shards(set, query, ids, sp, te, pi, ntempos);
+        /* Shards answer in any order: walk the renditions in stage order, as one node's best_vote does. */
         for (int v = 0; v < voted.n; v++)
         {
-            bool        isnull;
-            int         item = DatumGetInt32(column(&voted, v, 1, &isnull)) - 1;
+            AfpVote     vote;
+            int         item = vote_of(&voted, v, &vote);
 
-            if (item < 0 || item >= ntempos)
-                continue;
-            have[item] = true;
-            votes[item].score = DatumGetInt32(column(&voted, v, 2, &isnull));
-            votes[item].anchors = DatumGetInt32(column(&voted, v, 3, &isnull));
-            votes[item].aligned_pairs = DatumGetInt32(column(&voted, v, 4, &isnull));
-            votes[item].total_pairs = DatumGetInt32(column(&voted, v, 5, &isnull));
-            votes[item].offset_frames = DatumGetFloat8(column(&voted, v, 6, &isnull));
-            votes[item].clip_first_frame = (uint32) DatumGetInt64(column(&voted, v, 7, &isnull));
-            votes[item].clip_last_frame = (uint32) DatumGetInt64(column(&voted, v, 8, &isnull));
-            votes[item].log_chance = DatumGetFloat8(column(&voted, v, 9, &isnull));
+            if (item >= 0 && item < ntempos)
+            {
+                votes[item] = vote;
+                have[item] = true;
+            }
         }
         for (int k = 0; k < ntempos; k++)
-            if (have[k] && better_vote(&votes[k], &best))
+            if (have[k] && vote_beats(&votes[k], &best))
             {
                 best = votes[k];
                 best_r = tempos[k];

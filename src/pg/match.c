@@ -330,6 +330,13 @@ typedef struct QuerySet
 } QuerySet;
 
 
+/* Whether a vote beats the best so far: a higher score, then a lower chance; ties keep the first. */
+bool
+vote_beats(const AfpVote *vote, const AfpVote *best)
+{
+    return vote->score > best->score || (vote->score == best->score && vote->log_chance < best->log_chance);
+}
+
 /* Keeps a candidate's best vote over the query's variants; returns its rendition through *rendition. */
 static AfpVote
 best_vote(const QuerySet *qs, const AfpDatum *track, Rendition *rendition)
@@ -344,7 +351,7 @@ best_vote(const QuerySet *qs, const AfpDatum *track, Rendition *rendition)
 
         if (!afp_core_vote(&qs->variants[v]->header, &track->header, &vote, &status))
             afp_raise(&status);
-        if (vote.score > best.score || (vote.score == best.score && vote.log_chance < best.log_chance))
+        if (vote_beats(&vote, &best))
         {
             best = vote;
             *rendition = qs->renditions[v];
@@ -944,18 +951,37 @@ match_with_index(AfpDatum *query, AfpDatum *reference, const CatalogColumns *col
  */
 #define AFP_DRIFT_SPAN 0.6
 
+/* The tempo renditions among the stages (tempo changed, speed and pitch kept), in stage order. */
+int
+drift_renditions(const AfpSearchStage *stages, uint32 nstages, Rendition *out)
+{
+    int         n = 0;
+
+    for (uint32 s = 0; s < nstages; s++)
+        if (stages[s].tempo != 1.0 && stages[s].speed == 1.0 && stages[s].pitch == 1.0)
+            out[n++] = (Rendition) {stages[s].speed, stages[s].tempo, stages[s].pitch};
+    return n;
+}
+
+/* An accepted row found as recorded that aligns over less than AFP_DRIFT_SPAN of the clip. */
+bool
+needs_drift_refinement(const MatchRow *row, const AfpDatum *query)
+{
+    double      clip_frames = (double) query->header.n_samples / query->header.hop;
+
+    return row->confidence >= afp_min_confidence && is_as_recorded(&row->rendition) &&
+        row->vote.clip_last_frame - row->vote.clip_first_frame < AFP_DRIFT_SPAN * clip_frames;
+}
+
 static void
 refine_drift(AfpDatum *query, const CatalogColumns *cols, const AfpSearchStage *stages, uint32 nstages,
              MatchList *list)
 {
-    double      clip_frames = (double) query->header.n_samples / query->header.hop;
     Rendition  *tempos = palloc(sizeof(Rendition) * Max(nstages, 1));
     QuerySet    qs = {query, query, palloc0(sizeof(AfpDatum *) * Max(nstages, 1)), tempos, 0};
     char       *sql = NULL;
 
-    for (uint32 s = 0; s < nstages; s++)
-        if (stages[s].tempo != 1.0 && stages[s].speed == 1.0 && stages[s].pitch == 1.0)
-            tempos[qs.n++] = (Rendition) {stages[s].speed, stages[s].tempo, stages[s].pitch};
+    qs.n = drift_renditions(stages, nstages, tempos);
     if (qs.n == 0)
         return;
     for (int i = 0; i < list->nrows; i++)
@@ -965,8 +991,7 @@ refine_drift(AfpDatum *query, const CatalogColumns *cols, const AfpSearchStage *
         Oid         argtype = INT8OID;
         MatchList   better = {0};
 
-        if (row->confidence < afp_min_confidence || !is_as_recorded(&row->rendition) ||
-            row->vote.clip_last_frame - row->vote.clip_first_frame >= AFP_DRIFT_SPAN * clip_frames)
+        if (!needs_drift_refinement(row, query))
             continue;
         if (sql == NULL)
             sql = psprintf("SELECT %s FROM %s c WHERE c.%s = $1", candidate_columns(cols), cols->relation, cols->id);

@@ -95,6 +95,9 @@ extern int compare_matches(const void *a, const void *b);
 extern void keep_best_per_track(MatchList *list);
 extern int score_matches(MatchList *list, uint32 renditions, double compared_tracks);
 extern AfpSearchStage *match_index_stages(bool has_reference, uint32 *nstages);
+extern bool vote_beats(const AfpVote *vote, const AfpVote *best);
+extern int drift_renditions(const AfpSearchStage *stages, uint32 nstages, Rendition *out);
+extern bool needs_drift_refinement(const MatchRow *row, const AfpDatum *query);
 extern void emit_matches(FunctionCallInfo fcinfo, MatchList *list, const AfpDatum *query, int32 max_results);
 
 #endif /* AFP_MATCH_H */
