@@ -22,9 +22,11 @@
 #if PG_VERSION_NUM >= 160000
 #define AFP_SMGR_FILE(smgr) (&(smgr)->smgr_rlocator.locator)
 #define AFP_RELATION_FILE(rel) ((Oid) (rel)->rd_locator.relNumber)
+#define AFP_CLASS_OWNERCHECK(relid, role) object_ownercheck(RelationRelationId, (relid), (role))
 #else
 #define AFP_SMGR_FILE(smgr) (&(smgr)->smgr_rnode.node)
 #define AFP_RELATION_FILE(rel) ((Oid) (rel)->rd_node.relNode)
+#define AFP_CLASS_OWNERCHECK(relid, role) pg_class_ownercheck((relid), (role))
 #endif
 
 #include "afp_format.h"

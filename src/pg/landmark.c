@@ -12,6 +12,7 @@
 #include "landmark.h"
 
 #include "access/reloptions.h"
+#include "utils/guc.h"
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
 #include "optimizer/paths.h"
@@ -45,10 +46,12 @@ afp_vote_distance(PG_FUNCTION_ARGS)
 }
 
 /*
- * One option: directory_bits, the directory's size (2^bits buckets), 0 to size
- * it from the postings at each build. The shards of a sharded catalogue set the
- * size of the whole catalogue's directory, so that their per-bucket counts add
- * up to one index's (see landmark_estimates_at and docs/scale-out.md).
+ * Options:
+ *   directory_bits  the directory size of every run (2^bits buckets), 0 to size each from its
+ *                   postings. Counts are exact per hash whatever the size (landmarkrun.c), so this
+ *                   only trades directory bytes against header bytes read per lookup.
+ *   pending_limit   kB of pending postings after which an insert merges them into a run
+ *                   (landmarkmerge.c); -1 (the default) follows afp.index_pending_limit.
  */
 static relopt_kind landmark_relopt_kind;
 
@@ -57,8 +60,11 @@ landmark_init_reloptions(void)
 {
     landmark_relopt_kind = add_reloption_kind();
     add_int_reloption(landmark_relopt_kind, "directory_bits",
-                      "Directory buckets of an afp_landmark index, as a power of two (0: sized at build)",
+                      "Directory buckets of each run of an afp_landmark index, as a power of two (0: sized from its postings)",
                       0, 0, LANDMARK_MAX_DIR_BITS, AccessExclusiveLock);
+    add_int_reloption(landmark_relopt_kind, "pending_limit",
+                      "Pending postings (kB) after which an insert merges them into a run (-1: afp.index_pending_limit)",
+                      -1, -1, MAX_KILOBYTES, ShareUpdateExclusiveLock);
 }
 
 static bytea *
@@ -66,6 +72,7 @@ landmark_options(Datum reloptions, bool validate)
 {
     static const relopt_parse_elt table[] = {
         {"directory_bits", RELOPT_TYPE_INT, offsetof(LandmarkOptions, directory_bits)},
+        {"pending_limit", RELOPT_TYPE_INT, offsetof(LandmarkOptions, pending_limit)},
     };
     LandmarkOptions *opts = (LandmarkOptions *) build_reloptions(reloptions, validate, landmark_relopt_kind,
                                                                  sizeof(LandmarkOptions), table, lengthof(table));
@@ -101,8 +108,9 @@ landmark_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
         *pages = 0;
         return;
     }
-    postings = Min((double) afp_index_max_postings, index_pages * LANDMARK_POSTINGS_PER_PAGE);
-    *pages = Min(index_pages, postings / LANDMARK_POSTINGS_PER_PAGE + 1);
+    /* ~5 bytes a posting in runs */
+    postings = Min((double) afp_index_max_postings, index_pages * (BLCKSZ / 5));
+    *pages = Min(index_pages, postings / (BLCKSZ / 5) + 1);
     *startup = *pages * seq_page_cost + postings * cpu_operator_cost;
     *total = *startup + path->indexinfo->tuples * cpu_index_tuple_cost;
     *selectivity = 1.0;
@@ -129,7 +137,7 @@ landmark_validate(Oid opclassoid)
     return true;
 }
 
-/* aminsert: the row's postings go to the pending chain. */
+/* aminsert: the row's postings go to the pending chain (an insert past the pending limit merges it). */
 bool
 landmark_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
                 IndexUniqueCheck check_unique, bool index_unchanged, IndexInfo *info)
@@ -166,7 +174,7 @@ afp_landmark_handler(PG_FUNCTION_ARGS)
     am->ampredlocks = false;
     am->amcanparallel = false;
     am->amcaninclude = false;
-    am->amusemaintenanceworkmem = false;
+    am->amusemaintenanceworkmem = true;
     am->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
     am->amkeytype = InvalidOid;
 
@@ -179,7 +187,7 @@ afp_landmark_handler(PG_FUNCTION_ARGS)
     am->amcostestimate = landmark_costestimate;
     am->amoptions = landmark_options;
     am->amproperty = landmark_property;
-    am->ambuildphasename = NULL;
+    am->ambuildphasename = landmark_buildphasename;
     am->amvalidate = landmark_validate;
     am->amadjustmembers = NULL;
     am->ambeginscan = landmark_beginscan;

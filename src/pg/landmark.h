@@ -3,23 +3,27 @@
  * functions its files share (landmark*.c, as pgvector's hnsw*.c).
  *
  * The index holds one posting per landmark of every indexed row:
- * hash -> (heap TID, anchor frame). On disk:
+ * hash -> (heap TID, anchor frame). It is a small log-structured merge tree:
  *
- *   block 0                      meta page (LandmarkMetaData)
- *   blocks data_start ..         the packed area: every posting of the build, sorted by bucket,
- *                                LANDMARK_POSTINGS_PER_PAGE to a page; posting n lives at
- *                                data_start + n / LANDMARK_POSTINGS_PER_PAGE
- *   blocks dir_start ..          the directory: for bucket b, the ordinal of its first posting
- *                                (uint64); entry b + 1 ends it, so entries also count postings
- *   row pages                    a chain of (TID, landmark count) per indexed row: VACUUM asks
- *                                about each row once instead of once per posting
- *   pending pages                a chain of postings inserted after the build, unsorted; every
- *                                scan reads all of them (REINDEX folds them into the packed area)
+ *   block 0          meta page (LandmarkMetaData): the list of runs, the chains, counters
+ *   runs             up to LANDMARK_MAX_RUNS immutable sorted runs. A run is a byte stream of
+ *                    compressed postings on chained data pages, in buckets by the top dir_bits
+ *                    bits of a bijective mix of the hash, and a directory (contiguous pages)
+ *                    giving each bucket's first byte (block, offset). A bucket starts with a
+ *                    header listing its hashes with their exact posting counts and byte lengths,
+ *                    then each hash's postings, delta-coded (landmarkrun.c).
+ *   pending chain    postings inserted since the last merge, 12 bytes each, unsorted; bounded by
+ *                    afp.index_pending_limit (an insert past it merges them into a run)
+ *   merging chain    a pending chain sealed by a merge that is turning it into a run; scans read
+ *                    it like the pending chain until the merge installs the run
+ *   row pages        a chain of (TID, landmark count) per indexed row: VACUUM asks about each row
+ *                    once instead of once per posting
  *
- * A hash's bucket is the top dir_bits bits of a bijective mix of it, so buckets hold hashes
- * evenly, and the directory is sized at build from the postings it must hold
- * (LANDMARK_POSTINGS_PER_BUCKET on average). Directory counts are the per-hash statistics the
- * search plans with: a bucket's count bounds the postings of each hash in it.
+ * Every page of a run or a chain carries the generation of what it belongs to; the meta page lists
+ * the live generations. A merge writes a new run on free pages, installs it on the meta page in
+ * one WAL record and frees the pages of its inputs. A scan that read the meta page before that and
+ * meets a page whose generation is not the one it expects starts again: readers never wait for a
+ * merge, and a merge never waits for readers (landmarkmerge.c).
  *
  * Every page change after the build goes through generic WAL; the build writes pages and logs
  * them once with log_newpage_range, as GIN does.
@@ -37,7 +41,8 @@
 #include "utils/rel.h"
 
 #define LANDMARK_MAGIC          0x41465049  /* "AFPI" */
-#define LANDMARK_VERSION        1
+/* Layout versions: 1 (0.3.0-0.5.0) one packed area of 12-byte postings; 2 (0.6.0) runs. */
+#define LANDMARK_VERSION        2
 #define LANDMARK_META_BLKNO     0
 
 /* Page kinds, in the special space of every page. */
@@ -48,15 +53,17 @@
 #define LANDMARK_PAGE_PENDING   5
 
 /*
- * Average postings per directory bucket the build aims for. A bucket is read whole to find one
- * hash's postings, and its count is the estimate the search plans with, so buckets should hold
- * about one hash each; a directory entry (8 bytes) per 8 postings (96 bytes) costs 8% of the size.
- * With 64 per bucket, a search read ~12 times the postings of the hashes it wanted.
+ * Average postings per directory bucket a run aims for. A bucket's header lists its hashes with
+ * their counts, so the plan's counts are exact whatever the bucket size; the size trades the
+ * directory (8 bytes a bucket: 0.25 byte a posting at 32) against the header bytes a lookup
+ * parses past other hashes.
  */
-#define LANDMARK_POSTINGS_PER_BUCKET 8
-/* Directory size bounds, in bits of bucket number (2^24 buckets: a 128 MB directory, from ~130 M postings). */
+#define LANDMARK_POSTINGS_PER_BUCKET 32
+/* Directory size bounds, in bits of bucket number (2^24 buckets: a 128 MB directory, from ~540 M postings). */
 #define LANDMARK_MIN_DIR_BITS   4
 #define LANDMARK_MAX_DIR_BITS   24
+/* Runs an index can hold; merges keep far fewer (landmarkmerge.c). */
+#define LANDMARK_MAX_RUNS       24
 
 /* Bits of the anchor frame in a posting: frames of up to 2^21 * 16 ms = 9.3 h. */
 #define LANDMARK_FRAME_BITS     21
@@ -64,7 +71,7 @@
 /* Bits of the heap line pointer in a posting (MaxHeapTuplesPerPage is 291 at 8 kB, 1169 at 32 kB). */
 #define LANDMARK_OFFSET_BITS    11
 
-/* One posting: 12 bytes. A removed posting has block == InvalidBlockNumber. */
+/* One posting of a chain: 12 bytes. A removed posting has block == InvalidBlockNumber. */
 typedef struct LandmarkPosting
 {
     int32       hash;
@@ -80,51 +87,102 @@ typedef struct LandmarkRow
     uint32      landmarks;
 } LandmarkRow;
 
+/* Where a bucket of a run starts: a data page and a byte offset in its contents; block invalid when empty. */
+typedef struct LandmarkDirEntry
+{
+    BlockNumber block;
+    uint16      offset;
+    uint16      unused;
+} LandmarkDirEntry;
+
 /* Special space of every page. */
 typedef struct LandmarkPageOpaqueData
 {
-    BlockNumber next;           /* next page of a row or pending chain */
+    BlockNumber next;           /* next page of a run's data or of a chain */
     uint16      kind;           /* LANDMARK_PAGE_* */
     uint16      unused;
+    uint32      generation;     /* of the run or chain the page belongs to; 0 for meta and row pages */
 } LandmarkPageOpaqueData;
 
 typedef LandmarkPageOpaqueData *LandmarkPageOpaque;
+
+/* One run, as the meta page lists it. */
+typedef struct LandmarkRun
+{
+    uint32      generation;
+    uint32      dir_bits;           /* buckets = 1 << dir_bits */
+    BlockNumber dir_start;          /* dir_pages contiguous directory pages */
+    BlockNumber dir_pages;
+    BlockNumber data_head;          /* first data page; the others follow by next */
+    BlockNumber data_pages;
+    uint64      postings;
+    uint64      bytes;              /* of the data stream */
+} LandmarkRun;
+
+/* A chain of 12-byte postings (pending or merging). */
+typedef struct LandmarkChain
+{
+    uint32      generation;
+    BlockNumber head;               /* InvalidBlockNumber when empty */
+    BlockNumber tail;
+    BlockNumber pages;
+    uint64      postings;           /* removed ones included */
+} LandmarkChain;
 
 typedef struct LandmarkMetaData
 {
     uint32      magic;
     uint32      version;
-    uint32      dir_bits;           /* buckets = 1 << dir_bits */
-    BlockNumber dir_start;
-    BlockNumber dir_pages;
-    BlockNumber data_start;
-    BlockNumber data_pages;
+    uint32      next_generation;    /* the next run or chain gets this one */
+    uint32      merging;            /* generation of a merge's output not yet installed (0: none); a
+                                     * merge that died leaves it, and its pages are found and freed */
     BlockNumber rows_head;          /* row chain; tail is where inserts append */
     BlockNumber rows_tail;
-    BlockNumber pending_head;       /* pending chain; InvalidBlockNumber when empty */
-    BlockNumber pending_tail;
-    uint32      unused;
-    uint64      packed_postings;    /* postings in the packed area, removed ones included */
-    uint64      pending_postings;
     uint64      rows;               /* rows indexed, removed ones excluded */
-    uint64      removed_postings;   /* postings VACUUM removed (their slots stay until REINDEX) */
+    uint64      removed_postings;   /* postings VACUUM cleared in chains (gone at the next merge) */
+    uint64      merges;             /* runs written since the build, for afp_index_stats */
+    LandmarkChain pending;
+    LandmarkChain sealed;           /* the merging chain */
+    uint32      nruns;
+    uint32      unused;
+    LandmarkRun runs[LANDMARK_MAX_RUNS];    /* oldest (usually largest) first */
 } LandmarkMetaData;
 
 #define LANDMARK_PAGE_SPACE \
     (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LandmarkPageOpaqueData)))
 #define LANDMARK_POSTINGS_PER_PAGE  ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkPosting)))
-#define LANDMARK_DIR_ENTRIES_PER_PAGE ((uint32) (LANDMARK_PAGE_SPACE / sizeof(uint64)))
+#define LANDMARK_DIR_ENTRIES_PER_PAGE ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkDirEntry)))
 #define LANDMARK_ROWS_PER_PAGE      ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkRow)))
 
 #define LandmarkPageGetOpaque(page) ((LandmarkPageOpaque) PageGetSpecialPointer(page))
+#define LandmarkPageGetMeta(page)   ((LandmarkMetaData *) PageGetContents(page))
 
-/* Items of item_size bytes on a page: they run from the page contents to pd_lower. */
+/* Whether a page looks like a formatted afp_landmark page of the kind (any kind for 0). */
+static inline bool
+landmark_page_is_valid(Page page, uint16 kind)
+{
+    PageHeader  ph = (PageHeader) page;
+
+    if (PageIsNew(page) || ph->pd_special != BLCKSZ - MAXALIGN(sizeof(LandmarkPageOpaqueData)) ||
+        ph->pd_lower < MAXALIGN(SizeOfPageHeaderData) || ph->pd_lower > ph->pd_special ||
+        ph->pd_upper > ph->pd_special || ph->pd_lower > ph->pd_upper)
+        return false;
+    return kind == 0 || LandmarkPageGetOpaque(page)->kind == kind;
+}
+
+/* Bytes of content on a valid page: they run from the page contents to pd_lower. */
+static inline uint32
+landmark_page_bytes(Page page)
+{
+    return (uint32) (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData));
+}
+
+/* Items of item_size bytes on a valid page. */
 static inline uint32
 landmark_page_items(Page page, Size item_size)
 {
-    return (uint32) ((((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / item_size);
+    return (uint32) (landmark_page_bytes(page) / item_size);
 }
-#define LandmarkPageGetMeta(page)   ((LandmarkMetaData *) PageGetContents(page))
 
 /* Packs a heap TID into the core's row id and back (block 32 bits, line pointer 11 bits). */
 static inline uint64
@@ -152,9 +210,15 @@ landmark_posting_frame(const LandmarkPosting *p)
     return p->offset_frame & LANDMARK_MAX_FRAME;
 }
 
-/* The bucket of a hash: the top dir_bits bits of a bijective mix (murmur3's finaliser). */
+static inline uint64
+landmark_posting_row(const LandmarkPosting *p)
+{
+    return landmark_row_id(p->block, landmark_posting_offset(p));
+}
+
+/* A bijective mix of a hash (murmur3's finaliser): buckets are its top bits, runs are sorted by it. */
 static inline uint32
-landmark_bucket(int32 hash, uint32 dir_bits)
+landmark_mix(int32 hash)
 {
     uint32      h = (uint32) hash;
 
@@ -163,7 +227,46 @@ landmark_bucket(int32 hash, uint32 dir_bits)
     h ^= h >> 13;
     h *= 0xc2b2ae35U;
     h ^= h >> 16;
-    return dir_bits == 0 ? 0 : h >> (32 - dir_bits);
+    return h;
+}
+
+/* The inverse of landmark_mix: runs store mixes, delta-coded, and give hashes back. */
+static inline int32
+landmark_unmix(uint32 h)
+{
+    h ^= h >> 16;
+    h *= 0x7ed1b41dU;           /* inverse of 0xc2b2ae35 mod 2^32 */
+    h ^= (h >> 13) ^ (h >> 26);
+    h *= 0xa5cb9243U;           /* inverse of 0x85ebca6b mod 2^32 */
+    h ^= h >> 16;
+    return (int32) h;
+}
+
+/* The bucket of a hash in a directory of dir_bits bits. */
+static inline uint32
+landmark_bucket(int32 hash, uint32 dir_bits)
+{
+    return dir_bits == 0 ? 0 : landmark_mix(hash) >> (32 - dir_bits);
+}
+
+/* A posting as runs order and store them: by mix, then row, then frame. */
+typedef struct LandmarkKey
+{
+    uint32      mix;
+    uint32      frame;
+    uint64      row;
+} LandmarkKey;
+
+static inline int
+landmark_key_cmp(const LandmarkKey *a, const LandmarkKey *b)
+{
+    if (a->mix != b->mix)
+        return a->mix < b->mix ? -1 : 1;
+    if (a->row != b->row)
+        return a->row < b->row ? -1 : 1;
+    if (a->frame != b->frame)
+        return a->frame < b->frame ? -1 : 1;
+    return 0;
 }
 
 /* Row ids (landmark_row_id), sorted once filled, for membership tests. */
@@ -180,13 +283,76 @@ extern void landmark_row_ids_sort(LandmarkRowIds *set);
 extern bool landmark_row_ids_contain(const LandmarkRowIds *set, uint64 id);
 extern void landmark_collect_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback,
                                   void *cb_state, BufferAccessStrategy strategy, LandmarkRowIds *out);
-extern void landmark_init_page(Page page, uint16 kind);
+extern void landmark_init_page(Page page, uint16 kind, uint32 generation);
 extern void landmark_read_meta(Relation index, LandmarkMetaData *meta);
+extern void landmark_check_meta(Relation index, const LandmarkMetaData *meta);
+extern void landmark_page_corrupted(Relation index, BlockNumber blkno, const char *what) pg_attribute_noreturn();
 extern void landmark_fill_posting(LandmarkPosting *p, int32 hash, ItemPointer tid, uint32 frame);
 extern void landmark_check_fingerprint(Relation index, const AfpDatum *fp);
 extern Buffer landmark_new_buffer(Relation index);
 extern void landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid);
-extern uint64 landmark_directory_entry(Relation index, const LandmarkMetaData *meta, uint32 entry);
+extern uint64 landmark_chain_bytes(const LandmarkMetaData *meta);
+
+/*
+ * landmarkrun.c: writing a run from postings in key order, and reading one.
+ * A writer either builds a new index (pages extended and logged once by the build) or writes
+ * through generic WAL on free pages (a merge).
+ */
+typedef struct LandmarkRunWriter LandmarkRunWriter;
+
+extern LandmarkRunWriter *landmark_run_writer_begin(Relation index, uint64 max_postings, uint32 generation,
+                                                     bool building, int dir_bits);
+extern void landmark_run_writer_add(LandmarkRunWriter *w, const LandmarkKey *key);
+extern void landmark_run_writer_finish(LandmarkRunWriter *w, LandmarkRun *run);
+extern uint32 landmark_dir_bits_for(uint64 postings);
+
+/* A sequential reader of a run's postings in key order (merges, checks); records the pages it read. */
+typedef struct LandmarkRunIterator LandmarkRunIterator;
+
+extern LandmarkRunIterator *landmark_run_iterator_begin(Relation index, const LandmarkRun *run,
+                                                         BufferAccessStrategy strategy);
+extern bool landmark_run_iterator_next(LandmarkRunIterator *it, LandmarkKey *key);
+extern void landmark_run_iterator_end(LandmarkRunIterator *it);
+
+/* Where one hash's postings lie in one run, found through the directory (scans, estimates). */
+typedef struct LandmarkListRef
+{
+    BlockNumber block;          /* the bucket's first page */
+    uint32      offset;         /* the bucket's first byte on it */
+    uint32      skip;           /* bytes from there to the hash's postings */
+    uint32      bytes;          /* of the hash's postings */
+    uint64      count;
+} LandmarkListRef;
+
+/* Pages of one run kept pinned between lookups (hashes are looked up in bucket order). */
+typedef struct LandmarkRunReader
+{
+    Relation    index;
+    const LandmarkRun *run;
+    Buffer      dir_buf;
+    BlockNumber dir_blkno;
+    Buffer      data_buf;
+    BlockNumber data_blkno;
+    bool        stale;          /* met a page not of this run: the caller starts again */
+} LandmarkRunReader;
+
+extern void landmark_run_reader_begin(LandmarkRunReader *r, Relation index, const LandmarkRun *run);
+extern bool landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref);
+extern uint32 landmark_run_read_list(LandmarkRunReader *r, const LandmarkListRef *ref, uint64 *rows,
+                                     uint32 *frames);
+extern void landmark_run_reader_end(LandmarkRunReader *r);
+extern uint64 landmark_run_largest_bucket(Relation index, const LandmarkRun *run);
+
+/* landmarkmerge.c */
+extern bool landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds *dead,
+                           uint64 *merged);
+extern void landmark_merge_if_due(Relation index, uint64 pending_bytes);
+extern void landmark_merge_lock(Relation index, bool take);
+extern Size landmark_pending_limit(Relation index);
+extern void landmark_read_chain(Relation index, const LandmarkChain *chain, LandmarkPosting **out, Size *n,
+                                Size *capacity, bool *stale, BlockNumber **pages, Size *npages);
+
+/* The search's statistics (landmarkscan.c): exact postings per hash, every run and chain counted. */
 extern uint32 landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits,
                                     bool keep_going, uint64 *estimates);
 
@@ -194,14 +360,17 @@ extern uint32 landmark_estimates_at(Relation index, const int32 *hashes, uint32 
 typedef struct LandmarkOptions
 {
     int32       vl_len_;
-    int         directory_bits; /* 0: sized from the postings at build */
+    int         directory_bits; /* 0: each run sized from its postings */
+    int         pending_limit;  /* kB; -1: afp.index_pending_limit */
 } LandmarkOptions;
 
+extern int  afp_index_pending_limit;
 extern void landmark_init_reloptions(void);
 
 /* The AM's callbacks, one file each. */
 extern IndexBuildResult *landmark_build(Relation heap, Relation index, struct IndexInfo *info);
 extern void landmark_buildempty(Relation index);
+extern char *landmark_buildphasename(int64 phase);
 extern bool landmark_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
                             Relation heap, IndexUniqueCheck check_unique, bool index_unchanged,
                             struct IndexInfo *info);
@@ -213,5 +382,9 @@ extern void landmark_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey
 extern bool landmark_gettuple(IndexScanDesc scan, ScanDirection dir);
 extern void landmark_endscan(IndexScanDesc scan);
 
+/* Build phases in pg_stat_progress_create_index (after the server's own). */
+#define LANDMARK_PHASE_SCAN     2
+#define LANDMARK_PHASE_SORT     3
+#define LANDMARK_PHASE_WRITE    4
 
 #endif /* AFP_LANDMARK_H */

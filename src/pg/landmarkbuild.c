@@ -1,19 +1,23 @@
 /*
  * landmarkbuild.c — CREATE INDEX / REINDEX for afp_landmark: one heap scan
- * collecting postings, a bucket sort (in memory, or through 256 temporary
- * files by the top byte of the mixed hash when maintenance_work_mem is
- * exceeded), then the packed area, directory, row pages and meta page are
- * written in order and WAL-logged once.
+ * collecting postings, a sort by the mixed hash (in memory, or through 256
+ * temporary files by its top byte when maintenance_work_mem is exceeded), then
+ * one run (landmarkrun.c), the row pages and the meta page are written in order
+ * and WAL-logged once. Its phases show in pg_stat_progress_create_index.
  */
 #include "landmark.h"
 
 #include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
+#include "commands/progress.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/buffile.h"
 #include "storage/smgr.h"
 #include "utils/memutils.h"
+
+static void landmark_empty_meta(LandmarkMetaData *meta);
 
 /* Temporary files of a spilled build: one per top byte of the mixed hash. */
 #define LANDMARK_SPILL_FILES 256
@@ -34,18 +38,18 @@ typedef struct LandmarkBuildState
     double      heap_tuples;
 
     /* writing */
-    PGAlignedBlock page;        /* the data page being filled */
-    uint32      page_items;
-    BlockNumber data_pages;
-    uint64     *bucket_counts;  /* postings per bucket, then prefix sums: the directory */
-    uint32      dir_bits;
+    LandmarkRunWriter *writer;
+    LandmarkKey *group;         /* postings of one hash, put in key order before the writer gets them */
+    Size        ngroup;
+    Size        group_capacity;
+    uint64      written;
 } LandmarkBuildState;
 
 /* The mix the buckets use, full width: sorting by it sorts by bucket at any dir_bits. */
 static inline uint32
 posting_mix(const LandmarkPosting *p)
 {
-    return landmark_bucket(p->hash, 32);
+    return landmark_mix(p->hash);
 }
 
 /*
@@ -140,7 +144,7 @@ write_page(Relation index, uint16 kind, const void *items, Size bytes, BlockNumb
 
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     page = BufferGetPage(buf);
-    landmark_init_page(page, kind);
+    landmark_init_page(page, kind, 0);
     memcpy(PageGetContents(page), items, bytes);
     ((PageHeader) page)->pd_lower += (LocationIndex) bytes;
     LandmarkPageGetOpaque(page)->next = next;
@@ -149,54 +153,73 @@ write_page(Relation index, uint16 kind, const void *items, Size bytes, BlockNumb
     return blkno;
 }
 
-/* Adds sorted postings to the packed area, counting them per bucket. */
+static int
+compare_keys(const void *a, const void *b)
+{
+    return landmark_key_cmp((const LandmarkKey *) a, (const LandmarkKey *) b);
+}
+
+/* Hands the gathered postings of one hash to the writer, in key order. */
+static void
+flush_group(LandmarkBuildState *st)
+{
+    bool        sorted = true;
+
+    for (Size i = 1; i < st->ngroup && sorted; i++)
+        sorted = landmark_key_cmp(&st->group[i - 1], &st->group[i]) <= 0;
+    /* A synchronised heap scan can start mid-table: rows then come out of order. */
+    if (!sorted)
+        qsort(st->group, st->ngroup, sizeof(LandmarkKey), compare_keys);
+    for (Size i = 0; i < st->ngroup; i++)
+        landmark_run_writer_add(st->writer, &st->group[i]);
+    st->written += st->ngroup;
+    st->ngroup = 0;
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) st->written);
+}
+
+/* Adds postings sorted by mix to the run. */
 static void
 emit_sorted(LandmarkBuildState *st, const LandmarkPosting *p, Size n)
 {
     for (Size i = 0; i < n; i++)
     {
-        ((LandmarkPosting *) st->page.data)[st->page_items++] = p[i];
-        st->bucket_counts[landmark_bucket(p[i].hash, st->dir_bits)]++;
-        if (st->page_items == LANDMARK_POSTINGS_PER_PAGE)
+        LandmarkKey key;
+
+        key.mix = posting_mix(&p[i]);
+        key.row = landmark_posting_row(&p[i]);
+        key.frame = landmark_posting_frame(&p[i]);
+        if (st->ngroup > 0 && st->group[0].mix != key.mix)
+            flush_group(st);
+        if (st->ngroup == st->group_capacity)
         {
-            write_page(st->index, LANDMARK_PAGE_DATA, st->page.data,
-                       (Size) st->page_items * sizeof(LandmarkPosting), InvalidBlockNumber);
-            st->data_pages++;
-            st->page_items = 0;
-            CHECK_FOR_INTERRUPTS();
+            st->group_capacity = Max(1024, st->group_capacity * 2);
+            st->group = st->group == NULL ? palloc_extended(st->group_capacity * sizeof(LandmarkKey), MCXT_ALLOC_HUGE)
+                : repalloc_huge(st->group, st->group_capacity * sizeof(LandmarkKey));
         }
+        st->group[st->ngroup++] = key;
+        if (i % 65536 == 65535)
+            CHECK_FOR_INTERRUPTS();
     }
 }
 
-/* The directory size for a number of postings: about LANDMARK_POSTINGS_PER_BUCKET per bucket. */
-static uint32
-directory_bits(uint64 postings)
-{
-    uint32      bits = LANDMARK_MIN_DIR_BITS;
-
-    while (bits < LANDMARK_MAX_DIR_BITS && ((uint64) 1 << bits) * LANDMARK_POSTINGS_PER_BUCKET < postings)
-        bits++;
-    return bits;
-}
-
-/* Writes the packed area, directory and row pages after the scan; fills *meta. */
+/* Writes the run and the row pages after the scan; fills *meta. */
 static void
 write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
 {
     uint64      total = st->spilled + st->n;
-    uint64      buckets;
     LandmarkPosting *tmp;
     LandmarkOptions *opts = (LandmarkOptions *) st->index->rd_options;
 
-    st->dir_bits = opts != NULL && opts->directory_bits != 0 ? (uint32) opts->directory_bits : directory_bits(total);
-    buckets = (uint64) 1 << st->dir_bits;
-    st->bucket_counts = palloc_extended((buckets + 1) * sizeof(uint64), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-
-    meta->data_start = RelationGetNumberOfBlocks(st->index);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_SORT);
     tmp = palloc_extended(Max(st->capacity, 1) * sizeof(LandmarkPosting), MCXT_ALLOC_HUGE);
+    if (total > 0)
+        st->writer = landmark_run_writer_begin(st->index, total, meta->next_generation, true,
+                                               opts != NULL ? opts->directory_bits : 0);
     if (st->spilled == 0)
     {
         radix_sort(st->postings, tmp, st->n);
+        pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_WRITE);
+        pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) total);
         emit_sorted(st, st->postings, st->n);
     }
     else
@@ -230,41 +253,22 @@ write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
             BufFileClose(st->spill[f]);
             st->spill[f] = NULL;
             radix_sort(st->postings, tmp, st->n);
+            if (f == 0 || st->written == 0)
+            {
+                pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_WRITE);
+                pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) total);
+            }
             emit_sorted(st, st->postings, st->n);
         }
     }
-    if (st->page_items > 0)
-    {
-        write_page(st->index, LANDMARK_PAGE_DATA, st->page.data,
-                   (Size) st->page_items * sizeof(LandmarkPosting), InvalidBlockNumber);
-        st->data_pages++;
-    }
     pfree(tmp);
-    meta->data_pages = st->data_pages;
-    meta->packed_postings = total;
-
-    /* Directory: bucket b starts at the sum of the counts before it; entry `buckets` ends the last. */
+    if (st->writer != NULL)
     {
-        uint64      sum = 0;
-        uint64      entries = buckets + 1;
-
-        for (uint64 b = 0; b < entries; b++)
-        {
-            uint64      c = st->bucket_counts[b];
-
-            st->bucket_counts[b] = sum;
-            sum += c;
-        }
-        meta->dir_start = RelationGetNumberOfBlocks(st->index);
-        meta->dir_pages = 0;
-        for (uint64 first = 0; first < entries; first += LANDMARK_DIR_ENTRIES_PER_PAGE)
-        {
-            uint64      k = Min(entries - first, LANDMARK_DIR_ENTRIES_PER_PAGE);
-
-            write_page(st->index, LANDMARK_PAGE_DIRECTORY, &st->bucket_counts[first], k * sizeof(uint64),
-                       InvalidBlockNumber);
-            meta->dir_pages++;
-        }
+        if (st->ngroup > 0)
+            flush_group(st);
+        landmark_run_writer_finish(st->writer, &meta->runs[0]);
+        meta->nruns = 1;
+        meta->next_generation++;
     }
 
     /* Row pages, chained in block order. */
@@ -281,7 +285,6 @@ write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
         meta->rows_tail = here;
     }
     meta->rows = st->nrows;
-    meta->dir_bits = st->dir_bits;
 }
 
 /* Fills the meta page (block 0, allocated first) and WAL-logs every page of the index. */
@@ -293,7 +296,7 @@ finish_meta(Relation index, const LandmarkMetaData *meta)
 
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     page = BufferGetPage(buf);
-    landmark_init_page(page, LANDMARK_PAGE_META);
+    landmark_init_page(page, LANDMARK_PAGE_META, 0);
     memcpy(LandmarkPageGetMeta(page), meta, sizeof(LandmarkMetaData));
     ((PageHeader) page)->pd_lower = (LocationIndex) (PageGetContents(page) + sizeof(LandmarkMetaData) - (char *) page);
     MarkBufferDirty(buf);
@@ -327,12 +330,10 @@ landmark_build(Relation heap, Relation index, IndexInfo *info)
     st->rows_capacity = 1024;
     st->rows = palloc(st->rows_capacity * sizeof(LandmarkRow));
 
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_SCAN);
     table_index_build_scan(heap, index, info, true, true, build_callback, st, NULL);
 
-    memset(&meta, 0, sizeof(meta));
-    meta.magic = LANDMARK_MAGIC;
-    meta.version = LANDMARK_VERSION;
-    meta.pending_head = meta.pending_tail = InvalidBlockNumber;
+    landmark_empty_meta(&meta);
     write_index(st, &meta);
     finish_meta(index, &meta);
 
@@ -343,38 +344,50 @@ landmark_build(Relation heap, Relation index, IndexInfo *info)
     return result;
 }
 
-/* The init fork of an unlogged index: an empty index (meta page and a directory of zeros). */
+/* The meta page of an index with no run and no chain. */
+static void
+landmark_empty_meta(LandmarkMetaData *meta)
+{
+    memset(meta, 0, sizeof(*meta));
+    meta->magic = LANDMARK_MAGIC;
+    meta->version = LANDMARK_VERSION;
+    meta->next_generation = 1;
+    meta->rows_head = meta->rows_tail = InvalidBlockNumber;
+    meta->pending.head = meta->pending.tail = InvalidBlockNumber;
+    meta->sealed.head = meta->sealed.tail = InvalidBlockNumber;
+}
+
+/* The init fork of an unlogged index: an empty index, its meta page alone. */
 void
 landmark_buildempty(Relation index)
 {
     PGAlignedBlock meta_page;
-    PGAlignedBlock dir_page;
-    LandmarkMetaData *meta;
-    uint64      entries = ((uint64) 1 << LANDMARK_MIN_DIR_BITS) + 1;
 
-    landmark_init_page(meta_page.data, LANDMARK_PAGE_META);
-    meta = LandmarkPageGetMeta(meta_page.data);
-    memset(meta, 0, sizeof(*meta));
-    meta->magic = LANDMARK_MAGIC;
-    meta->version = LANDMARK_VERSION;
-    meta->dir_bits = LANDMARK_MIN_DIR_BITS;
-    meta->dir_start = 1;
-    meta->dir_pages = 1;
-    meta->data_start = 2;
-    meta->rows_head = meta->rows_tail = InvalidBlockNumber;
-    meta->pending_head = meta->pending_tail = InvalidBlockNumber;
+    landmark_init_page(meta_page.data, LANDMARK_PAGE_META, 0);
+    landmark_empty_meta(LandmarkPageGetMeta(meta_page.data));
     ((PageHeader) meta_page.data)->pd_lower =
         (LocationIndex) (PageGetContents(meta_page.data) + sizeof(LandmarkMetaData) - meta_page.data);
-
-    landmark_init_page(dir_page.data, LANDMARK_PAGE_DIRECTORY);
-    memset(PageGetContents(dir_page.data), 0, entries * sizeof(uint64));
-    ((PageHeader) dir_page.data)->pd_lower += (LocationIndex) (entries * sizeof(uint64));
-
     PageSetChecksumInplace(meta_page.data, 0);
     smgrextend(RelationGetSmgr(index), INIT_FORKNUM, 0, meta_page.data, true);
     log_newpage(AFP_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM, 0, meta_page.data, true);
-    PageSetChecksumInplace(dir_page.data, 1);
-    smgrextend(RelationGetSmgr(index), INIT_FORKNUM, 1, dir_page.data, true);
-    log_newpage(AFP_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM, 1, dir_page.data, true);
     smgrimmedsync(RelationGetSmgr(index), INIT_FORKNUM);
+}
+
+/* The build's own phases, after the server's (PROGRESS_CREATEIDX_SUBPHASE). */
+char *
+landmark_buildphasename(int64 phase)
+{
+    switch (phase)
+    {
+        case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+            return "initializing";
+        case LANDMARK_PHASE_SCAN:
+            return "collecting postings";
+        case LANDMARK_PHASE_SORT:
+            return "sorting postings";
+        case LANDMARK_PHASE_WRITE:
+            return "writing run";
+        default:
+            return NULL;
+    }
 }

@@ -13,6 +13,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufpage.h"
+#include "storage/freespace.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -48,7 +51,7 @@ open_landmark_index(Oid indexoid, Relation *heap, LOCKMODE heap_lock)
     return index;
 }
 
-/* afp_index_stats(index): its directory, postings, rows and pages. */
+/* afp_index_stats(index): its runs, postings, rows and pages. */
 Datum
 afp_index_stats(PG_FUNCTION_ARGS)
 {
@@ -56,43 +59,38 @@ afp_index_stats(PG_FUNCTION_ARGS)
     Relation    index = open_landmark_index(PG_GETARG_OID(0), &heap, AccessShareLock);
     LandmarkMetaData meta;
     TupleDesc   desc;
-    Datum       values[8];
-    bool        nulls[8] = {0};
+    Datum       values[10];
+    bool        nulls[10] = {0};
     uint64      largest = 0;
-    uint64      prev = 0;
-    uint64      buckets;
+    uint64      buckets = 0;
+    uint64      packed = 0;
+    int64       free_pages = 0;
 
+    /* No merge frees pages while the runs are read (on a standby, replay may: see landmark_merge_lock). */
+    landmark_merge_lock(index, true);
     landmark_read_meta(index, &meta);
-    buckets = (uint64) 1 << meta.dir_bits;
-    /* The largest bucket: how long the longest read of one hash can be. */
-    for (uint32 page = 0; page < meta.dir_pages; page++)
+    for (uint32 r = 0; r < meta.nruns; r++)
     {
-        Buffer      buf = ReadBuffer(index, meta.dir_start + page);
-        const uint64 *e;
-        uint32      n;
-
-        CHECK_FOR_INTERRUPTS();
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        e = (const uint64 *) PageGetContents(BufferGetPage(buf));
-        n = landmark_page_items(BufferGetPage(buf), sizeof(uint64));
-        for (uint32 k = 0; k < n; k++)
-        {
-            if ((uint64) page * LANDMARK_DIR_ENTRIES_PER_PAGE + k > 0)
-                largest = Max(largest, e[k] - prev);
-            prev = e[k];
-        }
-        UnlockReleaseBuffer(buf);
+        buckets += (uint64) 1 << meta.runs[r].dir_bits;
+        packed += meta.runs[r].postings;
+        largest = Max(largest, landmark_run_largest_bucket(index, &meta.runs[r]));
     }
+    for (BlockNumber b = 1; b < RelationGetNumberOfBlocks(index); b++)
+        if (GetRecordedFreeSpace(index, b) > 0)
+            free_pages++;
+    landmark_merge_lock(index, false);
     if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
         elog(ERROR, "afp_index_stats must return a record");
     values[0] = Int64GetDatum((int64) meta.rows);
-    values[1] = Int64GetDatum((int64) meta.packed_postings);
-    values[2] = Int64GetDatum((int64) meta.pending_postings);
+    values[1] = Int64GetDatum((int64) packed);
+    values[2] = Int64GetDatum((int64) (meta.pending.postings + meta.sealed.postings));
     values[3] = Int64GetDatum((int64) meta.removed_postings);
     values[4] = Int64GetDatum((int64) buckets);
     values[5] = Int64GetDatum((int64) largest);
     values[6] = Int64GetDatum((int64) RelationGetNumberOfBlocks(index));
     values[7] = Int64GetDatum((int64) RelationGetNumberOfBlocks(index) * BLCKSZ);
+    values[8] = Int32GetDatum((int32) meta.nruns);
+    values[9] = Int64GetDatum(free_pages);
     index_close(index, AccessShareLock);
     table_close(heap, AccessShareLock);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
@@ -170,33 +168,40 @@ heap_side_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
     MemoryContextReset(hs->tuple_cxt);
 }
 
-/* Collects the live postings of a run of pages, or of a chain when contiguous is false. */
+/* Collects every posting of the runs and chains (the caller holds the merge lock). */
 static void
-collect_postings(Relation index, BlockNumber blkno, BlockNumber npages, bool chain, CheckList *out)
+collect_postings(Relation index, const LandmarkMetaData *meta, CheckList *out)
 {
-    for (BlockNumber i = 0; chain ? BlockNumberIsValid(blkno) : i < npages; i++)
-    {
-        BlockNumber b = chain ? blkno : blkno + i;
-        Buffer      buf = ReadBuffer(index, b);
-        Page        page;
-        const LandmarkPosting *p;
-        uint32      n;
+    const LandmarkChain *chains[2] = {&meta->sealed, &meta->pending};
 
-        CHECK_FOR_INTERRUPTS();
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        page = BufferGetPage(buf);
-        p = (const LandmarkPosting *) PageGetContents(page);
-        n = landmark_page_items(page, sizeof(LandmarkPosting));
-        for (uint32 k = 0; k < n; k++)
+    for (uint32 r = 0; r < meta->nruns; r++)
+    {
+        LandmarkRunIterator *it = landmark_run_iterator_begin(index, &meta->runs[r], NULL);
+        LandmarkKey key;
+
+        while (landmark_run_iterator_next(it, &key))
+            check_push(out, key.row, landmark_unmix(key.mix), key.frame);
+        landmark_run_iterator_end(it);
+    }
+    for (int c = 0; c < 2; c++)
+    {
+        LandmarkPosting *p = NULL;
+        Size        n = 0;
+        Size        capacity = 0;
+        bool        stale;
+
+        if (!BlockNumberIsValid(chains[c]->head))
+            continue;
+        landmark_read_chain(index, chains[c], &p, &n, &capacity, &stale, NULL, NULL);
+        if (stale)
+            landmark_page_corrupted(index, chains[c]->head, c == 0 ? "merging chain" : "pending chain");
+        for (Size k = 0; k < n; k++)
             if (BlockNumberIsValid(p[k].block))
-                check_push(out, landmark_row_id(p[k].block, landmark_posting_offset(&p[k])), p[k].hash,
-                           landmark_posting_frame(&p[k]));
-        if (chain)
-            blkno = LandmarkPageGetOpaque(page)->next;
-        UnlockReleaseBuffer(buf);
+                check_push(out, landmark_posting_row(&p[k]), p[k].hash, landmark_posting_frame(&p[k]));
+        if (p)
+            pfree(p);
     }
 }
-
 
 /* Whether a heap TID still has a line pointer in use (a dead row VACUUM has not reached yet). */
 static bool
@@ -258,9 +263,10 @@ afp_index_check(PG_FUNCTION_ARGS)
     heap_lock = RecoveryInProgress() ? AccessShareLock : ShareUpdateExclusiveLock;
     index = open_landmark_index(PG_GETARG_OID(0), &heap, heap_lock);
     snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    landmark_merge_lock(index, true);
     landmark_read_meta(index, &meta);
-    collect_postings(index, meta.data_start, meta.data_pages, false, &stored);
-    collect_postings(index, meta.pending_head, 0, true, &stored);
+    collect_postings(index, &meta, &stored);
+    landmark_merge_lock(index, false);
     landmark_collect_rows(index, meta.rows_head, NULL, NULL, NULL, &listed);
 
     hs.tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp_index_check row", ALLOCSET_DEFAULT_SIZES);

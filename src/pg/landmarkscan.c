@@ -66,376 +66,333 @@ landmark_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
         memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 }
 
-/* Postings copied out of pages for one core call. */
-typedef struct PostingBatch
+static int
+compare_bucket_order_u32(const void *a, const void *b)
 {
-    uint64     *rows;
-    uint32     *frames;
-    int32      *hash_index;     /* pending postings only: the hash each belongs to */
-    Size        n;
-    Size        capacity;
-} PostingBatch;
+    uint32      x = *(const uint32 *) a;
+    uint32      y = *(const uint32 *) b;
 
-static void
-batch_reserve(PostingBatch *b, Size need)
-{
-    if (need <= b->capacity)
-        return;
-    b->capacity = Max(need, b->capacity * 2);
-    if (b->rows == NULL)
-    {
-        b->rows = palloc_extended(b->capacity * sizeof(uint64), MCXT_ALLOC_HUGE);
-        b->frames = palloc_extended(b->capacity * sizeof(uint32), MCXT_ALLOC_HUGE);
-        b->hash_index = palloc_extended(b->capacity * sizeof(int32), MCXT_ALLOC_HUGE);
-    }
-    else
-    {
-        b->rows = repalloc_huge(b->rows, b->capacity * sizeof(uint64));
-        b->frames = repalloc_huge(b->frames, b->capacity * sizeof(uint32));
-        b->hash_index = repalloc_huge(b->hash_index, b->capacity * sizeof(int32));
-    }
+    return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* A data page kept pinned (not locked) between reads, for hashes that share it. */
-typedef struct PageCursor
+static int
+compare_bucket_order(const void *a, const void *b)
 {
-    Buffer      buf;
-    BlockNumber blkno;
-} PageCursor;
+    uint64      x = *(const uint64 *) a;
+    uint64      y = *(const uint64 *) b;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
 
 /*
- * Copies the live postings of `hash` among packed postings [first, first + count).
- * The cursor keeps the last page pinned: hashes are read in directory order, so
- * neighbours often share a page and skip the buffer lookup.
+ * Looks up every hash in every run: refs[r * nhashes + i] says where hash i's
+ * postings lie in run r (count 0: none), and estimates[i] gets their sum. Hashes
+ * are visited in each run's bucket order, where neighbours share pages. False
+ * when a page was not the run's (reused by a merge since the meta page was read).
  */
-static void
-read_packed(Relation index, const LandmarkMetaData *meta, int32 hash, uint64 first, uint64 count,
-            PostingBatch *b, PageCursor *cur)
+static bool
+lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
+            uint64 *estimates, LandmarkListRef *refs)
 {
-    uint64      end = first + count;
+    uint64     *order = palloc(sizeof(uint64) * Max(nhashes, 1));
+    bool        ok = true;
 
-    b->n = 0;
-    batch_reserve(b, count);
-    while (first < end)
+    for (uint32 r = 0; r < meta->nruns && ok; r++)
     {
-        BlockNumber blkno = meta->data_start + (BlockNumber) (first / LANDMARK_POSTINGS_PER_PAGE);
-        uint32      slot = (uint32) (first % LANDMARK_POSTINGS_PER_PAGE);
-        uint32      stop = (uint32) Min(LANDMARK_POSTINGS_PER_PAGE, slot + (end - first));
-        const LandmarkPosting *p;
+        const LandmarkRun *run = &meta->runs[r];
+        LandmarkRunReader reader;
 
-        if (!BufferIsValid(cur->buf) || cur->blkno != blkno)
+        /* bucket in the high bits, hash index in the low: one sort gives the visiting order */
+        for (uint32 i = 0; i < nhashes; i++)
+            order[i] = (uint64) landmark_bucket(hashes[i], run->dir_bits) << 32 | i;
+        qsort(order, nhashes, sizeof(uint64), compare_bucket_order);
+        landmark_run_reader_begin(&reader, index, run);
+        for (uint32 k = 0; k < nhashes; k++)
         {
-            if (BufferIsValid(cur->buf))
-                ReleaseBuffer(cur->buf);
-            cur->buf = ReadBuffer(index, blkno);
-            cur->blkno = blkno;
+            uint32      i = (uint32) order[k];
+            LandmarkListRef *ref = &refs[(Size) r * nhashes + i];
+
+            if (k % 256 == 255)
+                CHECK_FOR_INTERRUPTS();
+            ref->count = 0;
+            if (landmark_run_lookup(&reader, hashes[i], ref))
+                estimates[i] += ref->count;
+            if (reader.stale)
+            {
+                ok = false;
+                break;
+            }
         }
-        LockBuffer(cur->buf, BUFFER_LOCK_SHARE);
-        p = (const LandmarkPosting *) PageGetContents(BufferGetPage(cur->buf));
-        for (uint32 k = slot; k < stop; k++)
-        {
-            if (p[k].hash != hash || !BlockNumberIsValid(p[k].block))
-                continue;
-            b->rows[b->n] = landmark_row_id(p[k].block, landmark_posting_offset(&p[k]));
-            b->frames[b->n] = landmark_posting_frame(&p[k]);
-            b->n++;
-        }
-        LockBuffer(cur->buf, BUFFER_LOCK_UNLOCK);
-        first += stop - slot;
+        landmark_run_reader_end(&reader);
     }
+    pfree(order);
+    return ok;
 }
 
-/* Reads the pending chain, voting with the postings of planned hashes. */
-static void
-read_pending(Relation index, BlockNumber blkno, AfpSearch *search, PostingBatch *b)
+/* A chain posting of a query hash. */
+typedef struct ChainPosting
 {
-    AfpStatus   status;
-
-    batch_reserve(b, LANDMARK_POSTINGS_PER_PAGE);
-    while (BlockNumberIsValid(blkno))
-    {
-        Buffer      buf = ReadBuffer(index, blkno);
-        Page        page;
-        const LandmarkPosting *p;
-        uint32      n;
-
-        CHECK_FOR_INTERRUPTS();
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        page = BufferGetPage(buf);
-        p = (const LandmarkPosting *) PageGetContents(page);
-        n = landmark_page_items(page, sizeof(LandmarkPosting));
-        b->n = 0;
-        for (uint32 k = 0; k < n; k++)
-        {
-            int64       hi;
-
-            if (!BlockNumberIsValid(p[k].block))
-                continue;
-            hi = afp_core_search_planned_index(search, p[k].hash);
-            if (hi < 0)
-                continue;
-            b->rows[b->n] = landmark_row_id(p[k].block, landmark_posting_offset(&p[k]));
-            b->frames[b->n] = landmark_posting_frame(&p[k]);
-            b->hash_index[b->n] = (int32) hi;
-            b->n++;
-        }
-        blkno = LandmarkPageGetOpaque(page)->next;
-        UnlockReleaseBuffer(buf);
-        for (Size k = 0; k < b->n; k++)
-            if (!afp_core_search_add(search, (uint32) b->hash_index[k], &b->rows[k], &b->frames[k], 1, &status))
-                afp_raise(&status);
-    }
-}
-
-typedef struct BucketRef
-{
-    uint32      bucket;
     uint32      hash_index;
-} BucketRef;
-
-/*
- * The directory entries a shard read for its coordinator's estimates
- * (landmark_estimates_at), kept for the index vote the coordinator asks for
- * next (afp_shard_rank, in the same backend: PL/Proxy keeps its connections):
- * every probe hash's bucket start and count, so that the vote does not read the
- * same directory pages again (they were half of a shard's work in the renditions
- * round). Valid for one index file and directory size: a build makes a new file,
- * and nothing else moves the directory. Empty in a backend that serves no
- * coordinator.
- */
-typedef struct DirectoryEntry
-{
-    int32       hash;
-    uint64      start;
-    uint64      count;
-} DirectoryEntry;
-
-static struct
-{
-    Oid         file;
-    Oid         index;
-    bool        sorted;
-    uint32      dir_bits;
-    DirectoryEntry *entries;    /* sorted by hash, in TopMemoryContext */
-    uint32      n;
-    uint32      capacity;
-} directory_cache;
+    uint32      frame;
+    uint64      row;
+} ChainPosting;
 
 static int
-compare_directory_entries(const void *a, const void *b)
+compare_chain_postings(const void *a, const void *b)
 {
-    int32       x = ((const DirectoryEntry *) a)->hash;
-    int32       y = ((const DirectoryEntry *) b)->hash;
+    uint32      x = ((const ChainPosting *) a)->hash_index;
+    uint32      y = ((const ChainPosting *) b)->hash_index;
 
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* Forgets the kept entries and starts keeping those of this index. */
-static void
-directory_cache_reset(Relation index, uint32 dir_bits)
+/* Bits of the filter that spares most chain postings a binary search of the query's hashes. */
+#define CHAIN_FILTER_BITS 14
+
+static inline uint32
+chain_filter_slot(int32 hash)
 {
-    directory_cache.n = 0;
-    directory_cache.index = RelationGetRelid(index);
-    directory_cache.file = AFP_RELATION_FILE(index);
-    directory_cache.dir_bits = dir_bits;
-}
-
-static void
-directory_cache_add(int32 hash, uint64 start, uint64 count)
-{
-    if (directory_cache.n == directory_cache.capacity)
-    {
-        uint32      capacity = Max(1024, directory_cache.capacity * 2);
-
-        directory_cache.entries = directory_cache.entries == NULL
-            ? MemoryContextAlloc(TopMemoryContext, capacity * sizeof(DirectoryEntry))
-            : repalloc(directory_cache.entries, capacity * sizeof(DirectoryEntry));
-        directory_cache.capacity = capacity;
-    }
-    directory_cache.entries[directory_cache.n++] = (DirectoryEntry) {hash, start, count};
-    directory_cache.sorted = false;
-}
-
-/* The kept entry of a hash of this index, or NULL. */
-static const DirectoryEntry *
-directory_cache_find(Relation index, const LandmarkMetaData *meta, int32 hash)
-{
-    DirectoryEntry key = {hash, 0, 0};
-
-    if (directory_cache.n == 0 || directory_cache.index != RelationGetRelid(index) ||
-        directory_cache.file != AFP_RELATION_FILE(index) || directory_cache.dir_bits != meta->dir_bits)
-        return NULL;
-    if (!directory_cache.sorted)
-    {
-        qsort(directory_cache.entries, directory_cache.n, sizeof(DirectoryEntry), compare_directory_entries);
-        directory_cache.sorted = true;
-    }
-    return bsearch(&key, directory_cache.entries, directory_cache.n, sizeof(DirectoryEntry),
-                   compare_directory_entries);
-}
-
-static int
-compare_bucket_refs(const void *a, const void *b)
-{
-    uint32      x = ((const BucketRef *) a)->bucket;
-    uint32      y = ((const BucketRef *) b)->bucket;
-
-    return x < y ? -1 : x > y ? 1 : 0;
+    return ((uint32) hash * 0x9E3779B1U) >> (32 - CHAIN_FILTER_BITS);
 }
 
 /*
- * Directory entries read in ascending order with one page pinned and share-locked
- * at a time: a bucket's postings run from its entry to the next one's, which is on
- * the next page for the last slot of a page.
+ * The chains' (pending and merging) postings of query hashes, counted into
+ * estimates and returned sorted by hash. False when a chain page was reused.
  */
-typedef struct DirectoryWalk
+static bool
+read_chains(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
+            uint64 *estimates, ChainPosting **out, Size *nout)
 {
-    Relation    index;
-    const LandmarkMetaData *meta;
-    BlockNumber held;
-    Buffer      buf;
-    const uint64 *entries;
-} DirectoryWalk;
+    const LandmarkChain *chains[2] = {&meta->sealed, &meta->pending};
+    uint8       filter[(1 << CHAIN_FILTER_BITS) / 8] = {0};
+    LandmarkPosting *postings = NULL;
+    Size        n = 0;
+    Size        capacity = 0;
+    Size        kept = 0;
+    ChainPosting *list;
 
-static uint64
-directory_walk_entry(DirectoryWalk *w, uint64 entry)
-{
-    BlockNumber page = w->meta->dir_start + (BlockNumber) (entry / LANDMARK_DIR_ENTRIES_PER_PAGE);
-
-    if (page != w->held)
+    *out = NULL;
+    *nout = 0;
+    for (int c = 0; c < 2; c++)
     {
-        if (BufferIsValid(w->buf))
-            UnlockReleaseBuffer(w->buf);
-        w->buf = ReadBuffer(w->index, page);
-        LockBuffer(w->buf, BUFFER_LOCK_SHARE);
-        w->entries = (const uint64 *) PageGetContents(BufferGetPage(w->buf));
-        w->held = page;
+        bool        stale;
+
+        if (!BlockNumberIsValid(chains[c]->head))
+            continue;
+        landmark_read_chain(index, chains[c], &postings, &n, &capacity, &stale, NULL, NULL);
+        if (stale)
+        {
+            if (postings)
+                pfree(postings);
+            return false;
+        }
     }
-    return w->entries[entry % LANDMARK_DIR_ENTRIES_PER_PAGE];
-}
-
-static void
-directory_walk_end(DirectoryWalk *w)
-{
-    if (BufferIsValid(w->buf))
-        UnlockReleaseBuffer(w->buf);
-    w->buf = InvalidBuffer;
-    w->held = InvalidBlockNumber;
-}
-
-/* The hashes' BucketRefs at dir_bits, in bucket order (the order their postings lie in). */
-static BucketRef *
-bucket_refs(const int32 *hashes, uint32 nhashes, uint32 dir_bits)
-{
-    BucketRef  *refs = palloc(sizeof(BucketRef) * Max(nhashes, 1));
-
+    if (n == 0)
+        return true;
     for (uint32 i = 0; i < nhashes; i++)
     {
-        refs[i].bucket = landmark_bucket(hashes[i], dir_bits);
-        refs[i].hash_index = i;
+        uint32      slot = chain_filter_slot(hashes[i]);
+
+        filter[slot / 8] |= (uint8) (1 << (slot % 8));
     }
-    qsort(refs, nhashes, sizeof(BucketRef), compare_bucket_refs);
-    return refs;
-}
-
-/*
- * The first posting and the posting count of each hash's bucket (entries a shard
- * kept for its coordinator are not read again). Returns the hashes in bucket
- * order, which is also the order of their postings.
- */
-static BucketRef *
-read_directory(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
-               uint64 *starts, uint64 *estimates)
-{
-    BucketRef  *refs = bucket_refs(hashes, nhashes, meta->dir_bits);
-    DirectoryWalk walk = {index, meta, InvalidBlockNumber, InvalidBuffer, NULL};
-
-    for (uint32 k = 0; k < nhashes; k++)
+    list = palloc_extended(n * sizeof(ChainPosting), MCXT_ALLOC_HUGE);
+    for (Size k = 0; k < n; k++)
     {
-        uint32      i = refs[k].hash_index;
-        const DirectoryEntry *kept = directory_cache_find(index, meta, hashes[i]);
+        const LandmarkPosting *p = &postings[k];
+        uint32      slot = chain_filter_slot(p->hash);
+        uint32      lo = 0;
+        uint32      hi = nhashes;
 
-        if (kept != NULL)
-        {
-            starts[i] = kept->start;
-            estimates[i] = kept->count;
+        if (!(filter[slot / 8] & (1 << (slot % 8))) || !BlockNumberIsValid(p->block))
             continue;
+        while (lo < hi)
+        {
+            uint32      mid = (lo + hi) / 2;
+
+            if (hashes[mid] < p->hash)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
-        starts[i] = directory_walk_entry(&walk, refs[k].bucket);
-        estimates[i] = directory_walk_entry(&walk, (uint64) refs[k].bucket + 1) - starts[i];
+        if (lo >= nhashes || hashes[lo] != p->hash)
+            continue;
+        list[kept].hash_index = lo;
+        list[kept].row = landmark_posting_row(p);
+        list[kept].frame = landmark_posting_frame(p);
+        estimates[lo]++;
+        kept++;
     }
-    directory_walk_end(&walk);
-    return refs;
+    pfree(postings);
+    qsort(list, kept, sizeof(ChainPosting), compare_chain_postings);
+    *out = list;
+    *nout = kept;
+    return true;
 }
 
 /*
- * What the directory says each hash costs, in buckets of `bits` bits when that
- * is coarser than the index's own (a coarse bucket is a run of fine ones: bucket
- * numbers are the top bits of the same mix), else in its own. Counts the packed
- * postings only, as the search's plan does. Returns the bits the counts are at.
- * Shards of a catalogue answer a coordinator at the bits of the coarsest shard,
- * so that their counts add up to those of one index with that directory. The
- * entries read are kept for the next index vote (directory_cache); keep_going
- * adds to those of the previous call instead of starting afresh.
+ * Exact postings per hash, over every run and chain. The plan and the
+ * coordinator of a sharded catalogue count with these, so a catalogue is
+ * planned the same whatever state its index is in (pending, in several runs,
+ * merged) and shards' counts add up to one index's. The bits argument is kept
+ * for the shard protocol: the counts are per hash (32 bits).
  */
 uint32
 landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits, bool keep_going,
                       uint64 *estimates)
 {
-    LandmarkMetaData meta;
-    uint32      shift;
-    BucketRef  *refs;
-    DirectoryWalk walk = {index, &meta, InvalidBlockNumber, InvalidBuffer, NULL};
-
-    landmark_read_meta(index, &meta);
-    bits = Min(bits, meta.dir_bits);
-    shift = meta.dir_bits - bits;
-    /* At the index's own bits an estimate is what the vote reads too: keep it for the vote. */
-    if (!keep_going)
-        directory_cache_reset(index, meta.dir_bits);
-    refs = bucket_refs(hashes, nhashes, bits);
-    for (uint32 k = 0; k < nhashes; k++)
+    for (int attempt = 0;; attempt++)
     {
-        uint32      i = refs[k].hash_index;
-        uint64      start;
-        uint64      end;
+        LandmarkMetaData meta;
+        LandmarkListRef *refs;
+        ChainPosting *chain;
+        Size        nchain;
+        bool        ok;
 
-        if (k % 256 == 0)
+        landmark_read_meta(index, &meta);
+        memset(estimates, 0, sizeof(uint64) * nhashes);
+        refs = palloc(sizeof(LandmarkListRef) * Max((Size) nhashes * meta.nruns, 1));
+        ok = lookup_runs(index, &meta, hashes, nhashes, estimates, refs) &&
+            read_chains(index, &meta, hashes, nhashes, estimates, &chain, &nchain);
+        pfree(refs);
+        if (ok)
         {
-            /* Not while a directory page is locked: interrupts wait for the lock anyway. */
-            directory_walk_end(&walk);
-            CHECK_FOR_INTERRUPTS();
+            if (chain)
+                pfree(chain);
+            return 32;
         }
-        start = directory_walk_entry(&walk, (uint64) refs[k].bucket << shift);
-        end = directory_walk_entry(&walk, ((uint64) refs[k].bucket + 1) << shift);
-        estimates[i] = end - start;
-        if (shift == 0)
-            directory_cache_add(hashes[i], start, end - start);
+        if (attempt >= 8)
+            landmark_page_corrupted(index, LANDMARK_META_BLKNO, "run list");
     }
-    directory_walk_end(&walk);
-    pfree(refs);
-    return bits;
 }
 
-/* The vote: plan with the directory's counts, read the planned hashes' postings, rank. */
+/*
+ * One attempt at the vote: plan with the exact counts, read the planned hashes'
+ * postings from every run and chain, hash by hash, rank. False when a merge
+ * reused a page the attempt needed (the caller starts again).
+ */
+static bool
+vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
+{
+    LandmarkMetaData meta;
+    AfpStatus   status;
+    const int32 *hashes;
+    uint32      nhashes;
+    uint64     *estimates;
+    LandmarkListRef *refs;
+    ChainPosting *chain = NULL;
+    Size        nchain = 0;
+    const uint32 *order;
+    uint32      nplanned;
+    uint64     *rows = NULL;
+    uint32     *frames = NULL;
+    uint64      room = 0;
+    Size        c = 0;
+    bool        ok = true;
+    uint32     *planned_sorted;
+
+    landmark_read_meta(index, &meta);
+    so->search = afp_core_search_new(&query->header, (uint64) afp_index_max_postings,
+                                     (uint32) afp_index_min_votes, &status);
+    if (so->search == NULL)
+        afp_raise(&status);
+    nhashes = afp_core_search_hashes(so->search, &hashes);
+    estimates = palloc0(sizeof(uint64) * Max(nhashes, 1));
+    refs = palloc(sizeof(LandmarkListRef) * Max((Size) nhashes * meta.nruns, 1));
+    if (!lookup_runs(index, &meta, hashes, nhashes, estimates, refs) ||
+        !read_chains(index, &meta, hashes, nhashes, estimates, &chain, &nchain))
+    {
+        pfree(estimates);
+        pfree(refs);
+        return false;
+    }
+    if (!afp_core_search_plan(so->search, estimates, &order, &nplanned, &status))
+        afp_raise(&status);
+
+    /* Hash by hash (a hash's postings must reach the vote together), in hash order. */
+    planned_sorted = palloc(sizeof(uint32) * Max(nplanned, 1));
+    memcpy(planned_sorted, order, sizeof(uint32) * nplanned);
+    qsort(planned_sorted, nplanned, sizeof(uint32), compare_bucket_order_u32);
+    for (uint32 r = 0; r < meta.nruns; r++)
+        for (uint32 k = 0; k < nplanned; k++)
+            room = Max(room, refs[(Size) r * nhashes + planned_sorted[k]].count);
+    if (nchain > 0)
+        room = Max(room, 1);
+    if (room > 0)
+    {
+        rows = palloc_extended(sizeof(uint64) * room, MCXT_ALLOC_HUGE);
+        frames = palloc_extended(sizeof(uint32) * room, MCXT_ALLOC_HUGE);
+    }
+    {
+        LandmarkRunReader *readers = palloc(sizeof(LandmarkRunReader) * Max(meta.nruns, 1));
+
+        for (uint32 r = 0; r < meta.nruns; r++)
+            landmark_run_reader_begin(&readers[r], index, &meta.runs[r]);
+        for (uint32 k = 0; k < nplanned && ok; k++)
+        {
+            uint32      i = planned_sorted[k];
+
+            if (k % 64 == 63)
+                CHECK_FOR_INTERRUPTS();
+            for (uint32 r = 0; r < meta.nruns; r++)
+            {
+                const LandmarkListRef *ref = &refs[(Size) r * nhashes + i];
+                uint32      got;
+
+                if (ref->count == 0)
+                    continue;
+                got = landmark_run_read_list(&readers[r], ref, rows, frames);
+                if (readers[r].stale)
+                {
+                    ok = false;
+                    break;
+                }
+                if (got > 0 && !afp_core_search_add(so->search, i, rows, frames, got, &status))
+                    afp_raise(&status);
+            }
+            /* the chains' postings of this hash, after its runs' */
+            while (ok && c < nchain && chain[c].hash_index < i)
+                c++;
+            while (ok && c < nchain && chain[c].hash_index == i)
+            {
+                rows[0] = chain[c].row;
+                frames[0] = chain[c].frame;
+                if (!afp_core_search_add(so->search, i, rows, frames, 1, &status))
+                    afp_raise(&status);
+                c++;
+            }
+        }
+        for (uint32 r = 0; r < meta.nruns; r++)
+            landmark_run_reader_end(&readers[r]);
+        pfree(readers);
+    }
+    if (ok)
+    {
+        if (!afp_core_search_rank(so->search, &so->ranked, &so->nranked, &status))
+            afp_raise(&status);
+        elog(DEBUG1, "afp_landmark \"%s\": %u of %u query hashes planned, %llu postings read in %u runs and %zu chain postings, %u rows ranked",
+             RelationGetRelationName(index), nplanned, nhashes,
+             (unsigned long long) afp_core_search_postings_read(so->search), meta.nruns, nchain, so->nranked);
+    }
+    pfree(estimates);
+    pfree(refs);
+    pfree(planned_sorted);
+    if (chain)
+        pfree(chain);
+    if (rows)
+    {
+        pfree(rows);
+        pfree(frames);
+    }
+    return ok;
+}
+
+/* The vote, started again when a concurrent merge reused a page it was reading. */
 static void
 vote(IndexScanDesc scan, LandmarkScanOpaque so)
 {
     Relation    index = scan->indexRelation;
     ScanKey     key = &scan->orderByData[0];
     AfpDatum   *query;
-    LandmarkMetaData meta;
-    AfpStatus   status;
-    const int32 *hashes;
-    uint32      nhashes;
-    uint64     *estimates;
-    uint64     *starts;
-    const uint32 *order;
-    uint32      nplanned;
-    PostingBatch batch = {0};
-    PageCursor  cursor = {InvalidBuffer, InvalidBlockNumber};
-    BucketRef  *by_bucket;
-    bool       *planned;
 
     so->voted = true;
     if (scan->numberOfOrderBys < 1 || (key->sk_flags & SK_ISNULL))
@@ -443,52 +400,12 @@ vote(IndexScanDesc scan, LandmarkScanOpaque so)
     query = afp_detoast(key->sk_argument);
     /* The plan sorts and looks up every query hash: a crafted 1 M-hash query cost 4.4 s. */
     afp_check_query_landmarks(query);
-    landmark_read_meta(index, &meta);
-
-    so->search = afp_core_search_new(&query->header, (uint64) afp_index_max_postings,
-                                     (uint32) afp_index_min_votes, &status);
-    if (so->search == NULL)
-        afp_raise(&status);
-    nhashes = afp_core_search_hashes(so->search, &hashes);
-    estimates = palloc(sizeof(uint64) * Max(nhashes, 1));
-    starts = palloc(sizeof(uint64) * Max(nhashes, 1));
-    by_bucket = read_directory(index, &meta, hashes, nhashes, starts, estimates);
-    if (!afp_core_search_plan(so->search, estimates, &order, &nplanned, &status))
-        afp_raise(&status);
-    /* The planned hashes in directory order, where neighbours share pages (the vote does not depend on the order). */
-    planned = palloc0(sizeof(bool) * Max(nhashes, 1));
-    for (uint32 k = 0; k < nplanned; k++)
-        planned[order[k]] = true;
-    for (uint32 k = 0; k < nhashes; k++)
+    for (int attempt = 0; !vote_once(scan->indexRelation, so, query); attempt++)
     {
-        uint32      i = by_bucket[k].hash_index;
-
-        if (k % 64 == 0)
-            CHECK_FOR_INTERRUPTS();
-        if (!planned[i] || estimates[i] == 0)
-            continue;
-        read_packed(index, &meta, hashes[i], starts[i], estimates[i], &batch, &cursor);
-        if (batch.n > 0 &&
-            !afp_core_search_add(so->search, i, batch.rows, batch.frames, batch.n, &status))
-            afp_raise(&status);
-    }
-    if (BufferIsValid(cursor.buf))
-        ReleaseBuffer(cursor.buf);
-    pfree(by_bucket);
-    pfree(planned);
-    read_pending(index, meta.pending_head, so->search, &batch);
-    if (!afp_core_search_rank(so->search, &so->ranked, &so->nranked, &status))
-        afp_raise(&status);
-    elog(DEBUG1, "afp_landmark \"%s\": %u of %u query hashes planned, %llu postings read, %u rows ranked",
-         RelationGetRelationName(index), nplanned, nhashes,
-         (unsigned long long) afp_core_search_postings_read(so->search), so->nranked);
-    pfree(estimates);
-    pfree(starts);
-    if (batch.rows)
-    {
-        pfree(batch.rows);
-        pfree(batch.frames);
-        pfree(batch.hash_index);
+        release_search(so);
+        if (attempt >= 8)
+            landmark_page_corrupted(index, LANDMARK_META_BLKNO, "run list");
+        CHECK_FOR_INTERRUPTS();
     }
     if ((Pointer) query != DatumGetPointer(key->sk_argument))
         pfree(query);

@@ -9,9 +9,9 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 
-/* Formats an empty page of the given kind. */
+/* Formats an empty page of the given kind, belonging to a run or chain of that generation. */
 void
-landmark_init_page(Page page, uint16 kind)
+landmark_init_page(Page page, uint16 kind, uint32 generation)
 {
     LandmarkPageOpaque opaque;
 
@@ -20,6 +20,50 @@ landmark_init_page(Page page, uint16 kind)
     opaque->next = InvalidBlockNumber;
     opaque->kind = kind;
     opaque->unused = 0;
+    opaque->generation = generation;
+}
+
+/* Reports a damaged page (XX002), naming its block. */
+void
+landmark_page_corrupted(Relation index, BlockNumber blkno, const char *what)
+{
+    ereport(ERROR,
+            (errcode(ERRCODE_INDEX_CORRUPTED),
+             errmsg("afp_landmark index \"%s\" has a damaged %s at block %u",
+                    RelationGetRelationName(index), what, blkno),
+             errhint("REINDEX INDEX %s;", quote_identifier(RelationGetRelationName(index)))));
+}
+
+/* Checks a copy of the meta page: an afp_landmark index of this layout, with sane lists. */
+void
+landmark_check_meta(Relation index, const LandmarkMetaData *meta)
+{
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+    if (meta->magic != LANDMARK_MAGIC)
+        ereport(ERROR,
+                (errcode(ERRCODE_INDEX_CORRUPTED),
+                 errmsg("index \"%s\" is not an afp_landmark index", RelationGetRelationName(index)),
+                 errhint("REINDEX INDEX %s;", quote_identifier(RelationGetRelationName(index)))));
+    if (meta->version != LANDMARK_VERSION)
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("afp_landmark index \"%s\" has layout version %u, this build reads version %u",
+                        RelationGetRelationName(index), meta->version, LANDMARK_VERSION),
+                 errdetail("afp 0.6.0 stores postings in compressed runs; indexes built before it must be rebuilt."),
+                 errhint("REINDEX INDEX %s;", quote_identifier(RelationGetRelationName(index)))));
+    if (meta->nruns > LANDMARK_MAX_RUNS)
+        landmark_page_corrupted(index, LANDMARK_META_BLKNO, "meta page");
+    for (uint32 i = 0; i < meta->nruns; i++)
+    {
+        const LandmarkRun *run = &meta->runs[i];
+
+        if (run->dir_bits < LANDMARK_MIN_DIR_BITS || run->dir_bits > LANDMARK_MAX_DIR_BITS ||
+            run->dir_start == LANDMARK_META_BLKNO || run->dir_start > nblocks ||
+            run->dir_pages > nblocks - run->dir_start ||
+            (uint64) run->dir_pages * LANDMARK_DIR_ENTRIES_PER_PAGE < ((uint64) 1 << run->dir_bits))
+            landmark_page_corrupted(index, LANDMARK_META_BLKNO, "meta page");
+    }
 }
 
 /* Copies the meta page, checking that the relation is an afp_landmark index of this version. */
@@ -31,18 +75,23 @@ landmark_read_meta(Relation index, LandmarkMetaData *meta)
 
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     page = BufferGetPage(buf);
-    memcpy(meta, LandmarkPageGetMeta(page), sizeof(LandmarkMetaData));
+    if (!landmark_page_is_valid(page, LANDMARK_PAGE_META) ||
+        landmark_page_bytes(page) < offsetof(LandmarkMetaData, version) + sizeof(uint32))
+    {
+        UnlockReleaseBuffer(buf);
+        landmark_page_corrupted(index, LANDMARK_META_BLKNO, "meta page");
+    }
+    memset(meta, 0, sizeof(LandmarkMetaData));
+    memcpy(meta, LandmarkPageGetMeta(page), Min(sizeof(LandmarkMetaData), landmark_page_bytes(page)));
     UnlockReleaseBuffer(buf);
-    if (meta->magic != LANDMARK_MAGIC)
-        ereport(ERROR,
-                (errcode(ERRCODE_INDEX_CORRUPTED),
-                 errmsg("index \"%s\" is not an afp_landmark index", RelationGetRelationName(index))));
-    if (meta->version != LANDMARK_VERSION)
-        ereport(ERROR,
-                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                 errmsg("afp_landmark index \"%s\" has layout version %u, this build reads version %u",
-                        RelationGetRelationName(index), meta->version, LANDMARK_VERSION),
-                 errhint("REINDEX INDEX %s;", quote_identifier(RelationGetRelationName(index)))));
+    landmark_check_meta(index, meta);
+}
+
+/* Bytes of postings in the chains (pending and merging). */
+uint64
+landmark_chain_bytes(const LandmarkMetaData *meta)
+{
+    return (meta->pending.postings + meta->sealed.postings) * sizeof(LandmarkPosting);
 }
 
 /* Fills one posting of a row. */
@@ -115,12 +164,20 @@ append_items(Relation index, Buffer metabuf, bool pending, const char *items, Si
         state = GenericXLogStart(index);
         metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
         meta = LandmarkPageGetMeta(metapage);
-        head = pending ? &meta->pending_head : &meta->rows_head;
-        tail = pending ? &meta->pending_tail : &meta->rows_tail;
+        head = pending ? &meta->pending.head : &meta->rows_head;
+        tail = pending ? &meta->pending.tail : &meta->rows_tail;
         if (BlockNumberIsValid(*tail))
         {
+            if (*tail == LANDMARK_META_BLKNO || *tail >= RelationGetNumberOfBlocks(index))
+                landmark_page_corrupted(index, *tail, pending ? "pending page" : "row page");
             tailbuf = ReadBuffer(index, *tail);
             LockBuffer(tailbuf, BUFFER_LOCK_EXCLUSIVE);
+            if (!landmark_page_is_valid(BufferGetPage(tailbuf), kind))
+            {
+                GenericXLogAbort(state);
+                UnlockReleaseBuffer(tailbuf);
+                landmark_page_corrupted(index, *tail, pending ? "pending page" : "row page");
+            }
             target = GenericXLogRegisterBuffer(state, tailbuf, 0);
             have = landmark_page_items(target, item_size);
         }
@@ -128,14 +185,19 @@ append_items(Relation index, Buffer metabuf, bool pending, const char *items, Si
         {
             Page        fresh;
 
+            /* A new pending chain gets a generation of its own (see landmark.h). */
+            if (pending && !BlockNumberIsValid(*tail))
+                meta->pending.generation = meta->next_generation++;
             newbuf = landmark_new_buffer(index);
             fresh = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
-            landmark_init_page(fresh, kind);
+            landmark_init_page(fresh, kind, pending ? meta->pending.generation : 0);
             if (target != NULL)
                 LandmarkPageGetOpaque(target)->next = BufferGetBlockNumber(newbuf);
             else
                 *head = BufferGetBlockNumber(newbuf);
             *tail = BufferGetBlockNumber(newbuf);
+            if (pending)
+                meta->pending.pages++;
             target = fresh;
             have = 0;
         }
@@ -143,7 +205,7 @@ append_items(Relation index, Buffer metabuf, bool pending, const char *items, Si
         memcpy(PageGetContents(target) + (Size) have * item_size, items, (Size) k * item_size);
         ((PageHeader) target)->pd_lower += (LocationIndex) (k * item_size);
         if (pending)
-            meta->pending_postings += k;
+            meta->pending.postings += k;
         else
             meta->rows += k;
         GenericXLogFinish(state);
@@ -169,6 +231,7 @@ landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid)
     LandmarkPosting *postings;
     LandmarkRow row;
     Buffer      metabuf;
+    uint64      pending_bytes;
 
     landmark_check_fingerprint(index, fp);
     postings = palloc(sizeof(LandmarkPosting) * Max(fp->header.count, 1));
@@ -182,21 +245,11 @@ landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid)
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
     append_items(index, metabuf, false, (const char *) &row, sizeof(row), 1);
     append_items(index, metabuf, true, (const char *) postings, sizeof(LandmarkPosting), fp->header.count);
+    pending_bytes = LandmarkPageGetMeta(BufferGetPage(metabuf))->pending.postings * sizeof(LandmarkPosting);
     UnlockReleaseBuffer(metabuf);
     pfree(postings);
-}
-
-/* Directory entry `entry`: the ordinal of the first posting of that bucket. */
-uint64
-landmark_directory_entry(Relation index, const LandmarkMetaData *meta, uint32 entry)
-{
-    Buffer      buf = ReadBuffer(index, meta->dir_start + entry / LANDMARK_DIR_ENTRIES_PER_PAGE);
-    uint64      value;
-
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    value = ((const uint64 *) PageGetContents(BufferGetPage(buf)))[entry % LANDMARK_DIR_ENTRIES_PER_PAGE];
-    UnlockReleaseBuffer(buf);
-    return value;
+    /* Past the pending limit, this insert folds the pending postings into a run (landmarkmerge.c). */
+    landmark_merge_if_due(index, pending_bytes);
 }
 
 void
@@ -249,9 +302,16 @@ landmark_collect_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback
         uint32      n;
 
         vacuum_delay_point();
+        if (blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(index))
+            landmark_page_corrupted(index, blkno, "row page");
         buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         page = BufferGetPage(buf);
+        if (!landmark_page_is_valid(page, LANDMARK_PAGE_ROWS))
+        {
+            UnlockReleaseBuffer(buf);
+            landmark_page_corrupted(index, blkno, "row page");
+        }
         rows = (const LandmarkRow *) PageGetContents(page);
         n = landmark_page_items(page, sizeof(LandmarkRow));
         for (uint32 k = 0; k < n; k++)

@@ -122,6 +122,14 @@ _PG_init(void)
                             50000, 1000, 100000000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
+    DefineCustomIntVariable("afp.index_pending_limit",
+                            "Pending postings an afp_landmark index keeps before an insert merges them into a run.",
+                            "Every scan reads the pending postings whole, so a small limit keeps scans fast; an "
+                            "index's pending_limit option overrides it. VACUUM merges them too.",
+                            &afp_index_pending_limit,
+                            256, 64, MAX_KILOBYTES,
+                            PGC_USERSET, GUC_UNIT_KB,
+                            NULL, NULL, NULL);
     DefineCustomIntVariable("afp.index_min_votes",
                             "Aligned hashes a row needs in an afp_landmark index scan to be returned.",
                             NULL,

@@ -1,0 +1,498 @@
+/*
+ * landmarkmerge.c — merging in an afp_landmark index: the pending postings and
+ * some or all runs become one new run, online.
+ *
+ * Who merges:
+ *   an insert that leaves more than the pending limit (afp.index_pending_limit,
+ *     or the index's pending_limit option) in the pending chain: the chain and
+ *     the newest runs of comparable size (size-tiered, as an LSM tree), if no
+ *     other merge is running (it does not wait);
+ *   VACUUM: everything into one run, leaving out the postings of dead rows
+ *     (ambulkdelete) or just folding (amvacuumcleanup): autovacuum keeps an
+ *     ingested index in the shape a fresh build has;
+ *   afp_index_merge(index): everything, now.
+ *
+ * How (one merge at a time, under a heavyweight lock on the meta page, as GIN's
+ * pending-list cleanup):
+ *   1. meta page, one WAL record: the pending chain is sealed (inserts start a
+ *      new one), the output gets a generation, recorded as `merging`;
+ *   2. the sealed chain is sorted in memory and merged with the input runs,
+ *      read in key order, into a run written on free pages through generic WAL;
+ *      no buffer lock is held across pages, readers and writers go on;
+ *   3. meta page, one WAL record: the run replaces its inputs, the sealed chain
+ *      is dropped, `merging` cleared;
+ *   4. the inputs' pages go to the free space map.
+ * A crash or error before 3 leaves the index as it was, plus pages of a run no
+ * one lists; the next merge sees `merging` set and frees them. A scan that read
+ * the meta page before 3 may meet a page reused after 4: every page carries its
+ * run's generation, and the scan starts again (landmarkscan.c).
+ */
+#include "landmark.h"
+
+#include "access/table.h"
+#include "access/xlog.h"
+#include "catalog/index.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "commands/progress.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+PG_FUNCTION_INFO_V1(afp_index_merge);
+
+/* An insert's merge takes the newest runs while each is at most this many times what it has gathered. */
+#define LANDMARK_MERGE_FACTOR   4
+/* ... and gathers at most this many postings (~150 h of audio): larger merges are VACUUM's. */
+#define LANDMARK_INSERT_MERGE_MAX ((uint64) 32 * 1000 * 1000)
+
+int         afp_index_pending_limit = 256;  /* kB */
+
+/* The pending limit of an index, in bytes: its pending_limit option, else the setting. */
+Size
+landmark_pending_limit(Relation index)
+{
+    LandmarkOptions *opts = (LandmarkOptions *) index->rd_options;
+    int         kb = opts != NULL && opts->pending_limit >= 0 ? opts->pending_limit : afp_index_pending_limit;
+
+    return (Size) kb * 1024;
+}
+
+/*
+ * Takes (or releases) the merge lock in share mode: no merge frees pages while
+ * a reader that must see every run whole (check, stats) holds it. A standby
+ * cannot take it; there, replay is the only writer and the readers' page checks
+ * report a page reused under them.
+ */
+void
+landmark_merge_lock(Relation index, bool take)
+{
+    if (RecoveryInProgress())
+        return;
+    if (take)
+        LockPage(index, LANDMARK_META_BLKNO, ShareLock);
+    else
+        UnlockPage(index, LANDMARK_META_BLKNO, ShareLock);
+}
+
+void
+landmark_merge_if_due(Relation index, uint64 pending_bytes)
+{
+    if (pending_bytes >= landmark_pending_limit(index) && !RecoveryInProgress())
+        landmark_merge(index, false, false, NULL, NULL);
+}
+
+/*
+ * Reads a chain's live postings (appended to *out), checking each page is the
+ * chain's; *stale when one is not (the chain was merged and its pages reused).
+ * With pages, records the blocks read.
+ */
+void
+landmark_read_chain(Relation index, const LandmarkChain *chain, LandmarkPosting **out, Size *n, Size *capacity,
+                    bool *stale, BlockNumber **pages, Size *npages)
+{
+    BlockNumber blkno = chain->head;
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+    BlockNumber seen = 0;
+
+    *stale = false;
+    while (BlockNumberIsValid(blkno))
+    {
+        Buffer      buf;
+        Page        page;
+        uint32      k;
+        BlockNumber next;
+
+        CHECK_FOR_INTERRUPTS();
+        if (blkno == LANDMARK_META_BLKNO || blkno >= nblocks || ++seen > nblocks)
+        {
+            *stale = true;
+            return;
+        }
+        buf = ReadBuffer(index, blkno);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        if (!landmark_page_is_valid(page, LANDMARK_PAGE_PENDING) ||
+            LandmarkPageGetOpaque(page)->generation != chain->generation)
+        {
+            UnlockReleaseBuffer(buf);
+            *stale = true;
+            return;
+        }
+        k = landmark_page_items(page, sizeof(LandmarkPosting));
+        if (*n + k > *capacity)
+        {
+            *capacity = Max(*n + k, Max(*capacity * 2, 1024));
+            *out = *out == NULL ? palloc_extended(*capacity * sizeof(LandmarkPosting), MCXT_ALLOC_HUGE)
+                : repalloc_huge(*out, *capacity * sizeof(LandmarkPosting));
+        }
+        memcpy(*out + *n, PageGetContents(page), (Size) k * sizeof(LandmarkPosting));
+        *n += k;
+        next = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+        if (pages != NULL)
+        {
+            if (*npages % 1024 == 0)
+                *pages = *pages == NULL ? palloc(1024 * sizeof(BlockNumber))
+                    : repalloc(*pages, (*npages + 1024) * sizeof(BlockNumber));
+            (*pages)[(*npages)++] = blkno;
+        }
+        if (blkno == chain->tail)
+            break;
+        blkno = next;
+    }
+}
+
+static int
+compare_keys(const void *a, const void *b)
+{
+    return landmark_key_cmp((const LandmarkKey *) a, (const LandmarkKey *) b);
+}
+
+/* Whether a generation belongs to something the meta page lists (or to something newer). */
+static bool
+generation_is_live(const LandmarkMetaData *meta, uint32 g, bool count_merging)
+{
+    if (g == 0 || g >= meta->next_generation || g == meta->pending.generation || g == meta->sealed.generation)
+        return true;
+    if (count_merging && g == meta->merging)
+        return true;
+    for (uint32 i = 0; i < meta->nruns; i++)
+        if (meta->runs[i].generation == g)
+            return true;
+    return false;
+}
+
+/*
+ * Gives the free space map the pages of runs and chains no one lists: those of
+ * a merge that died before installing its run. Runs under the merge lock, so no
+ * merge is writing. New (all-zero) pages are left alone: an insert may have just
+ * added one and not yet formatted it.
+ */
+static void
+free_orphans(Relation index, const LandmarkMetaData *meta)
+{
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+    for (BlockNumber blkno = LANDMARK_META_BLKNO + 1; blkno < nblocks; blkno++)
+    {
+        Buffer      buf = ReadBuffer(index, blkno);
+        Page        page;
+        bool        orphan = false;
+
+        if (blkno % 256 == 0)
+            CHECK_FOR_INTERRUPTS();
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        if (!PageIsNew(page))
+        {
+            if (!landmark_page_is_valid(page, 0))
+                orphan = true;
+            else
+            {
+                uint16      kind = LandmarkPageGetOpaque(page)->kind;
+
+                orphan = (kind == LANDMARK_PAGE_DATA || kind == LANDMARK_PAGE_DIRECTORY ||
+                          kind == LANDMARK_PAGE_PENDING) &&
+                    !generation_is_live(meta, LandmarkPageGetOpaque(page)->generation, false);
+            }
+        }
+        UnlockReleaseBuffer(buf);
+        if (orphan)
+            RecordFreeIndexPage(index, blkno);
+    }
+    IndexFreeSpaceMapVacuum(index);
+}
+
+/* Gives a run's pages (data chain and directory) to the free space map. */
+static void
+free_run(Relation index, const LandmarkRun *run)
+{
+    BlockNumber blkno = run->data_head;
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+    BlockNumber seen = 0;
+
+    while (BlockNumberIsValid(blkno) && blkno != LANDMARK_META_BLKNO && blkno < nblocks && seen++ < run->data_pages)
+    {
+        Buffer      buf = ReadBuffer(index, blkno);
+        BlockNumber next = InvalidBlockNumber;
+        Page        page;
+
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        if (landmark_page_is_valid(page, LANDMARK_PAGE_DATA) &&
+            LandmarkPageGetOpaque(page)->generation == run->generation)
+            next = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+        RecordFreeIndexPage(index, blkno);
+        blkno = next;
+    }
+    for (BlockNumber i = 0; i < run->dir_pages; i++)
+        RecordFreeIndexPage(index, run->dir_start + i);
+}
+
+/* One input of the merge: a run read in order, or the sorted chain. */
+typedef struct MergeInput
+{
+    LandmarkRunIterator *it;    /* NULL for the chain */
+    LandmarkKey *keys;          /* the chain's */
+    Size        nkeys;
+    Size        pos;
+    LandmarkKey head;
+    bool        live;
+} MergeInput;
+
+static void
+input_advance(MergeInput *in)
+{
+    if (in->it != NULL)
+        in->live = landmark_run_iterator_next(in->it, &in->head);
+    else if (in->pos < in->nkeys)
+    {
+        in->head = in->keys[in->pos++];
+        in->live = true;
+    }
+    else
+        in->live = false;
+}
+
+static void
+update_meta(Relation index, Buffer metabuf, const LandmarkMetaData *meta)
+{
+    GenericXLogState *state = GenericXLogStart(index);
+    Page        page = GenericXLogRegisterBuffer(state, metabuf, 0);
+
+    memcpy(LandmarkPageGetMeta(page), meta, sizeof(LandmarkMetaData));
+    ((PageHeader) page)->pd_lower =
+        (LocationIndex) (PageGetContents(page) + sizeof(LandmarkMetaData) - (char *) page);
+    GenericXLogFinish(state);
+}
+
+/*
+ * Merges the pending postings and runs into one run: all runs (everything), or
+ * the newest of comparable size. Postings of rows in `dead` are left out. With
+ * wait, waits for a merge already running; else returns false at once when one
+ * is. *merged, when given, is set to the postings written.
+ */
+bool
+landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds *dead, uint64 *merged)
+{
+    Buffer      metabuf;
+    LandmarkMetaData meta;
+    uint32      first_input;
+    uint32      generation;
+    LandmarkChain sealed;
+    bool        died;
+    LandmarkPosting *chain = NULL;
+    Size        nchain = 0;
+    Size        chain_capacity = 0;
+    BlockNumber *chain_pages = NULL;
+    Size        nchain_pages = 0;
+    bool        stale;
+    MergeInput *inputs;
+    uint32      ninputs = 0;
+    uint64      total;
+    LandmarkRunWriter *writer;
+    LandmarkRun out;
+    LandmarkRun freed[LANDMARK_MAX_RUNS];
+    uint32      nfreed = 0;
+    LandmarkKey *keys;
+    Size        nkeys = 0;
+
+    if (merged)
+        *merged = 0;
+    if (wait)
+        LockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
+    else if (!ConditionalLockPage(index, LANDMARK_META_BLKNO, ExclusiveLock))
+        return false;
+
+    /* 1. Seal the pending chain and choose the inputs. */
+    metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    memcpy(&meta, LandmarkPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
+    landmark_check_meta(index, &meta);
+    died = meta.merging != 0;
+    if (meta.sealed.postings == 0 && !BlockNumberIsValid(meta.sealed.head))
+    {
+        meta.sealed = meta.pending;
+        memset(&meta.pending, 0, sizeof(meta.pending));
+        meta.pending.head = meta.pending.tail = InvalidBlockNumber;
+    }
+    first_input = meta.nruns;
+    if (everything)
+        first_input = 0;
+    else
+    {
+        uint64      gathered = meta.sealed.postings;
+
+        while (first_input > 0 &&
+               (meta.runs[first_input - 1].postings <= LANDMARK_MERGE_FACTOR * Max(gathered, 1) ||
+                meta.nruns - first_input + 1 >= LANDMARK_MAX_RUNS - 1) &&
+               (gathered + meta.runs[first_input - 1].postings <= LANDMARK_INSERT_MERGE_MAX ||
+                meta.nruns >= LANDMARK_MAX_RUNS - 1))
+        {
+            first_input--;
+            gathered += meta.runs[first_input].postings;
+        }
+    }
+    /* Nothing to gain: no chain, at most one run, nothing to remove. */
+    if (!BlockNumberIsValid(meta.sealed.head) && meta.nruns - first_input <= 1 &&
+        (dead == NULL || dead->n == 0 || meta.nruns == 0))
+    {
+        if (died)
+        {
+            meta.merging = 0;
+            update_meta(index, metabuf, &meta);
+        }
+        UnlockReleaseBuffer(metabuf);
+        if (died)
+            free_orphans(index, &meta);
+        UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
+        return true;
+    }
+    total = meta.sealed.postings;
+    for (uint32 i = first_input; i < meta.nruns; i++)
+        total += meta.runs[i].postings;
+    generation = meta.next_generation++;
+    meta.merging = generation;
+    update_meta(index, metabuf, &meta);
+    UnlockReleaseBuffer(metabuf);
+    sealed = meta.sealed;
+    if (died)
+        free_orphans(index, &meta);
+
+    /* 2. The sealed chain, sorted; then every input in key order into the new run. */
+    landmark_read_chain(index, &sealed, &chain, &nchain, &chain_capacity, &stale, &chain_pages, &nchain_pages);
+    if (stale)
+        landmark_page_corrupted(index, sealed.head, "pending chain");
+    keys = palloc_extended(Max(nchain, 1) * sizeof(LandmarkKey), MCXT_ALLOC_HUGE);
+    for (Size i = 0; i < nchain; i++)
+    {
+        uint64      row;
+
+        if (!BlockNumberIsValid(chain[i].block))
+            continue;
+        row = landmark_posting_row(&chain[i]);
+        if (dead != NULL && landmark_row_ids_contain(dead, row))
+            continue;
+        keys[nkeys].mix = landmark_mix(chain[i].hash);
+        keys[nkeys].row = row;
+        keys[nkeys].frame = landmark_posting_frame(&chain[i]);
+        nkeys++;
+    }
+    if (chain)
+        pfree(chain);
+    qsort(keys, nkeys, sizeof(LandmarkKey), compare_keys);
+
+    inputs = palloc0(sizeof(MergeInput) * (meta.nruns - first_input + 1));
+    for (uint32 i = first_input; i < meta.nruns; i++)
+    {
+        inputs[ninputs].it = landmark_run_iterator_begin(index, &meta.runs[i], NULL);
+        input_advance(&inputs[ninputs++]);
+    }
+    inputs[ninputs].keys = keys;
+    inputs[ninputs].nkeys = nkeys;
+    input_advance(&inputs[ninputs++]);
+
+    {
+        LandmarkOptions *opts = (LandmarkOptions *) index->rd_options;
+
+        writer = landmark_run_writer_begin(index, total, generation, false,
+                                           opts != NULL ? opts->directory_bits : 0);
+    }
+    for (uint64 n = 0;; n++)
+    {
+        int         best = -1;
+
+        for (uint32 i = 0; i < ninputs; i++)
+            if (inputs[i].live && (best < 0 || landmark_key_cmp(&inputs[i].head, &inputs[best].head) < 0))
+                best = (int) i;
+        if (best < 0)
+            break;
+        if (dead == NULL || !landmark_row_ids_contain(dead, inputs[best].head.row))
+            landmark_run_writer_add(writer, &inputs[best].head);
+        input_advance(&inputs[best]);
+        if (n % 65536 == 0)
+            CHECK_FOR_INTERRUPTS();
+    }
+    for (uint32 i = 0; i + 1 < ninputs; i++)
+        landmark_run_iterator_end(inputs[i].it);
+    pfree(keys);
+    landmark_run_writer_finish(writer, &out);
+
+    /* 3. Install it: the run replaces its inputs, the sealed chain goes. */
+    metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    memcpy(&meta, LandmarkPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
+    for (uint32 i = first_input; i < meta.nruns; i++)
+        freed[nfreed++] = meta.runs[i];
+    meta.nruns = first_input;
+    if (out.postings > 0)
+        meta.runs[meta.nruns++] = out;
+    else
+        freed[nfreed++] = out;
+    meta.removed_postings = 0;
+    memset(&meta.sealed, 0, sizeof(meta.sealed));
+    meta.sealed.head = meta.sealed.tail = InvalidBlockNumber;
+    meta.merging = 0;
+    meta.merges++;
+    update_meta(index, metabuf, &meta);
+    UnlockReleaseBuffer(metabuf);
+
+    /* 4. The inputs' pages are free; a scan still reading them will notice their reuse. */
+    for (uint32 i = 0; i < nfreed; i++)
+        free_run(index, &freed[i]);
+    for (Size i = 0; i < nchain_pages; i++)
+        RecordFreeIndexPage(index, chain_pages[i]);
+    IndexFreeSpaceMapVacuum(index);
+    if (chain_pages)
+        pfree(chain_pages);
+    pfree(inputs);
+    UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
+    if (merged)
+        *merged = out.postings;
+    return true;
+}
+
+/*
+ * afp_index_merge(index) -> bigint: folds the pending postings and every run of
+ * an afp_landmark index into one run now (VACUUM does the same); returns the
+ * postings of that run. For the table's owner, as VACUUM.
+ */
+Datum
+afp_index_merge(PG_FUNCTION_ARGS)
+{
+    Oid         indexoid = PG_GETARG_OID(0);
+    Oid         heapoid = IndexGetRelation(indexoid, true);
+    Relation    heap;
+    Relation    index;
+    uint64      merged;
+
+    if (!OidIsValid(heapoid))
+        ereport(ERROR,
+                (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                 errmsg("\"%s\" is not an index", get_rel_name(indexoid) ? get_rel_name(indexoid) : "?")));
+    if (RecoveryInProgress())
+        ereport(ERROR,
+                (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+                 errmsg("afp_index_merge() cannot run during recovery"),
+                 errhint("Merge on the primary; standbys follow.")));
+    if (!AFP_CLASS_OWNERCHECK(heapoid, GetUserId()))
+        aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(heapoid)), get_rel_name(heapoid));
+    /* As VACUUM: inserts, selects and other merges' waits go on. */
+    heap = table_open(heapoid, ShareUpdateExclusiveLock);
+    index = index_open(indexoid, RowExclusiveLock);
+    if (index->rd_rel->relam != get_index_am_oid("afp_landmark", false))
+        ereport(ERROR,
+                (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                 errmsg("index \"%s\" is not an afp_landmark index", RelationGetRelationName(index))));
+    landmark_merge(index, true, true, NULL, &merged);
+    index_close(index, RowExclusiveLock);
+    table_close(heap, ShareUpdateExclusiveLock);
+    PG_RETURN_INT64((int64) merged);
+}
