@@ -8,8 +8,8 @@
  *   block 0          meta page (LandmarkMetaData): the list of runs, the chains, counters
  *   runs             up to LANDMARK_MAX_RUNS immutable sorted runs. A run is a byte stream of
  *                    compressed postings on chained data pages, in buckets by the top dir_bits
- *                    bits of a bijective mix of the hash, and a directory (contiguous pages)
- *                    giving each bucket's first byte (block, offset). A bucket starts with a
+ *                    bits of a bijective mix of the hash, and a directory giving each bucket's
+ *                    first byte (block, offset), on pages that map pages list. A bucket starts with a
  *                    header listing its hashes with their exact posting counts and byte lengths,
  *                    then each hash's postings, delta-coded (landmarkrun.c).
  *   pending chain    postings inserted since the last merge, 12 bytes each, unsorted; bounded by
@@ -51,6 +51,7 @@
 #define LANDMARK_PAGE_DIRECTORY 3
 #define LANDMARK_PAGE_ROWS      4
 #define LANDMARK_PAGE_PENDING   5
+#define LANDMARK_PAGE_DIRMAP    6
 
 /*
  * Average postings per directory bucket a run aims for. A bucket's header lists its hashes with
@@ -59,9 +60,15 @@
  * parses past other hashes.
  */
 #define LANDMARK_POSTINGS_PER_BUCKET 32
-/* Directory size bounds, in bits of bucket number (2^24 buckets: a 128 MB directory, from ~540 M postings). */
+/*
+ * Directory size bounds, in bits of bucket number (2^23 buckets: a 64 MB directory, reached at
+ * ~270 M postings, ~1,300 h of audio; larger runs get fuller buckets, whose headers still give
+ * exact counts).
+ */
 #define LANDMARK_MIN_DIR_BITS   4
-#define LANDMARK_MAX_DIR_BITS   24
+#define LANDMARK_MAX_DIR_BITS   23
+/* Map pages of a run's directory: each lists the blocks of up to LANDMARK_DIRMAP_ENTRIES directory pages. */
+#define LANDMARK_DIR_MAPS       5
 /* Runs an index can hold; merges keep far fewer (landmarkmerge.c). */
 #define LANDMARK_MAX_RUNS       24
 
@@ -111,8 +118,8 @@ typedef struct LandmarkRun
 {
     uint32      generation;
     uint32      dir_bits;           /* buckets = 1 << dir_bits */
-    BlockNumber dir_start;          /* dir_pages contiguous directory pages */
-    BlockNumber dir_pages;
+    BlockNumber dir_pages;          /* directory pages, anywhere: the map pages list them */
+    BlockNumber dir_maps[LANDMARK_DIR_MAPS];
     BlockNumber data_head;          /* first data page; the others follow by next */
     BlockNumber data_pages;
     uint64      postings;
@@ -153,6 +160,7 @@ typedef struct LandmarkMetaData
 #define LANDMARK_POSTINGS_PER_PAGE  ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkPosting)))
 #define LANDMARK_DIR_ENTRIES_PER_PAGE ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkDirEntry)))
 #define LANDMARK_ROWS_PER_PAGE      ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkRow)))
+#define LANDMARK_DIRMAP_ENTRIES     ((uint32) (LANDMARK_PAGE_SPACE / sizeof(BlockNumber)))
 
 #define LandmarkPageGetOpaque(page) ((LandmarkPageOpaque) PageGetSpecialPointer(page))
 #define LandmarkPageGetMeta(page)   ((LandmarkMetaData *) PageGetContents(page))
@@ -290,6 +298,7 @@ extern void landmark_page_corrupted(Relation index, BlockNumber blkno, const cha
 extern void landmark_fill_posting(LandmarkPosting *p, int32 hash, ItemPointer tid, uint32 frame);
 extern void landmark_check_fingerprint(Relation index, const AfpDatum *fp);
 extern Buffer landmark_new_buffer(Relation index);
+extern Buffer landmark_take_free_page(Relation index, const LandmarkMetaData *meta);
 extern void landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid);
 extern uint64 landmark_chain_bytes(const LandmarkMetaData *meta);
 
@@ -329,6 +338,7 @@ typedef struct LandmarkRunReader
 {
     Relation    index;
     const LandmarkRun *run;
+    BlockNumber *dir_blocks[LANDMARK_DIR_MAPS];    /* copies of the map pages read so far */
     Buffer      dir_buf;
     BlockNumber dir_blkno;
     Buffer      data_buf;

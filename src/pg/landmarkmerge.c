@@ -198,7 +198,7 @@ free_orphans(Relation index, const LandmarkMetaData *meta)
                 uint16      kind = LandmarkPageGetOpaque(page)->kind;
 
                 orphan = (kind == LANDMARK_PAGE_DATA || kind == LANDMARK_PAGE_DIRECTORY ||
-                          kind == LANDMARK_PAGE_PENDING) &&
+                          kind == LANDMARK_PAGE_DIRMAP || kind == LANDMARK_PAGE_PENDING) &&
                     !generation_is_live(meta, LandmarkPageGetOpaque(page)->generation, false);
             }
         }
@@ -232,8 +232,30 @@ free_run(Relation index, const LandmarkRun *run)
         RecordFreeIndexPage(index, blkno);
         blkno = next;
     }
-    for (BlockNumber i = 0; i < run->dir_pages; i++)
-        RecordFreeIndexPage(index, run->dir_start + i);
+    for (int m = 0; m < LANDMARK_DIR_MAPS; m++)
+    {
+        Buffer      buf;
+        Page        page;
+
+        blkno = run->dir_maps[m];
+        if (!BlockNumberIsValid(blkno) || blkno == LANDMARK_META_BLKNO || blkno >= nblocks)
+            continue;
+        buf = ReadBuffer(index, blkno);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        if (landmark_page_is_valid(page, LANDMARK_PAGE_DIRMAP) &&
+            LandmarkPageGetOpaque(page)->generation == run->generation)
+        {
+            const BlockNumber *dir = (const BlockNumber *) PageGetContents(page);
+            uint32      n = landmark_page_items(page, sizeof(BlockNumber));
+
+            for (uint32 k = 0; k < n; k++)
+                if (dir[k] != LANDMARK_META_BLKNO && dir[k] < nblocks)
+                    RecordFreeIndexPage(index, dir[k]);
+        }
+        UnlockReleaseBuffer(buf);
+        RecordFreeIndexPage(index, blkno);
+    }
 }
 
 /* One input of the merge: a run read in order, or the sorted chain. */
@@ -353,6 +375,8 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         if (died)
             free_orphans(index, &meta);
         UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
+        if (merged && meta.nruns == 1)
+            *merged = meta.runs[0].postings;
         return true;
     }
     total = meta.sealed.postings;

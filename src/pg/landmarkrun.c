@@ -124,46 +124,13 @@ landmark_run_writer_begin(Relation index, uint64 max_postings, uint32 generation
     return w;
 }
 
-/*
- * Whether a page taken from the free space map is free: never written, or of a
- * run or chain that no longer exists. The map is only a hint (it is not
- * WAL-logged, and after a crash it may name a page still in use), so every page
- * is checked against the meta page before it is reused.
- */
-static bool
-page_is_reusable(Relation index, Buffer buf, uint32 own_generation)
-{
-    Page        page = BufferGetPage(buf);
-    LandmarkMetaData meta;
-    uint32      g;
-    uint16      kind;
-
-    if (PageIsNew(page))
-        return true;
-    if (!landmark_page_is_valid(page, 0))
-        return true;            /* garbage: no reader can be using it */
-    kind = LandmarkPageGetOpaque(page)->kind;
-    g = LandmarkPageGetOpaque(page)->generation;
-    if (kind != LANDMARK_PAGE_DATA && kind != LANDMARK_PAGE_DIRECTORY && kind != LANDMARK_PAGE_PENDING)
-        return false;
-    if (g == own_generation)
-        return false;
-    landmark_read_meta(index, &meta);
-    if (g == 0 || g >= meta.next_generation || g == meta.pending.generation || g == meta.sealed.generation ||
-        g == meta.merging)
-        return false;
-    for (uint32 i = 0; i < meta.nruns; i++)
-        if (meta.runs[i].generation == g)
-            return false;
-    return true;
-}
-
-/* A page for the next data page of the run: a free one, else a new one at the end. */
+/* A page for the next data page of the run: a free one (claimed at once), else a new one at the end. */
 static BlockNumber
 allocate_page(LandmarkRunWriter *w)
 {
     Buffer      buf;
     BlockNumber blkno;
+    LandmarkMetaData meta;
 
     if (w->building)
     {
@@ -172,32 +139,28 @@ allocate_page(LandmarkRunWriter *w)
         ReleaseBuffer(buf);
         return blkno;
     }
-    for (;;)
+    /* The meta page is read before any page is locked: see landmark_take_free_page. */
+    landmark_read_meta(w->index, &meta);
+    buf = landmark_take_free_page(w->index, &meta);
+    if (BufferIsValid(buf))
     {
-        blkno = GetFreeIndexPage(w->index);
-        if (blkno == InvalidBlockNumber)
-            break;
-        if (blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(w->index))
-            continue;
-        buf = ReadBuffer(w->index, blkno);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        if (page_is_reusable(w->index, buf, w->generation))
-        {
-            UnlockReleaseBuffer(buf);
-            return blkno;
-        }
-        UnlockReleaseBuffer(buf);
-    }
-    buf = landmark_new_buffer(w->index);
-    blkno = BufferGetBlockNumber(buf);
-    /* Formatted now, so that it is never a new page another backend might also take. */
-    {
+        /*
+         * Claimed: marked as this run's before the lock goes, so no one else takes it. A page
+         * that was formatted keeps its bytes (a few-byte WAL record) until the run writes it.
+         */
         GenericXLogState *state = GenericXLogStart(w->index);
-        Page        page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+        Page        page = GenericXLogRegisterBuffer(state, buf, 0);
 
-        landmark_init_page(page, LANDMARK_PAGE_DATA, w->generation);
+        if (!landmark_page_is_valid(page, 0))
+            landmark_init_page(page, LANDMARK_PAGE_DATA, w->generation);
+        LandmarkPageGetOpaque(page)->kind = LANDMARK_PAGE_DATA;
+        LandmarkPageGetOpaque(page)->generation = w->generation;
         GenericXLogFinish(state);
     }
+    else
+        buf = landmark_new_buffer(w->index);
+    /* A new page stays all-zero until the run writes it: free_orphans never frees such a page. */
+    blkno = BufferGetBlockNumber(buf);
     UnlockReleaseBuffer(buf);
     return blkno;
 }
@@ -346,54 +309,58 @@ landmark_run_writer_add(LandmarkRunWriter *w, const LandmarkKey *key)
     w->postings++;
 }
 
-/* Writes the last data page and the directory; fills *run. The writer is freed. */
+/* Writes a page of items of the run (a directory or map page) on a page of its own. */
+static BlockNumber
+write_items_page(LandmarkRunWriter *w, uint16 kind, const void *items, Size bytes)
+{
+    PGAlignedBlock image;
+    BlockNumber blkno = allocate_page(w);
+
+    landmark_init_page(image.data, kind, w->generation);
+    memcpy(PageGetContents(image.data), items, bytes);
+    ((PageHeader) image.data)->pd_lower += (LocationIndex) bytes;
+    write_page_image(w->index, blkno, image.data, w->building);
+    return blkno;
+}
+
+/* Writes the last data page, the directory and its map; fills *run. The writer is freed. */
 void
 landmark_run_writer_finish(LandmarkRunWriter *w, LandmarkRun *run)
 {
-    bool        need_lock = !RELATION_IS_LOCAL(w->index) && !w->building;
-    BlockNumber first = InvalidBlockNumber;
     BlockNumber npages;
-    Buffer     *bufs;
+    BlockNumber *blocks;
 
     close_bucket(w);
     if (BlockNumberIsValid(w->blkno))
         flush_page(w, InvalidBlockNumber);
 
-    /* The directory: contiguous pages at the end, so that a bucket's entry is found by arithmetic. */
+    memset(run, 0, sizeof(*run));
     npages = (BlockNumber) ((w->nbuckets + LANDMARK_DIR_ENTRIES_PER_PAGE - 1) / LANDMARK_DIR_ENTRIES_PER_PAGE);
-    bufs = palloc(sizeof(Buffer) * npages);
-    if (need_lock)
-        LockRelationForExtension(w->index, ExclusiveLock);
-    for (BlockNumber i = 0; i < npages; i++)
-    {
-        bufs[i] = ReadBufferExtended(w->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-        if (i == 0)
-            first = BufferGetBlockNumber(bufs[i]);
-        else if (BufferGetBlockNumber(bufs[i]) != first + i)
-            elog(ERROR, "afp_landmark directory pages are not contiguous");
-    }
-    if (need_lock)
-        UnlockRelationForExtension(w->index, ExclusiveLock);
+    if (npages > (uint64) LANDMARK_DIR_MAPS * LANDMARK_DIRMAP_ENTRIES)
+        elog(ERROR, "afp_landmark directory of %u pages does not fit its map", npages);
+    blocks = palloc(sizeof(BlockNumber) * npages);
     for (BlockNumber i = 0; i < npages; i++)
     {
         uint64      from = (uint64) i * LANDMARK_DIR_ENTRIES_PER_PAGE;
         uint64      k = Min(w->nbuckets - from, LANDMARK_DIR_ENTRIES_PER_PAGE);
-        PGAlignedBlock image;
 
-        landmark_init_page(image.data, LANDMARK_PAGE_DIRECTORY, w->generation);
-        memcpy(PageGetContents(image.data), &w->dir[from], k * sizeof(LandmarkDirEntry));
-        ((PageHeader) image.data)->pd_lower += (LocationIndex) (k * sizeof(LandmarkDirEntry));
-        ReleaseBuffer(bufs[i]);
-        write_page_image(w->index, first + i, image.data, w->building);
-        if (i % 64 == 0)
+        blocks[i] = write_items_page(w, LANDMARK_PAGE_DIRECTORY, &w->dir[from], k * sizeof(LandmarkDirEntry));
+        if (i % 64 == 63)
             CHECK_FOR_INTERRUPTS();
     }
-    pfree(bufs);
+    for (BlockNumber m = 0; (uint64) m * LANDMARK_DIRMAP_ENTRIES < npages; m++)
+    {
+        BlockNumber k = Min(npages - m * LANDMARK_DIRMAP_ENTRIES, LANDMARK_DIRMAP_ENTRIES);
 
-    memset(run, 0, sizeof(*run));
+        run->dir_maps[m] = write_items_page(w, LANDMARK_PAGE_DIRMAP, &blocks[m * LANDMARK_DIRMAP_ENTRIES],
+                                            k * sizeof(BlockNumber));
+    }
+    for (BlockNumber m = (npages + LANDMARK_DIRMAP_ENTRIES - 1) / LANDMARK_DIRMAP_ENTRIES; m < LANDMARK_DIR_MAPS; m++)
+        run->dir_maps[m] = InvalidBlockNumber;
+    pfree(blocks);
+
     run->generation = w->generation;
     run->dir_bits = w->dir_bits;
-    run->dir_start = first;
     run->dir_pages = npages;
     run->data_head = w->head;
     run->data_pages = w->data_pages;
@@ -413,6 +380,7 @@ landmark_run_writer_finish(LandmarkRunWriter *w, LandmarkRun *run)
 void
 landmark_run_reader_begin(LandmarkRunReader *r, Relation index, const LandmarkRun *run)
 {
+    memset(r->dir_blocks, 0, sizeof(r->dir_blocks));
     r->index = index;
     r->run = run;
     r->dir_buf = InvalidBuffer;
@@ -429,6 +397,10 @@ landmark_run_reader_end(LandmarkRunReader *r)
         ReleaseBuffer(r->dir_buf);
     if (BufferIsValid(r->data_buf))
         ReleaseBuffer(r->data_buf);
+    for (int m = 0; m < LANDMARK_DIR_MAPS; m++)
+        if (r->dir_blocks[m] != NULL)
+            pfree(r->dir_blocks[m]);
+    memset(r->dir_blocks, 0, sizeof(r->dir_blocks));
     r->dir_buf = r->data_buf = InvalidBuffer;
     r->dir_blkno = r->data_blkno = InvalidBlockNumber;
 }
@@ -459,6 +431,66 @@ lock_run_page(LandmarkRunReader *r, Buffer *buf, BlockNumber *held, BlockNumber 
         r->stale = true;
         return false;
     }
+    return true;
+}
+
+/*
+ * The block of the run's directory page `page`, from its map (a map page is read
+ * once per reader and kept); InvalidBlockNumber, with r->stale, on a foreign page.
+ */
+static BlockNumber
+directory_block(LandmarkRunReader *r, BlockNumber page)
+{
+    uint32      m = page / LANDMARK_DIRMAP_ENTRIES;
+    uint32      slot = page % LANDMARK_DIRMAP_ENTRIES;
+
+    if (page >= r->run->dir_pages || m >= LANDMARK_DIR_MAPS)
+    {
+        r->stale = true;
+        return InvalidBlockNumber;
+    }
+    if (r->dir_blocks[m] == NULL)
+    {
+        Buffer      buf = InvalidBuffer;
+        BlockNumber held = InvalidBlockNumber;
+        uint32      n;
+
+        if (!lock_run_page(r, &buf, &held, r->run->dir_maps[m], LANDMARK_PAGE_DIRMAP))
+        {
+            if (BufferIsValid(buf))
+                ReleaseBuffer(buf);
+            return InvalidBlockNumber;
+        }
+        n = Min(landmark_page_items(BufferGetPage(buf), sizeof(BlockNumber)), LANDMARK_DIRMAP_ENTRIES);
+        r->dir_blocks[m] = palloc(sizeof(BlockNumber) * LANDMARK_DIRMAP_ENTRIES);
+        memcpy(r->dir_blocks[m], PageGetContents(BufferGetPage(buf)), sizeof(BlockNumber) * n);
+        for (uint32 k = n; k < LANDMARK_DIRMAP_ENTRIES; k++)
+            r->dir_blocks[m][k] = InvalidBlockNumber;
+        UnlockReleaseBuffer(buf);
+    }
+    if (!BlockNumberIsValid(r->dir_blocks[m][slot]))
+        r->stale = true;
+    return r->dir_blocks[m][slot];
+}
+
+/* Reads directory entry b of the run; false (stale) on a foreign page. */
+static bool
+directory_entry(LandmarkRunReader *r, uint64 b, LandmarkDirEntry *entry)
+{
+    BlockNumber blkno = directory_block(r, (BlockNumber) (b / LANDMARK_DIR_ENTRIES_PER_PAGE));
+    uint32      slot = (uint32) (b % LANDMARK_DIR_ENTRIES_PER_PAGE);
+
+    if (!BlockNumberIsValid(blkno) ||
+        !lock_run_page(r, &r->dir_buf, &r->dir_blkno, blkno, LANDMARK_PAGE_DIRECTORY))
+        return false;
+    if (slot >= landmark_page_items(BufferGetPage(r->dir_buf), sizeof(LandmarkDirEntry)))
+    {
+        LockBuffer(r->dir_buf, BUFFER_LOCK_UNLOCK);
+        r->stale = true;
+        return false;
+    }
+    *entry = ((const LandmarkDirEntry *) PageGetContents(BufferGetPage(r->dir_buf)))[slot];
+    LockBuffer(r->dir_buf, BUFFER_LOCK_UNLOCK);
     return true;
 }
 
@@ -602,8 +634,6 @@ landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref)
     const LandmarkRun *run = r->run;
     uint32      mix = landmark_mix(hash);
     uint32      bucket = mix >> (32 - run->dir_bits);
-    BlockNumber dir_blkno = run->dir_start + bucket / LANDMARK_DIR_ENTRIES_PER_PAGE;
-    uint32      slot = bucket % LANDMARK_DIR_ENTRIES_PER_PAGE;
     LandmarkDirEntry entry;
     ByteCursor  c = {0};
     uint64      nhashes;
@@ -611,19 +641,8 @@ landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref)
     uint32      prev;
     bool        found = false;
 
-    if (!lock_run_page(r, &r->dir_buf, &r->dir_blkno, dir_blkno, LANDMARK_PAGE_DIRECTORY))
+    if (!directory_entry(r, bucket, &entry) || !BlockNumberIsValid(entry.block))
         return false;
-    if (slot >= landmark_page_items(BufferGetPage(r->dir_buf), sizeof(LandmarkDirEntry)))
-    {
-        LockBuffer(r->dir_buf, BUFFER_LOCK_UNLOCK);
-        r->stale = true;
-        return false;
-    }
-    entry = ((const LandmarkDirEntry *) PageGetContents(BufferGetPage(r->dir_buf)))[slot];
-    LockBuffer(r->dir_buf, BUFFER_LOCK_UNLOCK);
-    if (!BlockNumberIsValid(entry.block))
-        return false;
-
     if (!cursor_open(&c, r, entry.block, entry.offset))
         return false;
     prev = (uint32) ((uint64) bucket << (32 - run->dir_bits));
@@ -766,18 +785,14 @@ iterator_open_bucket(LandmarkRunIterator *it)
     while (it->bucket < it->nbuckets)
     {
         uint64      b = it->bucket++;
-        BlockNumber dir_blkno = it->run.dir_start + (BlockNumber) (b / LANDMARK_DIR_ENTRIES_PER_PAGE);
         LandmarkDirEntry entry;
         uint64      nhashes;
         uint32      prev;
 
         if (b % 4096 == 0)
             CHECK_FOR_INTERRUPTS();
-        if (!lock_run_page(&it->r, &it->r.dir_buf, &it->r.dir_blkno, dir_blkno, LANDMARK_PAGE_DIRECTORY))
+        if (!directory_entry(&it->r, b, &entry))
             iterator_corrupted(it);
-        entry = ((const LandmarkDirEntry *) PageGetContents(BufferGetPage(it->r.dir_buf)))
-            [b % LANDMARK_DIR_ENTRIES_PER_PAGE];
-        LockBuffer(it->r.dir_buf, BUFFER_LOCK_UNLOCK);
         if (!BlockNumberIsValid(entry.block))
             continue;
         if (!cursor_open(&it->c, &it->r, entry.block, entry.offset) ||
@@ -886,7 +901,6 @@ landmark_run_largest_bucket(Relation index, const LandmarkRun *run)
     landmark_run_reader_begin(&r, index, run);
     for (uint64 b = 0; b < nbuckets && !r.stale; b++)
     {
-        BlockNumber dir_blkno = run->dir_start + (BlockNumber) (b / LANDMARK_DIR_ENTRIES_PER_PAGE);
         LandmarkDirEntry entry;
         ByteCursor  c = {0};
         uint64      nhashes;
@@ -894,10 +908,8 @@ landmark_run_largest_bucket(Relation index, const LandmarkRun *run)
 
         if (b % 4096 == 0)
             CHECK_FOR_INTERRUPTS();
-        if (!lock_run_page(&r, &r.dir_buf, &r.dir_blkno, dir_blkno, LANDMARK_PAGE_DIRECTORY))
+        if (!directory_entry(&r, b, &entry))
             break;
-        entry = ((const LandmarkDirEntry *) PageGetContents(BufferGetPage(r.dir_buf)))[b % LANDMARK_DIR_ENTRIES_PER_PAGE];
-        LockBuffer(r.dir_buf, BUFFER_LOCK_UNLOCK);
         if (!BlockNumberIsValid(entry.block))
             continue;
         if (!cursor_open(&c, &r, entry.block, entry.offset) || !cursor_varint(&c, &nhashes))
@@ -915,6 +927,6 @@ landmark_run_largest_bucket(Relation index, const LandmarkRun *run)
     }
     landmark_run_reader_end(&r);
     if (r.stale)
-        landmark_page_corrupted(index, run->dir_start, "run");
+        landmark_page_corrupted(index, run->dir_maps[0], "run");
     return largest;
 }

@@ -6,6 +6,7 @@
 
 #include "commands/vacuum.h"
 #include "miscadmin.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 
@@ -59,8 +60,7 @@ landmark_check_meta(Relation index, const LandmarkMetaData *meta)
         const LandmarkRun *run = &meta->runs[i];
 
         if (run->dir_bits < LANDMARK_MIN_DIR_BITS || run->dir_bits > LANDMARK_MAX_DIR_BITS ||
-            run->dir_start == LANDMARK_META_BLKNO || run->dir_start > nblocks ||
-            run->dir_pages > nblocks - run->dir_start ||
+            run->dir_pages > nblocks || run->dir_pages > (uint64) LANDMARK_DIR_MAPS * LANDMARK_DIRMAP_ENTRIES ||
             (uint64) run->dir_pages * LANDMARK_DIR_ENTRIES_PER_PAGE < ((uint64) 1 << run->dir_bits))
             landmark_page_corrupted(index, LANDMARK_META_BLKNO, "meta page");
     }
@@ -119,6 +119,67 @@ landmark_check_fingerprint(Relation index, const AfpDatum *fp)
                                frames[i], LANDMARK_MAX_FRAME,
                                (double) LANDMARK_MAX_FRAME * fp->header.hop / fp->header.sample_rate / 3600.0),
                      errhint("Split the recording into parts, or store it in a catalogue without this index.")));
+}
+
+/*
+ * Whether a page can be reused: never written, garbage, or of a run or chain the
+ * meta page (a copy) does not list. Generations at or past the copy's
+ * next_generation are taken as live: they were handed out after the copy.
+ */
+static bool
+page_is_reusable(Page page, const LandmarkMetaData *meta)
+{
+    uint32      g;
+    uint16      kind;
+
+    if (PageIsNew(page) || !landmark_page_is_valid(page, 0))
+        return true;
+    kind = LandmarkPageGetOpaque(page)->kind;
+    g = LandmarkPageGetOpaque(page)->generation;
+    if (kind != LANDMARK_PAGE_DATA && kind != LANDMARK_PAGE_DIRECTORY && kind != LANDMARK_PAGE_DIRMAP &&
+        kind != LANDMARK_PAGE_PENDING)
+        return false;
+    if (g == 0 || g >= meta->next_generation || g == meta->pending.generation || g == meta->sealed.generation ||
+        g == meta->merging)
+        return false;
+    for (uint32 i = 0; i < meta->nruns; i++)
+        if (meta->runs[i].generation == g)
+            return false;
+    return true;
+}
+
+/*
+ * A page from the free space map, exclusively locked and checked free against
+ * `meta`, or InvalidBuffer when the map has none. The map is only a hint (not
+ * WAL-logged; after a crash it may name a page in use), so each page is checked;
+ * the caller formats it before unlocking, so no one else takes it. Page locks are
+ * only tried: an insert calls this holding the meta page, a merge calls it with a
+ * meta copy read before, and neither may wait for a page another holds while it
+ * waits for the meta page.
+ */
+Buffer
+landmark_take_free_page(Relation index, const LandmarkMetaData *meta)
+{
+    for (int tries = 0; tries < 64; tries++)
+    {
+        BlockNumber blkno = GetFreeIndexPage(index);
+        Buffer      buf;
+
+        if (blkno == InvalidBlockNumber)
+            break;
+        if (blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(index))
+            continue;
+        buf = ReadBuffer(index, blkno);
+        if (!ConditionalLockBuffer(buf))
+        {
+            ReleaseBuffer(buf);
+            continue;
+        }
+        if (page_is_reusable(BufferGetPage(buf), meta))
+            return buf;
+        UnlockReleaseBuffer(buf);
+    }
+    return InvalidBuffer;
 }
 
 /* A new page at the end of the index, pinned and exclusively locked. */
@@ -188,7 +249,9 @@ append_items(Relation index, Buffer metabuf, bool pending, const char *items, Si
             /* A new pending chain gets a generation of its own (see landmark.h). */
             if (pending && !BlockNumberIsValid(*tail))
                 meta->pending.generation = meta->next_generation++;
-            newbuf = landmark_new_buffer(index);
+            newbuf = landmark_take_free_page(index, meta);
+            if (!BufferIsValid(newbuf))
+                newbuf = landmark_new_buffer(index);
             fresh = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
             landmark_init_page(fresh, kind, pending ? meta->pending.generation : 0);
             if (target != NULL)
