@@ -681,7 +681,6 @@ sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    MemoryContextSwitchTo(fn_cxt);
     set.afp_type = afp_extension_type(&tracks);
     if (catalog != tracks)
         ereport(ERROR,
@@ -691,6 +690,12 @@ sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid
                          "To search a table of this server, call afp's own match_clip.")));
     set.afp_array_type = get_array_type(set.afp_type);
     load_shards(&set);
+    /*
+     * Every SPI call returns in SPI's procedure context, which SPI_finish frees: the rounds
+     * allocate the match list and its titles, read after SPI_finish, in the function's own.
+     * (They used to run in SPI's: titles came back overwritten, or the backend crashed.)
+     */
+    MemoryContextSwitchTo(fn_cxt);
     for (uint32 i = 0; i < nstages; i++)
     {
         /* A round runs to its last stage, then is scored as one node scores it. */

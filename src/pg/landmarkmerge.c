@@ -35,6 +35,7 @@
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "commands/progress.h"
+#include "commands/vacuum.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -442,7 +443,10 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
             landmark_run_writer_add(writer, &inputs[best].head);
         input_advance(&inputs[best]);
         if (n % 65536 == 0)
+        {
+            vacuum_delay_point();
             CHECK_FOR_INTERRUPTS();
+        }
     }
     for (uint32 i = 0; i + 1 < ninputs; i++)
         landmark_run_iterator_end(inputs[i].it);

@@ -18,6 +18,7 @@
  */
 #include "landmark.h"
 
+#include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
@@ -210,6 +211,8 @@ next_page(LandmarkRunWriter *w)
     landmark_init_page(w->page.data, LANDMARK_PAGE_DATA, w->generation);
     w->used = 0;
     w->data_pages++;
+    /* VACUUM's cost-based delay (a no-op outside VACUUM); also where a merge is cancelled. */
+    vacuum_delay_point();
     CHECK_FOR_INTERRUPTS();
 }
 

@@ -306,6 +306,24 @@ landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid)
 
     metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    /* Nothing is written to an index of another layout, or a damaged one. */
+    {
+        LandmarkMetaData meta;
+        Page        page = BufferGetPage(metabuf);
+
+        if (!landmark_page_is_valid(page, LANDMARK_PAGE_META))
+        {
+            UnlockReleaseBuffer(metabuf);
+            landmark_page_corrupted(index, LANDMARK_META_BLKNO, "meta page");
+        }
+        memset(&meta, 0, sizeof(meta));
+        memcpy(&meta, LandmarkPageGetMeta(page), Min(sizeof(meta), landmark_page_bytes(page)));
+        if (meta.magic != LANDMARK_MAGIC || meta.version != LANDMARK_VERSION)
+        {
+            UnlockReleaseBuffer(metabuf);
+            landmark_check_meta(index, &meta);
+        }
+    }
     append_items(index, metabuf, false, (const char *) &row, sizeof(row), 1);
     append_items(index, metabuf, true, (const char *) postings, sizeof(LandmarkPosting), fp->header.count);
     pending_bytes = LandmarkPageGetMeta(BufferGetPage(metabuf))->pending.postings * sizeof(LandmarkPosting);

@@ -1,8 +1,8 @@
--- The afp_landmark index access method (0.3.0): signatures and labels of its functions as
--- sql/afp--0.2.0--0.3.0.sql declares them, the operator, access method and operator class,
--- afp_tracks's index, the settings, and every error kind with its SQLSTATE.
+-- The afp_landmark index access method (0.3.0; runs and merges 0.6.0): signatures and labels of
+-- its functions as the install and upgrade scripts declare them, the operator, access method and
+-- operator class, afp_tracks's index, the settings, and every error kind with its SQLSTATE.
 BEGIN;
-SELECT plan(86);
+SELECT plan(105);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -12,15 +12,19 @@ SELECT ok((SELECT extversion FROM pg_extension WHERE extname = 'afp') >= '0.3.0'
 SELECT has_function('afp_vote_distance', ARRAY['afp', 'afp']);
 SELECT has_function('afp_index_stats', ARRAY['regclass']);
 SELECT has_function('afp_index_check', ARRAY['regclass']);
+SELECT has_function('afp_index_merge', ARRAY['regclass']);
 SELECT ok(NOT has_function_privilege('public', 'afp_index_check(regclass)', 'EXECUTE'),
           'afp_index_check() is not executable by PUBLIC (it holds every row''s landmarks in memory)');
+SELECT ok(NOT has_function_privilege('public', 'afp_index_merge(regclass)', 'EXECUTE'),
+          'afp_index_merge() is not executable by PUBLIC (it rewrites the index, as VACUUM does)');
 SELECT has_function('afp_landmark_handler', ARRAY['internal']);
 
 CREATE TEMP TABLE expected_labels (sig regprocedure, returns text, volatility text, strict bool, parallel "char");
 INSERT INTO expected_labels VALUES
   ('afp_vote_distance(afp, afp)',     'double precision', 'i', true,  's'),
-  ('afp_index_stats(regclass)',       'record',           's', true,  's'),
+  ('afp_index_stats(regclass)',       'record',           's', true,  'r'),
   ('afp_index_check(regclass)',       'record',           'v', true,  'r'),
+  ('afp_index_merge(regclass)',       'bigint',           'v', true,  'u'),
   ('afp_landmark_handler(internal)',  'index_am_handler', 'v', false, 'u');
 SELECT is(format_type(p.prorettype, NULL), e.returns, e.sig::text || ' returns ' || e.returns)
 FROM expected_labels e JOIN pg_proc p ON p.oid = e.sig ORDER BY e.sig::text;
@@ -36,8 +40,8 @@ SELECT is((SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prola
            WHERE p.oid = 'afp_vote_distance(afp, afp)'::regprocedure), 'c', 'afp_vote_distance is C');
 SELECT is(
   (SELECT pg_get_function_arguments(oid) FROM pg_proc WHERE oid = 'afp_index_stats(regclass)'::regprocedure),
-  'index regclass, OUT rows bigint, OUT packed_postings bigint, OUT pending_postings bigint, OUT removed_postings bigint, OUT buckets bigint, OUT largest_bucket bigint, OUT pages bigint, OUT bytes bigint',
-  'afp_index_stats(index) returns rows, packed, pending and removed postings, buckets, the largest bucket, pages, bytes');
+  'index regclass, OUT rows bigint, OUT packed_postings bigint, OUT pending_postings bigint, OUT removed_postings bigint, OUT buckets bigint, OUT largest_bucket bigint, OUT pages bigint, OUT bytes bigint, OUT runs integer, OUT free_pages bigint',
+  'afp_index_stats(index) returns rows, postings in runs, pending and removed, buckets, the largest bucket, pages, bytes, runs, free pages');
 SELECT is(
   (SELECT pg_get_function_arguments(oid) FROM pg_proc WHERE oid = 'afp_index_check(regclass)'::regprocedure),
   'index regclass, OUT rows bigint, OUT postings bigint, OUT missing bigint, OUT orphaned bigint',
@@ -46,10 +50,10 @@ SELECT is(
   (SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text)
    FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
    WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'afp')
-     AND p.proname IN ('afp_vote_distance', 'afp_index_stats', 'afp_index_check', 'afp_landmark_handler')),
-  ARRAY['afp_index_check(regclass)', 'afp_index_stats(regclass)', 'afp_landmark_handler(internal)',
-        'afp_vote_distance(afp,afp)'],
-  'the four functions belong to the extension');
+     AND p.proname IN ('afp_vote_distance', 'afp_index_stats', 'afp_index_check', 'afp_index_merge', 'afp_landmark_handler')),
+  ARRAY['afp_index_check(regclass)', 'afp_index_merge(regclass)', 'afp_index_stats(regclass)',
+        'afp_landmark_handler(internal)', 'afp_vote_distance(afp,afp)'],
+  'the five functions belong to the extension');
 
 -- The ordering operator.
 SELECT has_operator('afp', '<~>', 'afp', 'double precision');
@@ -117,9 +121,13 @@ SELECT is(current_setting('afp.use_landmark_index'), 'on', 'afp.use_landmark_ind
 SELECT is(current_setting('afp.index_max_postings'), '50000', 'afp.index_max_postings defaults to 50000');
 SELECT is(current_setting('afp.index_min_votes'), '3', 'afp.index_min_votes defaults to 3');
 SELECT is(current_setting('afp.index_candidates'), '10', 'afp.index_candidates defaults to 10');
+SELECT is(current_setting('afp.index_pending_limit'), '256kB', 'afp.index_pending_limit defaults to 256kB');
+SELECT is((SELECT unit FROM pg_settings WHERE name = 'afp.index_pending_limit'), 'kB', 'afp.index_pending_limit is in kB');
 SELECT is((SELECT array_agg(DISTINCT context) FROM pg_settings
-           WHERE name IN ('afp.use_landmark_index', 'afp.index_max_postings', 'afp.index_min_votes', 'afp.index_candidates')),
-          ARRAY['user'], 'anyone may tune the index scan');
+           WHERE name IN ('afp.use_landmark_index', 'afp.index_max_postings', 'afp.index_min_votes', 'afp.index_candidates',
+                          'afp.index_pending_limit')),
+          ARRAY['user'], 'anyone may tune the index scan and the pending limit');
+SELECT throws_ok($$SET afp.index_pending_limit = 63$$, '22023', NULL, 'afp.index_pending_limit below 64 kB: 22023');
 SELECT throws_ok($$SET afp.index_max_postings = 999$$, '22023', NULL, 'afp.index_max_postings below 1000: 22023');
 SELECT throws_ok($$SET afp.index_min_votes = 0$$, '22023', NULL, 'afp.index_min_votes below 1: 22023');
 SELECT throws_ok($$SET afp.index_candidates = 10001$$, '22023', NULL, 'afp.index_candidates above 10000: 22023');
@@ -135,6 +143,19 @@ SELECT throws_ok($$CREATE INDEX ON lm_tap USING afp_landmark (fp) WITH (dir_bits
                  '22023', 'unrecognized parameter "dir_bits"', 'CREATE INDEX ... WITH (an unknown option): 22023');
 SELECT throws_ok($$ALTER INDEX lm_tap_fp_idx SET (fillfactor = 50)$$,
                  '22023', 'unrecognized parameter "fillfactor"', 'ALTER INDEX ... SET (...): 22023');
+SELECT throws_ok($$ALTER INDEX lm_tap_fp_idx SET (pending_limit = -5)$$,
+                 '22023', NULL, 'pending_limit below -1: 22023');
+SELECT throws_ok($$ALTER INDEX lm_tap_fp_idx SET (directory_bits = 24)$$,
+                 '22023', NULL, 'directory_bits above 23: 22023');
+SELECT lives_ok($$ALTER INDEX lm_tap_fp_idx SET (pending_limit = 128)$$, 'pending_limit = 128 kB is taken');
+SELECT lives_ok($$ALTER INDEX lm_tap_fp_idx RESET (pending_limit)$$, 'pending_limit can be reset');
+SELECT throws_ok($$SELECT afp_index_merge('lm_tap_pkey')$$,
+                 '42809', 'index "lm_tap_pkey" is not an afp_landmark index', 'afp_index_merge on a btree index: 42809');
+SELECT throws_ok($$SELECT afp_index_merge('lm_tap')$$,
+                 '42809', '"lm_tap" is not an index', 'afp_index_merge on a table: 42809');
+SELECT is(afp_index_merge('lm_tap_fp_idx'), 4::bigint, 'afp_index_merge returns the postings of the merged run');
+SELECT is((SELECT runs || '/' || pending_postings FROM afp_index_stats('lm_tap_fp_idx')), '1/0',
+          'after afp_index_merge: one run, nothing pending');
 SELECT throws_ok($$SELECT * FROM afp_index_stats('lm_tap_pkey')$$,
                  '42809', 'index "lm_tap_pkey" is not an afp_landmark index', 'afp_index_stats on a btree index: 42809');
 SELECT throws_ok($$SELECT * FROM afp_index_stats('lm_tap_gin_idx')$$,
@@ -169,7 +190,16 @@ SELECT throws_ok($$SELECT * FROM afp_index_check('lm_tap_fp_idx')$$,
                  '42501', 'permission denied for function afp_index_check', 'afp_index_check by a role not granted EXECUTE: 42501');
 SELECT throws_ok($$SELECT * FROM afp_index_stats('lm_tap_fp_idx')$$,
                  '42501', 'permission denied for table lm_tap', 'afp_index_stats without SELECT on the table: 42501');
+SELECT throws_ok($$SELECT afp_index_merge('lm_tap_fp_idx')$$,
+                 '42501', 'permission denied for function afp_index_merge', 'afp_index_merge by a role not granted EXECUTE: 42501');
 RESET ROLE;
+GRANT EXECUTE ON FUNCTION afp_index_merge(regclass) TO afp_tap_landmark_reader;
+GRANT SELECT, INSERT ON lm_tap TO afp_tap_landmark_reader;
+SET LOCAL ROLE afp_tap_landmark_reader;
+SELECT throws_ok($$SELECT afp_index_merge('lm_tap_fp_idx')$$,
+                 '42501', 'must be owner of table lm_tap', 'afp_index_merge by a role that does not own the table: 42501');
+RESET ROLE;
+REVOKE SELECT, INSERT ON lm_tap FROM afp_tap_landmark_reader;
 GRANT EXECUTE ON FUNCTION afp_index_check(regclass) TO afp_tap_landmark_reader;
 SET LOCAL ROLE afp_tap_landmark_reader;
 SELECT throws_ok($$SELECT * FROM afp_index_check('lm_tap_fp_idx')$$,

@@ -61,14 +61,14 @@ SELECT is(
   'clip bytea, catalog regclass DEFAULT ''afp_tracks''::regclass, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision, OUT tempo double precision, OUT pitch double precision',
   'match_clip(clip, catalog DEFAULT afp_tracks, max_results DEFAULT 5): one function, no ambiguous overloads');
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'match_clip'), 1::bigint, 'match_clip has a single signature');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.5.0', 'CREATE EXTENSION installs 0.5.0');
-SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.5.0'),
-          false, 'afp 0.5.0 is not a trusted extension either');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.6.0', 'CREATE EXTENSION installs 0.6.0');
+SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.6.0'),
+          false, 'afp 0.6.0 is not a trusted extension either');
 
--- The afp_landmark index's one option: the directory's size (0 sizes it at build).
+-- The afp_landmark index's directory size option (0 sizes each run from its postings).
 CREATE TEMP TABLE dir_bits_t (fp afp);
 SELECT throws_ok('CREATE INDEX ON dir_bits_t USING afp_landmark (fp) WITH (directory_bits = 2)', '22023',
-                 'directory_bits must be 0 or between 4 and 24', 'directory_bits below 4 is refused (22023)');
+                 'directory_bits must be 0 or between 4 and 23', 'directory_bits below 4 is refused (22023)');
 SELECT lives_ok('CREATE INDEX ON dir_bits_t USING afp_landmark (fp) WITH (directory_bits = 12)',
                 'directory_bits = 12 is accepted');
 -- Functions in SQL or PL/pgSQL run with a pinned search_path, so a caller's schemas cannot

@@ -27,7 +27,9 @@ $standby->append_conf('postgresql.conf', "log_min_messages = warning\n");
 $standby->start;
 $primary->wait_for_catchup($standby, 'replay');
 
-my $stats = "SELECT * FROM afp_index_stats('tracks_fp_idx')";
+# Everything but free_pages: the free space map is not WAL-logged, each server keeps its own.
+my $stats = "SELECT rows, packed_postings, pending_postings, removed_postings, buckets, largest_bucket, pages, bytes, runs "
+  . "FROM afp_index_stats('tracks_fp_idx')";
 sub same_stats
 {
 	my ($stage) = @_;
@@ -136,8 +138,10 @@ same_answers('after the ingest');
 # VACUUM and REINDEX replicate too.
 $primary->safe_psql($db, 'DELETE FROM tracks WHERE id BETWEEN 1100 AND 1199');
 $primary->safe_psql($db, 'VACUUM tracks');
-is($primary->safe_psql($db, "SELECT removed_postings > 0 FROM afp_index_stats('tracks_fp_idx')"), 't',
-	'VACUUM removed postings on the primary');
+is($primary->safe_psql($db,
+		"SELECT packed_postings + pending_postings = (SELECT sum(afp_landmark_count(fp)) FROM tracks) "
+		  . "FROM afp_index_stats('tracks_fp_idx')"), 't',
+	'VACUUM removed the deleted rows\' postings on the primary');
 same_stats('after DELETE and VACUUM');
 same_answers('after DELETE and VACUUM');
 $primary->safe_psql($db, 'REINDEX INDEX tracks_fp_idx');

@@ -1,0 +1,181 @@
+# Merges of the afp_landmark index (0.6.0) under crashes and on a standby, and the index layout of
+# 0.5.0 meeting 0.6.0:
+#  - the whole server is killed with SIGKILL while VACUUM merges every run of a 600-row index
+#    (slowed by cost-based delay), and while a stream of inserts merges its pending postings into
+#    runs as it passes the pending limit; after recovery afp_index_check is clean, the index finds
+#    what a sequential scan finds, the next merge frees the pages of the one that died, and a
+#    streaming standby that followed it all answers the same;
+#  - an index whose meta page says layout 1 is refused with 0A000 and a REINDEX hint, and
+#    ALTER EXTENSION afp UPDATE from 0.5.0 rebuilds such indexes.
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+use AfpTest;
+
+my $db = 'postgres';
+my $node = AfpTest::node('merge', allows_streaming => 1);
+$node->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('merge_standby');
+$standby->init_from_backup($node, 'base', has_streaming => 1);
+$standby->append_conf('postgresql.conf', "log_min_messages = warning\n");
+$standby->start;
+
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+my $runs = 0;
+sub start_psql
+{
+	my ($script) = @_;
+	my $base = "$tmp/psql" . ++$runs;
+	open my $fh, '>', "$base.sql" or die $!;
+	print $fh $script;
+	close $fh;
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr($db), '-f', "$base.sql" ],
+		'<', '/dev/null', '>', "$base.out", '2>', "$base.err");
+	return [ $h, $base ];
+}
+
+# Every row found by the index for a slice of it, as by a sequential scan.
+sub finds_every_row
+{
+	my ($label, $table, $where) = @_;
+	my $probes = "SELECT id::text, afp_slice(fp, 5, 10) FROM $table WHERE $where";
+	my $by_index = AfpTest::top_per_probe($node, $db, $table, $probes, 1);
+	my $by_seqscan = AfpTest::top_per_probe($node, $db, $table, $probes, 0);
+	my @wrong = grep { ($by_index->{$_} // '') ne $_ || ($by_seqscan->{$_} // '') ne $_ } sort keys %$by_index;
+	is(join(',', @wrong), '', "$label: ORDER BY fp <~> a slice of each of " . scalar(keys %$by_index)
+		  . " rows finds that row by the index and by a sequential scan");
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. SIGKILL while VACUUM merges the runs and pending postings into one run.
+$node->safe_psql($db, q{
+	CREATE TABLE t (id int PRIMARY KEY, fp afp NOT NULL);
+	CREATE INDEX t_fp_idx ON t USING afp_landmark (fp) WITH (pending_limit = 64);
+	INSERT INTO t SELECT g, distractor(s.fp, g) FROM generate_series(1, 600) g JOIN songs s ON s.id = g % 6 + 1;
+	DELETE FROM t WHERE id % 3 = 0;
+});
+my $runs_before = $node->safe_psql($db, "SELECT runs FROM afp_index_stats('t_fp_idx')");
+cmp_ok($runs_before, '>=', 1, "600 rows inserted past a 64 kB pending limit went into runs ($runs_before)");
+my $vacuum = start_psql("SET vacuum_cost_delay = '2ms';\nSET vacuum_cost_limit = 1;\nVACUUM t;\n\\echo vacuumed\n");
+my $seen = $node->poll_query_until($db,
+	"SELECT count(*) > 0 FROM pg_stat_progress_vacuum WHERE phase IN ('vacuuming indexes', 'cleaning up indexes')");
+ok($seen, 'the slowed VACUUM reached the index');
+usleep(500_000);
+AfpTest::crash_server($node);
+$vacuum->[0]->finish;
+unlike(slurp_file("$vacuum->[1].out"), qr/vacuumed/, 'the server was killed before VACUUM finished');
+$node->start;
+is(AfpTest::health($node, $db, 't_fp_idx'), 'missing=0 orphaned=0', 'after the crash during a merge: healthy');
+finds_every_row('after the crash during a merge', 't', 'id % 20 = 1');
+my $size_after_crash = $node->safe_psql($db, "SELECT pg_relation_size('t_fp_idx')");
+$node->safe_psql($db, 'VACUUM t');
+is($node->safe_psql($db,
+		"SELECT runs, pending_postings, packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM t), free_pages > 0 "
+		  . "FROM afp_index_stats('t_fp_idx')"), '1|0|t|t',
+	'VACUUM after the crash: one run of the live rows\' postings, the dead merge\'s pages free');
+is(AfpTest::health($node, $db, 't_fp_idx'), 'missing=0 orphaned=0', 'and healthy');
+# The freed pages are reused: a second round of churn does not grow the file past the first's.
+$node->safe_psql($db, q{
+	INSERT INTO t SELECT 1000 + g, distractor(s.fp, 1000 + g) FROM generate_series(1, 200) g JOIN songs s ON s.id = g % 6 + 1;
+	DELETE FROM t WHERE id > 1000;
+	VACUUM t;
+});
+cmp_ok($node->safe_psql($db, "SELECT pg_relation_size('t_fp_idx')"), '<=', $size_after_crash * 1.25,
+	'churn after the crash reuses the free pages (the file stays within 25% of its size after the crash)');
+
+# ---------------------------------------------------------------------------------------------
+# 2. SIGKILL during a stream of inserts, each past the pending limit now and then.
+$node->safe_psql($db, q{
+	CREATE TABLE s (id int PRIMARY KEY, fp afp NOT NULL);
+	CREATE INDEX s_fp_idx ON s USING afp_landmark (fp) WITH (pending_limit = 64);
+});
+my $stream_sql = join('', map { "INSERT INTO s SELECT $_, distractor(fp, $_) FROM songs WHERE id = " . ($_ % 6 + 1) . ";\n\\echo $_\n" } 1 .. 400);
+my $stream = start_psql($stream_sql);
+my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+while (time < $deadline)
+{
+	my $out = -e "$stream->[1].out" ? slurp_file("$stream->[1].out") : '';
+	my @ids = $out =~ /^(\d+)$/mg;
+	last if @ids >= 150;
+	usleep(20_000);
+}
+AfpTest::crash_server($node);
+$stream->[0]->finish;
+my @acked = slurp_file("$stream->[1].out") =~ /^(\d+)$/mg;
+$node->start;
+cmp_ok(scalar(@acked), '>=', 150, 'the stream was killed well into it (' . scalar(@acked) . ' rows acknowledged)');
+my $present = $node->safe_psql($db, 'SELECT count(*) FROM s');
+cmp_ok($present, '>=', scalar(@acked), 'every acknowledged row is there after recovery');
+like($node->safe_psql($db, "SELECT runs || ' runs, ' || pending_postings || ' pending' FROM afp_index_stats('s_fp_idx')"),
+	qr/^[1-9]\d* runs, \d+ pending$/, 'the stream\'s inserts had merged into runs');
+is(AfpTest::health($node, $db, 's_fp_idx'), 'missing=0 orphaned=0', 'after the crash during the stream: healthy');
+finds_every_row('after the crash during the stream', 's', 'id % 10 = 3');
+
+# ---------------------------------------------------------------------------------------------
+# 3. The standby replayed it all: same stats (but the free space map, each server's own), same answers.
+$node->wait_for_catchup($standby, 'replay');
+for my $idx ('t_fp_idx', 's_fp_idx')
+{
+	my $stats = "SELECT rows, packed_postings, pending_postings, runs, pages FROM afp_index_stats('$idx')";
+	is($standby->safe_psql($db, $stats), $node->safe_psql($db, $stats), "the standby's $idx has the primary's stats");
+	is(AfpTest::health($standby, $db, $idx), 'missing=0 orphaned=0', "the standby's $idx is healthy");
+}
+my $probes = 'SELECT id::text, afp_slice(fp, 5, 10) FROM s WHERE id % 10 = 7';
+is_deeply(AfpTest::top_per_probe($standby, $db, 's', $probes, 1), AfpTest::top_per_probe($node, $db, 's', $probes, 1),
+	'the standby answers as the primary');
+
+# ---------------------------------------------------------------------------------------------
+# 4. An index of the 0.5.0 layout: its meta page says version 1 (byte 28 of block 0: after the
+#    24-byte page header and the 4-byte magic number).
+SKIP:
+{
+	skip 'data checksums would reject the edited page before the layout check', 6
+	  if $node->safe_psql($db, 'SHOW data_checksums') eq 'on';
+	$standby->stop;
+	$node->safe_psql($db, q{
+		CREATE DATABASE old;
+	});
+	$node->safe_psql('old', q{
+		CREATE EXTENSION afp VERSION '0.5.0';
+		CREATE TABLE old_t (id int PRIMARY KEY, fp afp);
+		CREATE INDEX old_t_fp_idx ON old_t USING afp_landmark (fp);
+		CHECKPOINT;
+	});
+	my $path = $node->data_dir . '/' . $node->safe_psql('old', "SELECT pg_relation_filepath('old_t_fp_idx')");
+	my $track_path = $node->data_dir . '/' . $node->safe_psql('old', "SELECT pg_relation_filepath('afp_tracks_fp_landmark_idx')");
+	$node->stop;
+	for my $file ($path, $track_path)
+	{
+		open my $fh, '+<:raw', $file or die "$file: $!";
+		seek $fh, 28, 0;
+		print $fh pack('V', 1);
+		close $fh;
+	}
+	$node->start;
+	my ($ret, $stdout, $stderr) = $node->psql('old',
+		qq{SET enable_seqscan = off;\n\\set VERBOSITY verbose\n} . q{SELECT id FROM old_t ORDER BY fp <~> '1:1:8000:128:8000:23341697@5'::afp LIMIT 1;});
+	like($stderr, qr/0A000: afp_landmark index "old_t_fp_idx" has layout version 1, this build reads version 2/,
+		'an index of layout 1 is refused with 0A000');
+	like($stderr, qr/HINT:\s+REINDEX INDEX old_t_fp_idx;/, 'and a REINDEX hint');
+	($ret, $stdout, $stderr) = $node->psql('old', q{INSERT INTO old_t VALUES (1, '1:1:8000:128:8000:23341697@5')});
+	like($stderr, qr/layout version 1/, 'an insert into it is refused too, nothing written');
+	$node->safe_psql('old', 'ALTER EXTENSION afp UPDATE');
+	is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'afp'"), '0.6.0',
+		'ALTER EXTENSION afp UPDATE goes to 0.6.0');
+	$node->safe_psql('old', q{INSERT INTO old_t VALUES (1, '1:1:8000:128:8000:23341697@5,23341825@9,23341953@12')});
+	is($node->safe_psql('old', "SELECT rows, runs + (pending_postings > 0)::int > 0 FROM afp_index_stats('old_t_fp_idx')"), '1|t',
+		'the update rebuilt old_t\'s index in the new layout');
+	is($node->safe_psql('old', "SELECT rows FROM afp_index_stats('afp_tracks_fp_landmark_idx')"), '0',
+		'and afp_tracks\'s');
+}
+
+$node->stop('fast', fail_ok => 1);
+$standby->stop('fast', fail_ok => 1);
+done_testing();
