@@ -8,9 +8,9 @@
 
 The driver modules import their driver only when imported themselves.
 """
-from .errors import (AfpError, CorruptedData, EmptyAudio, InsufficientPrivilege, InvalidCatalog, InvalidParameter,
-                     LimitExceeded, MalformedFingerprint, QueryCanceled, ResourceExhausted, ShardError,
-                     ShardUnavailable, SilentAudio, UnreadableAudio)
+from .errors import (AfpError, CorruptedData, EmptyAudio, IndexOutdated, InsufficientPrivilege, InvalidCatalog,
+                     InvalidParameter, LimitExceeded, MalformedFingerprint, QueryCanceled, ReadOnly,
+                     ResourceExhausted, ShardError, ShardUnavailable, SilentAudio, UnreadableAudio)
 from .fingerprint import Fingerprint
 from .client import AsyncClient, AsyncpgClient, CatalogStats, Client, Match
 
@@ -19,4 +19,4 @@ __version__ = "0.6.0"
 __all__ = ["Fingerprint", "Client", "AsyncClient", "AsyncpgClient", "Match", "CatalogStats", "AfpError",
            "InvalidParameter", "EmptyAudio", "UnreadableAudio", "SilentAudio", "MalformedFingerprint",
            "LimitExceeded", "InvalidCatalog", "InsufficientPrivilege", "QueryCanceled", "ResourceExhausted",
-           "CorruptedData", "ShardError", "ShardUnavailable", "__version__"]
+           "CorruptedData", "IndexOutdated", "ReadOnly", "ShardError", "ShardUnavailable", "__version__"]

@@ -21,6 +21,9 @@ InsufficientPrivilege   42501                      the caller may not read the c
 QueryCanceled           57014                      statement_timeout, pg_cancel_backend
 ResourceExhausted       53200                      the analysis could not allocate memory
 CorruptedData           XX001 XX002                a stored value or an index is corrupted
+IndexOutdated           0A000                      an afp_landmark index built by afp 0.3.0-0.5.0,
+                                                   before ALTER EXTENSION afp UPDATE rebuilt it
+ReadOnly                25006                      afp_index_merge() on a standby
 ShardError              42704 55000 08P01          afp_shards: no shards configured, a shard
                                                    without its index, mismatched versions
 ShardUnavailable        08006 (subclass)           afp_shards: a shard could not be reached
@@ -94,6 +97,16 @@ class CorruptedData(AfpError):
     sqlstates = ("XX001", "XX002")
 
 
+class IndexOutdated(AfpError):
+    """An afp_landmark index of an older layout: ALTER EXTENSION afp UPDATE (or REINDEX) rebuilds it."""
+    sqlstates = ("0A000",)
+
+
+class ReadOnly(AfpError):
+    """A change a standby cannot make (afp_index_merge during recovery): make it on the primary."""
+    sqlstates = ("25006",)
+
+
 class ShardError(AfpError):
     """A sharded catalogue (afp_shards) cannot answer: misconfigured or mismatched shards."""
     sqlstates = ("42704", "55000", "08P01")
@@ -106,7 +119,7 @@ class ShardUnavailable(ShardError, ConnectionError):
 
 _BY_SQLSTATE = {s: cls for cls in (InvalidParameter, UnreadableAudio, MalformedFingerprint, LimitExceeded,
                                    InvalidCatalog, InsufficientPrivilege, QueryCanceled, ResourceExhausted,
-                                   CorruptedData, ShardError, ShardUnavailable)
+                                   CorruptedData, IndexOutdated, ReadOnly, ShardError, ShardUnavailable)
                 for s in cls.sqlstates}
 # Subclasses chosen by the (documented, stable) primary message within one SQLSTATE.
 _BY_MESSAGE = {("22023", "audio data is empty"): EmptyAudio, ("22000", "audio is silent"): SilentAudio}

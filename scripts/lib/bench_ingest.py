@@ -57,14 +57,19 @@ class Clients:
         cur = c.cursor()
         cur.execute(bp.TIME_ONE_SQL)
         sql = bp.afp_sql(self.cat, 1)
+        seen = set()
         while not self.stop.is_set():
             clip = rng.choice(self.clips)
             try:
                 cur.execute("SELECT ms FROM pg_temp.time_one(%s, %s)", (sql, clip["id"]))
                 ms = cur.fetchone()[0]
-            except Exception as e:  # a cancelled or failed query counts, and the client goes on
-                bp.log("  client %d: %s" % (i, str(e).strip().splitlines()[0]))
+            except Exception as e:  # the table is not there yet, or a failure: logged once, the client goes on
+                msg = str(e).strip().splitlines()[0]
+                if msg not in seen:
+                    seen.add(msg)
+                    bp.log("  client %d: %s" % (i, msg))
                 c.rollback()
+                time.sleep(0.2)
                 continue
             with self.lock:
                 self.samples.append((time.time(), ms))

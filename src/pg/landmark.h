@@ -299,8 +299,11 @@ extern void landmark_fill_posting(LandmarkPosting *p, int32 hash, ItemPointer ti
 extern void landmark_check_fingerprint(Relation index, const AfpDatum *fp);
 extern Buffer landmark_new_buffer(Relation index);
 extern Buffer landmark_take_free_page(Relation index, const LandmarkMetaData *meta);
+extern Buffer landmark_take_page(Relation index, BlockNumber blkno, const LandmarkMetaData *meta);
+extern bool landmark_page_is_reusable(Page page, const LandmarkMetaData *meta);
 extern void landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid);
 extern uint64 landmark_chain_bytes(const LandmarkMetaData *meta);
+extern uint64 landmark_index_rows(Relation index);
 
 /*
  * landmarkrun.c: writing a run from postings in key order, and reading one.
@@ -311,6 +314,7 @@ typedef struct LandmarkRunWriter LandmarkRunWriter;
 
 extern LandmarkRunWriter *landmark_run_writer_begin(Relation index, uint64 max_postings, uint32 generation,
                                                      bool building, int dir_bits);
+extern void landmark_run_writer_use_pages(LandmarkRunWriter *w, BlockNumber *blocks, Size n);
 extern void landmark_run_writer_add(LandmarkRunWriter *w, const LandmarkKey *key);
 extern void landmark_run_writer_finish(LandmarkRunWriter *w, LandmarkRun *run);
 extern uint32 landmark_dir_bits_for(uint64 postings);
@@ -339,6 +343,7 @@ typedef struct LandmarkRunReader
     Relation    index;
     const LandmarkRun *run;
     BlockNumber *dir_blocks[LANDMARK_DIR_MAPS];    /* copies of the map pages read so far */
+    BlockNumber nblocks;        /* the relation's size when last asked */
     Buffer      dir_buf;
     BlockNumber dir_blkno;
     Buffer      data_buf;

@@ -39,6 +39,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "catalog/storage.h"
+#include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -210,6 +212,56 @@ free_orphans(Relation index, const LandmarkMetaData *meta)
     IndexFreeSpaceMapVacuum(index);
 }
 
+/* The index's size without its free tail pages (free by the map and by their contents). */
+static BlockNumber
+used_blocks(Relation index)
+{
+    BlockNumber n = RelationGetNumberOfBlocks(index);
+    LandmarkMetaData meta;
+
+    landmark_read_meta(index, &meta);
+    while (n > LANDMARK_META_BLKNO + 1)
+    {
+        Buffer      buf;
+        bool        free;
+
+        if (GetRecordedFreeSpace(index, n - 1) == 0)
+            break;
+        buf = ReadBuffer(index, n - 1);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        free = landmark_page_is_reusable(BufferGetPage(buf), &meta);
+        UnlockReleaseBuffer(buf);
+        if (!free)
+            break;
+        n--;
+    }
+    return n;
+}
+
+/*
+ * Gives the free pages at the end of the index back to the file system, as
+ * VACUUM does with a heap's: only if no one else has the index open (the lock is
+ * only tried, never waited for), so no scan can be reading them. After a full
+ * merge they are usually the old run's.
+ */
+static void
+truncate_tail(Relation index)
+{
+    BlockNumber keep;
+
+    if (RecoveryInProgress() || used_blocks(index) >= RelationGetNumberOfBlocks(index) ||
+        !ConditionalLockRelation(index, AccessExclusiveLock))
+        return;
+    /* Again under the lock: an insert may have taken a page since. */
+    keep = used_blocks(index);
+    if (keep < RelationGetNumberOfBlocks(index))
+    {
+        RelationTruncate(index, keep);
+        FreeSpaceMapVacuum(index);
+    }
+    UnlockRelation(index, AccessExclusiveLock);
+}
+
 /* Gives a run's pages (data chain and directory) to the free space map. */
 static void
 free_run(Relation index, const LandmarkRun *run)
@@ -326,6 +378,8 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     uint32      nfreed = 0;
     LandmarkKey *keys;
     Size        nkeys = 0;
+    BlockNumber *prefer = NULL;
+    Size        nprefer = 0;
 
     if (merged)
         *merged = 0;
@@ -430,6 +484,21 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         writer = landmark_run_writer_begin(index, total, generation, false,
                                            opts != NULL ? opts->directory_bits : 0);
     }
+    /* A full merge fills the lowest free pages first, so that the tail frees up (truncate_tail). */
+    if (everything)
+    {
+        nprefer = 0;
+        for (BlockNumber b = LANDMARK_META_BLKNO + 1; b < RelationGetNumberOfBlocks(index); b++)
+        {
+            if (GetRecordedFreeSpace(index, b) == 0)
+                continue;
+            if (nprefer % 1024 == 0)
+                prefer = prefer == NULL ? palloc(sizeof(BlockNumber) * 1024)
+                    : repalloc_huge(prefer, sizeof(BlockNumber) * (nprefer + 1024));
+            prefer[nprefer++] = b;
+        }
+        landmark_run_writer_use_pages(writer, prefer, nprefer);
+    }
     for (uint64 n = 0;; n++)
     {
         int         best = -1;
@@ -480,7 +549,11 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     IndexFreeSpaceMapVacuum(index);
     if (chain_pages)
         pfree(chain_pages);
+    if (prefer)
+        pfree(prefer);
     pfree(inputs);
+    if (everything)
+        truncate_tail(index);
     UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
     if (merged)
         *merged = out.postings;

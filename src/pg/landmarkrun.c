@@ -82,6 +82,11 @@ struct LandmarkRunWriter
     uint32      nhashes;
     uint32      prev_mix;
 
+    /* free pages to take first, lowest first (a full merge's: see landmark_merge) */
+    BlockNumber *prefer;
+    Size        nprefer;
+    Size        next_prefer;
+
     /* the hash being gathered */
     bool        have_hash;
     uint32      mix;
@@ -90,6 +95,19 @@ struct LandmarkRunWriter
     uint64      last_row;
     uint32      last_frame;
 };
+
+/*
+ * Pages the writer takes first, in the order given (checked free as it takes
+ * them), before the free space map's choice and new pages. A full merge gives the
+ * lowest free pages, so the index's tail frees up and VACUUM can truncate it.
+ */
+void
+landmark_run_writer_use_pages(LandmarkRunWriter *w, BlockNumber *blocks, Size n)
+{
+    w->prefer = blocks;
+    w->nprefer = n;
+    w->next_prefer = 0;
+}
 
 /* The directory size for a number of postings: about LANDMARK_POSTINGS_PER_BUCKET per bucket. */
 uint32
@@ -142,7 +160,11 @@ allocate_page(LandmarkRunWriter *w)
     }
     /* The meta page is read before any page is locked: see landmark_take_free_page. */
     landmark_read_meta(w->index, &meta);
-    buf = landmark_take_free_page(w->index, &meta);
+    buf = InvalidBuffer;
+    while (!BufferIsValid(buf) && w->next_prefer < w->nprefer)
+        buf = landmark_take_page(w->index, w->prefer[w->next_prefer++], &meta);
+    if (!BufferIsValid(buf))
+        buf = landmark_take_free_page(w->index, &meta);
     if (BufferIsValid(buf))
     {
         /*
@@ -386,6 +408,7 @@ landmark_run_reader_begin(LandmarkRunReader *r, Relation index, const LandmarkRu
     memset(r->dir_blocks, 0, sizeof(r->dir_blocks));
     r->index = index;
     r->run = run;
+    r->nblocks = 0;
     r->dir_buf = InvalidBuffer;
     r->dir_blkno = InvalidBlockNumber;
     r->data_buf = InvalidBuffer;
@@ -414,7 +437,10 @@ lock_run_page(LandmarkRunReader *r, Buffer *buf, BlockNumber *held, BlockNumber 
 {
     Page        page;
 
-    if (!BlockNumberIsValid(blkno) || blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(r->index))
+    /* The relation's size is asked of the kernel only when a block is past the last size seen. */
+    if (BlockNumberIsValid(blkno) && blkno >= r->nblocks)
+        r->nblocks = RelationGetNumberOfBlocks(r->index);
+    if (!BlockNumberIsValid(blkno) || blkno == LANDMARK_META_BLKNO || blkno >= r->nblocks)
     {
         r->stale = true;
         return false;

@@ -87,6 +87,16 @@ landmark_read_meta(Relation index, LandmarkMetaData *meta)
     landmark_check_meta(index, meta);
 }
 
+/* Rows the index lists (those VACUUM has not yet removed included): a catalogue's size for confidence. */
+uint64
+landmark_index_rows(Relation index)
+{
+    LandmarkMetaData meta;
+
+    landmark_read_meta(index, &meta);
+    return meta.rows;
+}
+
 /* Bytes of postings in the chains (pending and merging). */
 uint64
 landmark_chain_bytes(const LandmarkMetaData *meta)
@@ -126,8 +136,8 @@ landmark_check_fingerprint(Relation index, const AfpDatum *fp)
  * meta page (a copy) does not list. Generations at or past the copy's
  * next_generation are taken as live: they were handed out after the copy.
  */
-static bool
-page_is_reusable(Page page, const LandmarkMetaData *meta)
+bool
+landmark_page_is_reusable(Page page, const LandmarkMetaData *meta)
 {
     uint32      g;
     uint16      kind;
@@ -175,11 +185,37 @@ landmark_take_free_page(Relation index, const LandmarkMetaData *meta)
             ReleaseBuffer(buf);
             continue;
         }
-        if (page_is_reusable(BufferGetPage(buf), meta))
+        if (landmark_page_is_reusable(BufferGetPage(buf), meta))
             return buf;
         UnlockReleaseBuffer(buf);
     }
     return InvalidBuffer;
+}
+
+/*
+ * Block blkno, if it is free (checked as landmark_take_free_page does), locked
+ * exclusively and taken out of the free space map; else InvalidBuffer.
+ */
+Buffer
+landmark_take_page(Relation index, BlockNumber blkno, const LandmarkMetaData *meta)
+{
+    Buffer      buf;
+
+    if (blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(index))
+        return InvalidBuffer;
+    buf = ReadBuffer(index, blkno);
+    if (!ConditionalLockBuffer(buf))
+    {
+        ReleaseBuffer(buf);
+        return InvalidBuffer;
+    }
+    if (!landmark_page_is_reusable(BufferGetPage(buf), meta))
+    {
+        UnlockReleaseBuffer(buf);
+        return InvalidBuffer;
+    }
+    RecordUsedIndexPage(index, blkno);
+    return buf;
 }
 
 /* A new page at the end of the index, pinned and exclusively locked. */

@@ -9,6 +9,7 @@
  *   - optionally a text column named "title", returned with each match.
  */
 #include "match.h"
+#include "landmark.h"
 
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -858,6 +859,25 @@ catalog_rows(Oid catalog)
 }
 
 /*
+ * The catalogue's rows for the confidence of an index search: the rows its
+ * afp_landmark index lists when match_* scan it directly (exact, and the same
+ * before and after ANALYZE or autovacuum), else what the planner believes.
+ */
+static double
+index_catalog_rows(const CatalogColumns *cols, Oid catalog)
+{
+    if (OidIsValid(cols->direct_index))
+    {
+        Relation    index = index_open(cols->direct_index, AccessShareLock);
+        double      rows = (double) landmark_index_rows(index);
+
+        index_close(index, AccessShareLock);
+        return rows;
+    }
+    return catalog_rows(catalog);
+}
+
+/*
  * The stages of an index search under the current settings (policy.hpp): the
  * same list for one node's match_with_index and for the coordinator of a
  * sharded catalogue. palloc'd; *nstages gets their number.
@@ -1113,7 +1133,7 @@ match_into_result(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference,
     direct.n = 1;
 
     if (cols.landmark_index && afp_use_landmark_index)
-        match_with_index(query, reference, &cols, ext_nsp, afp_type, catalog_rows(catalog), &list);
+        match_with_index(query, reference, &cols, ext_nsp, afp_type, index_catalog_rows(&cols, catalog), &list);
     else
     {
         if (reference != NULL)

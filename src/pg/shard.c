@@ -97,17 +97,6 @@ check_same_length(int n, int m, const char *what)
                  errmsg("%s has %d elements, the probes %d", what, m, n)));
 }
 
-/* Rows the planner believes the relation has. */
-static double
-relation_rows(Oid relid)
-{
-    Relation    rel = relation_open(relid, AccessShareLock);
-    double      rows = Max(rel->rd_rel->reltuples, 0);
-
-    relation_close(rel, AccessShareLock);
-    return rows;
-}
-
 /*
  * afp_shard_estimates(probes afp[], bits int)
  *   -> (probe int, directory_bits int, catalog_rows float8, estimates int8[])
@@ -133,8 +122,9 @@ afp_shard_estimates(PG_FUNCTION_ARGS)
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                  errmsg("directory bits must not be negative")));
     InitMaterializedSRF(fcinfo, 0);
-    rows = relation_rows(cols.relid);
     index = index_open(cols.direct_index, AccessShareLock);
+    /* As one node counts them for its confidence (match.c, index_catalog_rows). */
+    rows = (double) landmark_index_rows(index);
     for (int p = 0; p < nprobes; p++)
     {
         AfpDatum   *probe = afp_detoast(probes[p]);
