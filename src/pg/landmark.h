@@ -52,6 +52,7 @@
 #define LANDMARK_PAGE_ROWS      4
 #define LANDMARK_PAGE_PENDING   5
 #define LANDMARK_PAGE_DIRMAP    6
+#define LANDMARK_PAGE_FREE      7   /* a page of a run still listed, freed by a full merge */
 
 /*
  * Average postings per directory bucket a run aims for. A bucket's header lists its hashes with
@@ -113,16 +114,25 @@ typedef struct LandmarkPageOpaqueData
 
 typedef LandmarkPageOpaqueData *LandmarkPageOpaque;
 
-/* One run, as the meta page lists it. */
+/*
+ * One run, as the meta page lists it. A run answers for the mixes in [mix_lo, mix_hi]: a full
+ * merge writes the index in slices of the mix space, one run each, and raises its inputs' mix_lo
+ * as it goes (landmarkmerge.c); postings of a run outside its range are not read.
+ */
 typedef struct LandmarkRun
 {
     uint32      generation;
-    uint32      dir_bits;           /* buckets = 1 << dir_bits */
+    uint32      dir_bits;           /* a bucket is the top dir_bits bits of the mix */
+    uint32      dir_base;           /* the bucket of directory entry 0 */
+    uint32      dir_entries;        /* buckets the directory covers */
+    uint32      mix_lo;
+    uint32      mix_hi;
     BlockNumber dir_pages;          /* directory pages, anywhere: the map pages list them */
     BlockNumber dir_maps[LANDMARK_DIR_MAPS];
-    BlockNumber data_head;          /* first data page; the others follow by next */
+    BlockNumber data_head;          /* first data page still in use; the others follow by next */
     BlockNumber data_pages;
-    uint64      postings;
+    uint32      unused;
+    uint64      postings;           /* in [mix_lo, mix_hi] */
     uint64      bytes;              /* of the data stream */
 } LandmarkRun;
 
@@ -134,6 +144,7 @@ typedef struct LandmarkChain
     BlockNumber tail;
     BlockNumber pages;
     uint64      postings;           /* removed ones included */
+    uint64      mix_lo;             /* postings of smaller mixes are in runs already (a full merge's slices) */
 } LandmarkChain;
 
 typedef struct LandmarkMetaData
@@ -313,7 +324,7 @@ extern uint64 landmark_index_rows(Relation index);
 typedef struct LandmarkRunWriter LandmarkRunWriter;
 
 extern LandmarkRunWriter *landmark_run_writer_begin(Relation index, uint64 max_postings, uint32 generation,
-                                                     bool building, int dir_bits);
+                                                     bool building, int dir_bits, uint32 mix_lo, uint32 mix_hi);
 extern void landmark_run_writer_use_pages(LandmarkRunWriter *w, BlockNumber *blocks, Size n);
 extern void landmark_run_writer_add(LandmarkRunWriter *w, const LandmarkKey *key);
 extern void landmark_run_writer_finish(LandmarkRunWriter *w, LandmarkRun *run);
@@ -323,7 +334,7 @@ extern uint32 landmark_dir_bits_for(uint64 postings);
 typedef struct LandmarkRunIterator LandmarkRunIterator;
 
 extern LandmarkRunIterator *landmark_run_iterator_begin(Relation index, const LandmarkRun *run,
-                                                         BufferAccessStrategy strategy);
+                                                         uint32 mix_lo, uint32 mix_hi);
 extern bool landmark_run_iterator_next(LandmarkRunIterator *it, LandmarkKey *key);
 extern void landmark_run_iterator_end(LandmarkRunIterator *it);
 
@@ -357,6 +368,7 @@ extern uint32 landmark_run_read_list(LandmarkRunReader *r, const LandmarkListRef
                                      uint32 *frames);
 extern void landmark_run_reader_end(LandmarkRunReader *r);
 extern uint64 landmark_run_largest_bucket(Relation index, const LandmarkRun *run);
+extern BlockNumber landmark_run_first_page_from(Relation index, const LandmarkRun *run, uint32 mix);
 
 /* landmarkmerge.c */
 extern bool landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds *dead,

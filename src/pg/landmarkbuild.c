@@ -214,7 +214,7 @@ write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
     tmp = palloc_extended(Max(st->capacity, 1) * sizeof(LandmarkPosting), MCXT_ALLOC_HUGE);
     if (total > 0)
         st->writer = landmark_run_writer_begin(st->index, total, meta->next_generation, true,
-                                               opts != NULL ? opts->directory_bits : 0);
+                                               opts != NULL ? opts->directory_bits : 0, 0, PG_UINT32_MAX);
     if (st->spilled == 0)
     {
         radix_sort(st->postings, tmp, st->n);

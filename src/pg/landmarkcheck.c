@@ -71,7 +71,7 @@ afp_index_stats(PG_FUNCTION_ARGS)
     landmark_read_meta(index, &meta);
     for (uint32 r = 0; r < meta.nruns; r++)
     {
-        buckets += (uint64) 1 << meta.runs[r].dir_bits;
+        buckets += meta.runs[r].dir_entries;
         packed += meta.runs[r].postings;
         largest = Max(largest, landmark_run_largest_bucket(index, &meta.runs[r]));
     }
@@ -176,7 +176,7 @@ collect_postings(Relation index, const LandmarkMetaData *meta, CheckList *out)
 
     for (uint32 r = 0; r < meta->nruns; r++)
     {
-        LandmarkRunIterator *it = landmark_run_iterator_begin(index, &meta->runs[r], NULL);
+        LandmarkRunIterator *it = landmark_run_iterator_begin(index, &meta->runs[r], 0, PG_UINT32_MAX);
         LandmarkKey key;
 
         while (landmark_run_iterator_next(it, &key))
@@ -196,7 +196,7 @@ collect_postings(Relation index, const LandmarkMetaData *meta, CheckList *out)
         if (stale)
             landmark_page_corrupted(index, chains[c]->head, c == 0 ? "merging chain" : "pending chain");
         for (Size k = 0; k < n; k++)
-            if (BlockNumberIsValid(p[k].block))
+            if (BlockNumberIsValid(p[k].block) && landmark_mix(p[k].hash) >= chains[c]->mix_lo)
                 check_push(out, landmark_posting_row(&p[k]), p[k].hash, landmark_posting_frame(&p[k]));
         if (p)
             pfree(p);

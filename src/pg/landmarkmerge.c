@@ -49,6 +49,9 @@
 
 PG_FUNCTION_INFO_V1(afp_index_merge);
 
+/* A full merge goes through up to this many slices of the mix space, of about this many postings each. */
+#define LANDMARK_MAX_SLICES     8
+#define LANDMARK_SLICE_POSTINGS ((uint64) 16 * 1000)
 /* An insert's merge takes the newest runs while each is at most this many times what it has gathered. */
 #define LANDMARK_MERGE_FACTOR   4
 /* ... and gathers at most this many postings (~150 h of audio): larger merges are VACUUM's. */
@@ -200,9 +203,10 @@ free_orphans(Relation index, const LandmarkMetaData *meta)
             {
                 uint16      kind = LandmarkPageGetOpaque(page)->kind;
 
-                orphan = (kind == LANDMARK_PAGE_DATA || kind == LANDMARK_PAGE_DIRECTORY ||
-                          kind == LANDMARK_PAGE_DIRMAP || kind == LANDMARK_PAGE_PENDING) &&
-                    !generation_is_live(meta, LandmarkPageGetOpaque(page)->generation, false);
+                orphan = kind == LANDMARK_PAGE_FREE ||
+                    ((kind == LANDMARK_PAGE_DATA || kind == LANDMARK_PAGE_DIRECTORY ||
+                      kind == LANDMARK_PAGE_DIRMAP || kind == LANDMARK_PAGE_PENDING) &&
+                     !generation_is_live(meta, LandmarkPageGetOpaque(page)->generation, false));
             }
         }
         UnlockReleaseBuffer(buf);
@@ -320,6 +324,7 @@ typedef struct MergeInput
     Size        pos;
     LandmarkKey head;
     bool        live;
+    uint64      taken;          /* postings read from it */
 } MergeInput;
 
 static void
@@ -334,6 +339,8 @@ input_advance(MergeInput *in)
     }
     else
         in->live = false;
+    if (in->live)
+        in->taken++;
 }
 
 static void
@@ -348,9 +355,161 @@ update_meta(Relation index, Buffer metabuf, const LandmarkMetaData *meta)
     GenericXLogFinish(state);
 }
 
+/* Reads the meta page for a change, exclusively locked; *metabuf to hand to update_meta and release. */
+static void
+lock_meta(Relation index, Buffer *metabuf, LandmarkMetaData *meta)
+{
+    *metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
+    LockBuffer(*metabuf, BUFFER_LOCK_EXCLUSIVE);
+    memcpy(meta, LandmarkPageGetMeta(BufferGetPage(*metabuf)), sizeof(*meta));
+}
+
 /*
- * Merges the pending postings and runs into one run: all runs (everything), or
- * the newest of comparable size. Postings of rows in `dead` are left out. With
+ * Marks a page of a run that stays listed as free (its kind, in one small WAL
+ * record) and gives it to the free space map: its run's generation is still live,
+ * so the kind is what lets it be reused, and what a scan still reading it sees.
+ */
+static void
+free_live_page(Relation index, BlockNumber blkno)
+{
+    Buffer      buf = ReadBuffer(index, blkno);
+    GenericXLogState *state;
+
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    state = GenericXLogStart(index);
+    LandmarkPageGetOpaque(GenericXLogRegisterBuffer(state, buf, 0))->kind = LANDMARK_PAGE_FREE;
+    GenericXLogFinish(state);
+    UnlockReleaseBuffer(buf);
+    RecordFreeIndexPage(index, blkno);
+}
+
+/* Frees a listed run's data pages before `keep` (they hold only mixes below its new range); returns how many. */
+static BlockNumber
+free_run_head(Relation index, LandmarkRun *run, BlockNumber keep)
+{
+    BlockNumber blkno = run->data_head;
+    BlockNumber freed = 0;
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+    while (BlockNumberIsValid(blkno) && blkno != keep && blkno != LANDMARK_META_BLKNO && blkno < nblocks &&
+           freed < run->data_pages)
+    {
+        Buffer      buf = ReadBuffer(index, blkno);
+        BlockNumber next = InvalidBlockNumber;
+        Page        page;
+
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        if (landmark_page_is_valid(page, LANDMARK_PAGE_DATA) &&
+            LandmarkPageGetOpaque(page)->generation == run->generation)
+            next = LandmarkPageGetOpaque(page)->next;
+        UnlockReleaseBuffer(buf);
+        free_live_page(index, blkno);
+        freed++;
+        blkno = next;
+    }
+    run->data_head = blkno;
+    run->data_pages -= freed;
+    return freed;
+}
+
+/*
+ * Merges the sorted chain and the inputs' postings with mixes in [lo, hi] into a
+ * new run of that range; taken[k] gets the postings read from input k.
+ */
+static void
+merge_range(Relation index, const LandmarkRun *runs, uint32 nruns, LandmarkKey *keys, Size nkeys,
+            const LandmarkRowIds *dead, uint32 lo, uint32 hi, uint64 expected, uint32 generation,
+            BlockNumber *prefer, Size nprefer, LandmarkRun *out, uint64 *taken)
+{
+    MergeInput *inputs = palloc0(sizeof(MergeInput) * (nruns + 1));
+    LandmarkOptions *opts = (LandmarkOptions *) index->rd_options;
+    LandmarkRunWriter *writer;
+    Size        first = 0;
+    Size        last = nkeys;
+
+    /* The chain's keys of the range (they are sorted by mix first). */
+    while (first < nkeys && keys[first].mix < lo)
+        first++;
+    last = first;
+    while (last < nkeys && keys[last].mix <= hi)
+        last++;
+    for (uint32 i = 0; i < nruns; i++)
+    {
+        inputs[i].it = landmark_run_iterator_begin(index, &runs[i], lo, hi);
+        input_advance(&inputs[i]);
+    }
+    inputs[nruns].keys = keys + first;
+    inputs[nruns].nkeys = last - first;
+    input_advance(&inputs[nruns]);
+
+    writer = landmark_run_writer_begin(index, expected, generation, false,
+                                       opts != NULL ? opts->directory_bits : 0, lo, hi);
+    if (prefer != NULL)
+        landmark_run_writer_use_pages(writer, prefer, nprefer);
+    for (uint64 n = 0;; n++)
+    {
+        int         best = -1;
+
+        for (uint32 i = 0; i <= nruns; i++)
+            if (inputs[i].live && (best < 0 || landmark_key_cmp(&inputs[i].head, &inputs[best].head) < 0))
+                best = (int) i;
+        if (best < 0)
+            break;
+        if (dead == NULL || !landmark_row_ids_contain(dead, inputs[best].head.row))
+            landmark_run_writer_add(writer, &inputs[best].head);
+        input_advance(&inputs[best]);
+        if (n % 65536 == 0)
+        {
+            vacuum_delay_point();
+            CHECK_FOR_INTERRUPTS();
+        }
+    }
+    for (uint32 i = 0; i < nruns; i++)
+    {
+        taken[i] = inputs[i].taken;
+        landmark_run_iterator_end(inputs[i].it);
+    }
+    landmark_run_writer_finish(writer, out);
+    pfree(inputs);
+}
+
+/* The free pages, lowest first, that a full merge fills before any other (see truncate_tail). */
+static BlockNumber *
+free_pages_ascending(Relation index, Size *n)
+{
+    BlockNumber *pages = NULL;
+
+    *n = 0;
+    for (BlockNumber b = LANDMARK_META_BLKNO + 1; b < RelationGetNumberOfBlocks(index); b++)
+    {
+        if (GetRecordedFreeSpace(index, b) == 0)
+            continue;
+        if (*n % 1024 == 0)
+            pages = pages == NULL ? palloc(sizeof(BlockNumber) * 1024)
+                : repalloc_huge(pages, sizeof(BlockNumber) * (*n + 1024));
+        pages[(*n)++] = b;
+    }
+    return pages;
+}
+
+/* Slices of the mix space a full merge of this many postings goes through (a power of two, <= 8). */
+static uint32
+full_merge_slices(uint64 postings)
+{
+    uint32      slices = 1;
+
+    while (slices < LANDMARK_MAX_SLICES && postings / slices > LANDMARK_SLICE_POSTINGS)
+        slices *= 2;
+    return slices;
+}
+
+/*
+ * Merges the pending postings and runs into new runs: all runs (everything), or
+ * the newest full-range runs of comparable size. Postings of rows in `dead` are
+ * left out. A full merge goes slice by slice of the mix space: each slice's run is
+ * installed and the inputs' pages below it freed before the next is written, so
+ * the index needs free space for a slice, not for a second copy of itself. With
  * wait, waits for a merge already running; else returns false at once when one
  * is. *merged, when given, is set to the postings written.
  */
@@ -360,7 +519,11 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     Buffer      metabuf;
     LandmarkMetaData meta;
     uint32      first_input;
-    uint32      generation;
+    uint32      ninputs;
+    LandmarkRun inputs[LANDMARK_MAX_RUNS];
+    uint64      taken[LANDMARK_MAX_RUNS];
+    uint32      first_generation;
+    uint32      slices;
     LandmarkChain sealed;
     bool        died;
     LandmarkPosting *chain = NULL;
@@ -369,17 +532,12 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     BlockNumber *chain_pages = NULL;
     Size        nchain_pages = 0;
     bool        stale;
-    MergeInput *inputs;
-    uint32      ninputs = 0;
     uint64      total;
-    LandmarkRunWriter *writer;
-    LandmarkRun out;
-    LandmarkRun freed[LANDMARK_MAX_RUNS];
-    uint32      nfreed = 0;
     LandmarkKey *keys;
     Size        nkeys = 0;
     BlockNumber *prefer = NULL;
     Size        nprefer = 0;
+    uint64      written = 0;
 
     if (merged)
         *merged = 0;
@@ -389,14 +547,13 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         return false;
 
     /* 1. Seal the pending chain and choose the inputs. */
-    metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
-    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-    memcpy(&meta, LandmarkPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
+    lock_meta(index, &metabuf, &meta);
     landmark_check_meta(index, &meta);
     died = meta.merging != 0;
-    if (meta.sealed.postings == 0 && !BlockNumberIsValid(meta.sealed.head))
+    if (!BlockNumberIsValid(meta.sealed.head))
     {
         meta.sealed = meta.pending;
+        meta.sealed.mix_lo = 0;
         memset(&meta.pending, 0, sizeof(meta.pending));
         meta.pending.head = meta.pending.tail = InvalidBlockNumber;
     }
@@ -407,18 +564,23 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     {
         uint64      gathered = meta.sealed.postings;
 
+        /* The newest runs of the whole mix space, while each is at most 4 times what is gathered. */
         while (first_input > 0 &&
+               meta.runs[first_input - 1].mix_lo == 0 && meta.runs[first_input - 1].mix_hi == PG_UINT32_MAX &&
                (meta.runs[first_input - 1].postings <= LANDMARK_MERGE_FACTOR * Max(gathered, 1) ||
-                meta.nruns - first_input + 1 >= LANDMARK_MAX_RUNS - 1) &&
+                meta.nruns - first_input + 1 >= LANDMARK_MAX_RUNS - LANDMARK_MAX_SLICES - 1) &&
                (gathered + meta.runs[first_input - 1].postings <= LANDMARK_INSERT_MERGE_MAX ||
-                meta.nruns >= LANDMARK_MAX_RUNS - 1))
+                meta.nruns >= LANDMARK_MAX_RUNS - LANDMARK_MAX_SLICES - 1))
         {
             first_input--;
             gathered += meta.runs[first_input].postings;
         }
     }
-    /* Nothing to gain: no chain, at most one run, nothing to remove. */
-    if (!BlockNumberIsValid(meta.sealed.head) && meta.nruns - first_input <= 1 &&
+    ninputs = meta.nruns - first_input;
+    /* Nothing to gain: no chain, at most one run of the whole space, nothing to remove. */
+    if (!BlockNumberIsValid(meta.sealed.head) &&
+        (ninputs == 0 || (ninputs == 1 && meta.runs[first_input].mix_lo == 0 &&
+                          meta.runs[first_input].mix_hi == PG_UINT32_MAX)) &&
         (dead == NULL || dead->n == 0 || meta.nruns == 0))
     {
         if (died)
@@ -435,17 +597,22 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         return true;
     }
     total = meta.sealed.postings;
-    for (uint32 i = first_input; i < meta.nruns; i++)
-        total += meta.runs[i].postings;
-    generation = meta.next_generation++;
-    meta.merging = generation;
+    for (uint32 i = 0; i < ninputs; i++)
+    {
+        inputs[i] = meta.runs[first_input + i];
+        total += inputs[i].postings;
+    }
+    slices = everything ? full_merge_slices(total) : 1;
+    first_generation = meta.next_generation;
+    meta.next_generation += slices;
+    meta.merging = first_generation;
     update_meta(index, metabuf, &meta);
     UnlockReleaseBuffer(metabuf);
     sealed = meta.sealed;
     if (died)
         free_orphans(index, &meta);
 
-    /* 2. The sealed chain, sorted; then every input in key order into the new run. */
+    /* 2. The sealed chain, sorted (postings below its mix_lo are in runs already). */
     landmark_read_chain(index, &sealed, &chain, &nchain, &chain_capacity, &stale, &chain_pages, &nchain_pages);
     if (stale)
         landmark_page_corrupted(index, sealed.head, "pending chain");
@@ -453,13 +620,17 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     for (Size i = 0; i < nchain; i++)
     {
         uint64      row;
+        uint32      mix;
 
         if (!BlockNumberIsValid(chain[i].block))
+            continue;
+        mix = landmark_mix(chain[i].hash);
+        if (mix < sealed.mix_lo)
             continue;
         row = landmark_posting_row(&chain[i]);
         if (dead != NULL && landmark_row_ids_contain(dead, row))
             continue;
-        keys[nkeys].mix = landmark_mix(chain[i].hash);
+        keys[nkeys].mix = mix;
         keys[nkeys].row = row;
         keys[nkeys].frame = landmark_posting_frame(&chain[i]);
         nkeys++;
@@ -468,95 +639,117 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         pfree(chain);
     qsort(keys, nkeys, sizeof(LandmarkKey), compare_keys);
 
-    inputs = palloc0(sizeof(MergeInput) * (meta.nruns - first_input + 1));
-    for (uint32 i = first_input; i < meta.nruns; i++)
+    /* 3. Each slice: merge, install in place of the inputs' part of it, free what is no longer listed. */
+    for (uint32 sl = 0; sl < slices; sl++)
     {
-        inputs[ninputs].it = landmark_run_iterator_begin(index, &meta.runs[i], NULL);
-        input_advance(&inputs[ninputs++]);
-    }
-    inputs[ninputs].keys = keys;
-    inputs[ninputs].nkeys = nkeys;
-    input_advance(&inputs[ninputs++]);
+        uint32      lo = (uint32) (((uint64) sl << 32) / slices);
+        uint32      hi = (uint32) ((((uint64) sl + 1) << 32) / slices - 1);
+        bool        last = sl + 1 == slices;
+        LandmarkRun out;
+        LandmarkRun gone[LANDMARK_MAX_RUNS + 1];
+        uint32      ngone = 0;
+        uint32      nruns;
 
-    {
-        LandmarkOptions *opts = (LandmarkOptions *) index->rd_options;
+        /* A full merge fills the lowest free pages first, so that the tail frees up (truncate_tail). */
+        if (everything)
+            prefer = free_pages_ascending(index, &nprefer);
+        merge_range(index, inputs, ninputs, keys, nkeys, dead, lo, hi,
+                    total / slices + 1, first_generation + sl, prefer, nprefer, &out, taken);
+        if (prefer)
+            pfree(prefer);
+        prefer = NULL;
+        written += out.postings;
 
-        writer = landmark_run_writer_begin(index, total, generation, false,
-                                           opts != NULL ? opts->directory_bits : 0);
-    }
-    /* A full merge fills the lowest free pages first, so that the tail frees up (truncate_tail). */
-    if (everything)
-    {
-        nprefer = 0;
-        for (BlockNumber b = LANDMARK_META_BLKNO + 1; b < RelationGetNumberOfBlocks(index); b++)
-        {
-            if (GetRecordedFreeSpace(index, b) == 0)
-                continue;
-            if (nprefer % 1024 == 0)
-                prefer = prefer == NULL ? palloc(sizeof(BlockNumber) * 1024)
-                    : repalloc_huge(prefer, sizeof(BlockNumber) * (nprefer + 1024));
-            prefer[nprefer++] = b;
-        }
-        landmark_run_writer_use_pages(writer, prefer, nprefer);
-    }
-    for (uint64 n = 0;; n++)
-    {
-        int         best = -1;
-
+        lock_meta(index, &metabuf, &meta);
+        /* The runs before the inputs (an insert's merge: older runs; a full merge: this merge's slices so far) */
+        nruns = first_input;
+        if (out.postings > 0)
+            meta.runs[nruns++] = out;
+        else
+            gone[ngone++] = out;
         for (uint32 i = 0; i < ninputs; i++)
-            if (inputs[i].live && (best < 0 || landmark_key_cmp(&inputs[i].head, &inputs[best].head) < 0))
-                best = (int) i;
-        if (best < 0)
-            break;
-        if (dead == NULL || !landmark_row_ids_contain(dead, inputs[best].head.row))
-            landmark_run_writer_add(writer, &inputs[best].head);
-        input_advance(&inputs[best]);
-        if (n % 65536 == 0)
         {
-            vacuum_delay_point();
-            CHECK_FOR_INTERRUPTS();
+            inputs[i].postings -= Min(inputs[i].postings, taken[i]);
+            if (last || hi >= inputs[i].mix_hi)
+                gone[ngone++] = inputs[i];
+            else
+            {
+                if (inputs[i].mix_lo <= hi)
+                    inputs[i].mix_lo = hi + 1;
+                meta.runs[nruns++] = inputs[i];
+            }
         }
+        /* Inputs still listed, for the next slice (their order kept). */
+        {
+            uint32      k = 0;
+
+            for (uint32 i = 0; i < ninputs; i++)
+                if (!(last || hi >= inputs[i].mix_hi))
+                    inputs[k++] = inputs[i];
+            ninputs = k;
+        }
+        meta.nruns = nruns;
+        first_input = everything ? first_input + (out.postings > 0 ? 1 : 0) : first_input;
+        if (last)
+        {
+            memset(&meta.sealed, 0, sizeof(meta.sealed));
+            meta.sealed.head = meta.sealed.tail = InvalidBlockNumber;
+            meta.removed_postings = 0;
+            meta.merging = 0;
+        }
+        else
+        {
+            meta.sealed.mix_lo = (uint64) hi + 1;
+            meta.merging = first_generation + sl + 1;
+        }
+        meta.merges++;
+        update_meta(index, metabuf, &meta);
+        UnlockReleaseBuffer(metabuf);
+
+        /* The pages of inputs no longer listed, and of listed inputs below the next slice. */
+        for (uint32 i = 0; i < ngone; i++)
+            free_run(index, &gone[i]);
+        if (!last)
+        {
+            bool        changed = false;
+
+            for (uint32 i = 0; i < ninputs; i++)
+            {
+                BlockNumber keep = landmark_run_first_page_from(index, &inputs[i], inputs[i].mix_lo);
+
+                if (free_run_head(index, &inputs[i], keep) > 0)
+                    changed = true;
+            }
+            if (changed)
+            {
+                /* Their new first pages, for the next merge (readers go through the directory). */
+                lock_meta(index, &metabuf, &meta);
+                for (uint32 r = 0; r < meta.nruns; r++)
+                    for (uint32 i = 0; i < ninputs; i++)
+                        if (meta.runs[r].generation == inputs[i].generation)
+                        {
+                            meta.runs[r].data_head = inputs[i].data_head;
+                            meta.runs[r].data_pages = inputs[i].data_pages;
+                        }
+                update_meta(index, metabuf, &meta);
+                UnlockReleaseBuffer(metabuf);
+            }
+        }
+        IndexFreeSpaceMapVacuum(index);
     }
-    for (uint32 i = 0; i + 1 < ninputs; i++)
-        landmark_run_iterator_end(inputs[i].it);
-    pfree(keys);
-    landmark_run_writer_finish(writer, &out);
 
-    /* 3. Install it: the run replaces its inputs, the sealed chain goes. */
-    metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
-    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-    memcpy(&meta, LandmarkPageGetMeta(BufferGetPage(metabuf)), sizeof(meta));
-    for (uint32 i = first_input; i < meta.nruns; i++)
-        freed[nfreed++] = meta.runs[i];
-    meta.nruns = first_input;
-    if (out.postings > 0)
-        meta.runs[meta.nruns++] = out;
-    else
-        freed[nfreed++] = out;
-    meta.removed_postings = 0;
-    memset(&meta.sealed, 0, sizeof(meta.sealed));
-    meta.sealed.head = meta.sealed.tail = InvalidBlockNumber;
-    meta.merging = 0;
-    meta.merges++;
-    update_meta(index, metabuf, &meta);
-    UnlockReleaseBuffer(metabuf);
-
-    /* 4. The inputs' pages are free; a scan still reading them will notice their reuse. */
-    for (uint32 i = 0; i < nfreed; i++)
-        free_run(index, &freed[i]);
+    /* 4. The sealed chain's pages are free. */
     for (Size i = 0; i < nchain_pages; i++)
         RecordFreeIndexPage(index, chain_pages[i]);
     IndexFreeSpaceMapVacuum(index);
     if (chain_pages)
         pfree(chain_pages);
-    if (prefer)
-        pfree(prefer);
-    pfree(inputs);
+    pfree(keys);
     if (everything)
         truncate_tail(index);
     UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
     if (merged)
-        *merged = out.postings;
+        *merged = written;
     return true;
 }
 

@@ -64,7 +64,10 @@ struct LandmarkRunWriter
     uint32      generation;
     uint32      dir_bits;
     LandmarkDirEntry *dir;
-    uint64      nbuckets;
+    uint64      nbuckets;           /* the directory's entries */
+    uint32      dir_base;           /* the bucket of entry 0 */
+    uint32      mix_lo;
+    uint32      mix_hi;
 
     /* the data page being filled */
     PGAlignedBlock page;
@@ -120,16 +123,30 @@ landmark_dir_bits_for(uint64 postings)
     return bits;
 }
 
+/*
+ * Starts a run of at most max_postings postings, all with mixes in [mix_lo, mix_hi]
+ * (the whole space, or a slice of it whose bounds are multiples of 2^29). Its
+ * directory covers the slice's buckets only, sized as a whole-space directory for
+ * the postings spread over the whole space would be.
+ */
 LandmarkRunWriter *
-landmark_run_writer_begin(Relation index, uint64 max_postings, uint32 generation, bool building, int dir_bits)
+landmark_run_writer_begin(Relation index, uint64 max_postings, uint32 generation, bool building, int dir_bits,
+                          uint32 mix_lo, uint32 mix_hi)
 {
     LandmarkRunWriter *w = palloc0(sizeof(LandmarkRunWriter));
+    uint64      span = (uint64) mix_hi - mix_lo + 1;
+    uint32      shift;
 
     w->index = index;
     w->building = building;
     w->generation = generation;
-    w->dir_bits = dir_bits > 0 ? (uint32) dir_bits : landmark_dir_bits_for(max_postings);
-    w->nbuckets = (uint64) 1 << w->dir_bits;
+    w->dir_bits = dir_bits > 0 ? (uint32) dir_bits
+        : landmark_dir_bits_for((uint64) ((double) max_postings * ((double) ((uint64) 1 << 32) / (double) span)));
+    shift = 32 - w->dir_bits;
+    w->mix_lo = mix_lo;
+    w->mix_hi = mix_hi;
+    w->dir_base = mix_lo >> shift;
+    w->nbuckets = (uint64) (mix_hi >> shift) - w->dir_base + 1;
     w->dir = palloc_extended(w->nbuckets * sizeof(LandmarkDirEntry), MCXT_ALLOC_HUGE);
     for (uint64 b = 0; b < w->nbuckets; b++)
     {
@@ -282,8 +299,8 @@ close_bucket(LandmarkRunWriter *w)
         return;
     if (!BlockNumberIsValid(w->blkno) || w->used == LANDMARK_PAGE_SPACE)
         next_page(w);
-    w->dir[w->bucket].block = w->blkno;
-    w->dir[w->bucket].offset = (uint16) w->used;
+    w->dir[w->bucket - w->dir_base].block = w->blkno;
+    w->dir[w->bucket - w->dir_base].offset = (uint16) w->used;
     buf_varint(&count, w->nhashes);
     emit_bytes(w, count.data, count.len);
     emit_bytes(w, w->header.data, w->header.len);
@@ -300,6 +317,8 @@ landmark_run_writer_add(LandmarkRunWriter *w, const LandmarkKey *key)
 {
     int64       bucket = key->mix >> (32 - w->dir_bits);
 
+    if (key->mix < w->mix_lo || key->mix > w->mix_hi)
+        elog(ERROR, "afp_landmark run written outside its range");
     if (w->have_hash && key->mix != w->mix)
         close_hash(w);
     if (bucket != w->bucket)
@@ -386,6 +405,10 @@ landmark_run_writer_finish(LandmarkRunWriter *w, LandmarkRun *run)
 
     run->generation = w->generation;
     run->dir_bits = w->dir_bits;
+    run->dir_base = w->dir_base;
+    run->dir_entries = (uint32) w->nbuckets;
+    run->mix_lo = w->mix_lo;
+    run->mix_hi = w->mix_hi;
     run->dir_pages = npages;
     run->data_head = w->head;
     run->data_pages = w->data_pages;
@@ -502,12 +525,20 @@ directory_block(LandmarkRunReader *r, BlockNumber page)
     return r->dir_blocks[m][slot];
 }
 
-/* Reads directory entry b of the run; false (stale) on a foreign page. */
+/* Reads the directory entry of bucket b of the run; false (stale) on a foreign page or a bucket it does not cover. */
 static bool
-directory_entry(LandmarkRunReader *r, uint64 b, LandmarkDirEntry *entry)
+directory_entry(LandmarkRunReader *r, uint64 bucket, LandmarkDirEntry *entry)
 {
-    BlockNumber blkno = directory_block(r, (BlockNumber) (b / LANDMARK_DIR_ENTRIES_PER_PAGE));
+    uint64      b = bucket - r->run->dir_base;
+    BlockNumber blkno;
     uint32      slot = (uint32) (b % LANDMARK_DIR_ENTRIES_PER_PAGE);
+
+    if (bucket < r->run->dir_base || b >= r->run->dir_entries)
+    {
+        r->stale = true;
+        return false;
+    }
+    blkno = directory_block(r, (BlockNumber) (b / LANDMARK_DIR_ENTRIES_PER_PAGE));
 
     if (!BlockNumberIsValid(blkno) ||
         !lock_run_page(r, &r->dir_buf, &r->dir_blkno, blkno, LANDMARK_PAGE_DIRECTORY))
@@ -670,6 +701,9 @@ landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref)
     uint32      prev;
     bool        found = false;
 
+    if (mix < run->mix_lo || mix > run->mix_hi)
+        return false;
+
     if (!directory_entry(r, bucket, &entry) || !BlockNumberIsValid(entry.block))
         return false;
     if (!cursor_open(&c, r, entry.block, entry.offset))
@@ -770,7 +804,9 @@ struct LandmarkRunIterator
     LandmarkRun run;
     ByteCursor  c;
     uint64      bucket;         /* the next bucket to open */
-    uint64      nbuckets;
+    uint64      end;            /* the bucket after the last one to open */
+    uint32      mix_lo;         /* postings outside [mix_lo, mix_hi] are skipped */
+    uint32      mix_hi;
     /* the open bucket's hashes */
     uint32     *mixes;
     uint64     *counts;
@@ -783,16 +819,23 @@ struct LandmarkRunIterator
     uint64      read;           /* postings read in all */
 };
 
+/* Reads the run's postings with mixes in [mix_lo, mix_hi] (and in the run's range), in key order. */
 LandmarkRunIterator *
-landmark_run_iterator_begin(Relation index, const LandmarkRun *run, BufferAccessStrategy strategy)
+landmark_run_iterator_begin(Relation index, const LandmarkRun *run, uint32 mix_lo, uint32 mix_hi)
 {
     LandmarkRunIterator *it = palloc0(sizeof(LandmarkRunIterator));
+    uint32      shift = 32 - run->dir_bits;
 
     it->run = *run;
     landmark_run_reader_begin(&it->r, index, &it->run);
     it->c.copy = true;
     it->c.local = palloc(BLCKSZ);
-    it->nbuckets = (uint64) 1 << run->dir_bits;
+    it->mix_lo = Max(mix_lo, run->mix_lo);
+    it->mix_hi = Min(mix_hi, run->mix_hi);
+    it->bucket = Max((uint64) run->dir_base, (uint64) (it->mix_lo >> shift));
+    it->end = Min((uint64) run->dir_base + run->dir_entries, (uint64) (it->mix_hi >> shift) + 1);
+    if (it->mix_lo > it->mix_hi)
+        it->end = it->bucket;
     return it;
 }
 
@@ -811,7 +854,7 @@ iterator_corrupted(LandmarkRunIterator *it)
 static bool
 iterator_open_bucket(LandmarkRunIterator *it)
 {
-    while (it->bucket < it->nbuckets)
+    while (it->bucket < it->end)
     {
         uint64      b = it->bucket++;
         LandmarkDirEntry entry;
@@ -856,51 +899,62 @@ iterator_open_bucket(LandmarkRunIterator *it)
     return false;
 }
 
-/* The next posting in key order; false after the last. Keeps the current data page locked between calls. */
+/* The next posting in key order within the iterator's range; false after the last. */
 bool
 landmark_run_iterator_next(LandmarkRunIterator *it, LandmarkKey *key)
 {
-    uint64      a;
-    uint64      b;
-    bool        first;
-
-    while (it->left == 0)
+    for (;;)
     {
-        if (it->nhashes > 0 && ++it->hash < it->nhashes)
+        uint64      a;
+        uint64      b;
+        bool        first;
+
+        while (it->left == 0)
         {
-            it->left = it->counts[it->hash];
-            continue;
+            if (it->nhashes > 0 && ++it->hash < it->nhashes)
+            {
+                it->left = it->counts[it->hash];
+                continue;
+            }
+            it->nhashes = 0;
+            if (!iterator_open_bucket(it))
+            {
+                cursor_close(&it->c);
+                return false;
+            }
         }
-        it->nhashes = 0;
-        if (!iterator_open_bucket(it))
+        first = it->left == it->counts[it->hash];
+        if (!cursor_varint(&it->c, &a) || !cursor_varint(&it->c, &b))
+            iterator_corrupted(it);
+        if (first)
+        {
+            it->row = a;
+            it->frame = b;
+        }
+        else if (a == 0)
+            it->frame += b;
+        else
+        {
+            it->row += a;
+            it->frame = b;
+        }
+        it->left--;
+        it->read++;
+        if (it->mixes[it->hash] < it->mix_lo)
+            continue;
+        if (it->mixes[it->hash] > it->mix_hi)
         {
             cursor_close(&it->c);
-            if (it->read != it->run.postings)
-                iterator_corrupted(it);
+            it->end = it->bucket;
+            it->left = 0;
+            it->nhashes = 0;
             return false;
         }
+        key->mix = it->mixes[it->hash];
+        key->row = it->row;
+        key->frame = (uint32) it->frame;
+        return true;
     }
-    first = it->left == it->counts[it->hash];
-    if (!cursor_varint(&it->c, &a) || !cursor_varint(&it->c, &b))
-        iterator_corrupted(it);
-    if (first)
-    {
-        it->row = a;
-        it->frame = b;
-    }
-    else if (a == 0)
-        it->frame += b;
-    else
-    {
-        it->row += a;
-        it->frame = b;
-    }
-    it->left--;
-    it->read++;
-    key->mix = it->mixes[it->hash];
-    key->row = it->row;
-    key->frame = (uint32) it->frame;
-    return true;
 }
 
 void
@@ -924,11 +978,14 @@ uint64
 landmark_run_largest_bucket(Relation index, const LandmarkRun *run)
 {
     LandmarkRunReader r;
-    uint64      nbuckets = (uint64) 1 << run->dir_bits;
     uint64      largest = 0;
+    uint32      shift = 32 - run->dir_bits;
+    uint64      first = Max((uint64) run->dir_base, (uint64) (run->mix_lo >> shift));
+    uint64      end = Min((uint64) run->dir_base + run->dir_entries, (uint64) (run->mix_hi >> shift) + 1);
 
+    /* Only the buckets of the run's range: a full merge frees the pages of those below it. */
     landmark_run_reader_begin(&r, index, run);
-    for (uint64 b = 0; b < nbuckets && !r.stale; b++)
+    for (uint64 b = first; b < end && !r.stale; b++)
     {
         LandmarkDirEntry entry;
         ByteCursor  c = {0};
@@ -958,4 +1015,36 @@ landmark_run_largest_bucket(Relation index, const LandmarkRun *run)
     if (r.stale)
         landmark_page_corrupted(index, run->dir_maps[0], "run");
     return largest;
+}
+
+/*
+ * The data page holding the first byte of the run's first non-empty bucket at or
+ * after the bucket of mix, or InvalidBlockNumber when there is none: the pages
+ * before it hold only postings of smaller mixes (pages follow the stream). The
+ * caller keeps merges away.
+ */
+BlockNumber
+landmark_run_first_page_from(Relation index, const LandmarkRun *run, uint32 mix)
+{
+    LandmarkRunReader r;
+    BlockNumber found = InvalidBlockNumber;
+    uint64      first = Max((uint64) run->dir_base, (uint64) (mix >> (32 - run->dir_bits)));
+
+    landmark_run_reader_begin(&r, index, run);
+    for (uint64 b = first; b < (uint64) run->dir_base + run->dir_entries; b++)
+    {
+        LandmarkDirEntry entry;
+
+        if (!directory_entry(&r, b, &entry))
+            break;
+        if (BlockNumberIsValid(entry.block))
+        {
+            found = entry.block;
+            break;
+        }
+    }
+    landmark_run_reader_end(&r);
+    if (r.stale)
+        landmark_page_corrupted(index, run->dir_maps[0], "run");
+    return found;
 }

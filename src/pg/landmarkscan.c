@@ -95,28 +95,40 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
             uint64 *estimates, LandmarkListRef *refs)
 {
     uint64     *order = palloc(sizeof(uint64) * Max(nhashes, 1));
+    uint32     *mixes = palloc(sizeof(uint32) * Max(nhashes, 1));
     bool        ok = true;
 
+    for (uint32 i = 0; i < nhashes; i++)
+        mixes[i] = landmark_mix(hashes[i]);
     for (uint32 r = 0; r < meta->nruns && ok; r++)
     {
         const LandmarkRun *run = &meta->runs[r];
         LandmarkRunReader reader;
+        uint32      n = 0;
 
-        /* bucket in the high bits, hash index in the low: one sort gives the visiting order */
+        /*
+         * The hashes of the run's range (a full merge's runs each hold a slice of the mixes), in
+         * bucket order: the bucket in the high bits, the hash index in the low ones.
+         */
         for (uint32 i = 0; i < nhashes; i++)
-            order[i] = (uint64) landmark_bucket(hashes[i], run->dir_bits) << 32 | i;
-        qsort(order, nhashes, sizeof(uint64), compare_bucket_order);
+        {
+            refs[(Size) r * nhashes + i].count = 0;
+            if (mixes[i] >= run->mix_lo && mixes[i] <= run->mix_hi)
+                order[n++] = (uint64) (mixes[i] >> (32 - run->dir_bits)) << 32 | i;
+        }
+        qsort(order, n, sizeof(uint64), compare_bucket_order);
         landmark_run_reader_begin(&reader, index, run);
-        for (uint32 k = 0; k < nhashes; k++)
+        for (uint32 k = 0; k < n; k++)
         {
             uint32      i = (uint32) order[k];
             LandmarkListRef *ref = &refs[(Size) r * nhashes + i];
 
             if (k % 256 == 255)
                 CHECK_FOR_INTERRUPTS();
-            ref->count = 0;
             if (landmark_run_lookup(&reader, hashes[i], ref))
                 estimates[i] += ref->count;
+            else
+                ref->count = 0;
             if (reader.stale)
             {
                 ok = false;
@@ -126,6 +138,7 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
         landmark_run_reader_end(&reader);
     }
     pfree(order);
+    pfree(mixes);
     return ok;
 }
 
@@ -169,6 +182,7 @@ read_chains(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
     Size        n = 0;
     Size        capacity = 0;
     Size        kept = 0;
+    Size        sealed_n = 0;   /* the first postings read are the merging chain's */
     ChainPosting *list;
 
     *out = NULL;
@@ -186,6 +200,8 @@ read_chains(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
                 pfree(postings);
             return false;
         }
+        if (c == 0)
+            sealed_n = n;
     }
     if (n == 0)
         return true;
@@ -204,6 +220,9 @@ read_chains(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
         uint32      hi = nhashes;
 
         if (!(filter[slot / 8] & (1 << (slot % 8))) || !BlockNumberIsValid(p->block))
+            continue;
+        /* The merging chain's postings below its mix_lo are in a run already (a full merge's slices). */
+        if (k < sealed_n && meta->sealed.mix_lo > 0 && landmark_mix(p->hash) < meta->sealed.mix_lo)
             continue;
         while (lo < hi)
         {

@@ -61,7 +61,9 @@ landmark_check_meta(Relation index, const LandmarkMetaData *meta)
 
         if (run->dir_bits < LANDMARK_MIN_DIR_BITS || run->dir_bits > LANDMARK_MAX_DIR_BITS ||
             run->dir_pages > nblocks || run->dir_pages > (uint64) LANDMARK_DIR_MAPS * LANDMARK_DIRMAP_ENTRIES ||
-            (uint64) run->dir_pages * LANDMARK_DIR_ENTRIES_PER_PAGE < ((uint64) 1 << run->dir_bits))
+            (uint64) run->dir_pages * LANDMARK_DIR_ENTRIES_PER_PAGE < run->dir_entries ||
+            (uint64) run->dir_base + run->dir_entries > ((uint64) 1 << run->dir_bits) ||
+            run->mix_lo > run->mix_hi)
             landmark_page_corrupted(index, LANDMARK_META_BLKNO, "meta page");
     }
 }
@@ -146,6 +148,8 @@ landmark_page_is_reusable(Page page, const LandmarkMetaData *meta)
         return true;
     kind = LandmarkPageGetOpaque(page)->kind;
     g = LandmarkPageGetOpaque(page)->generation;
+    if (kind == LANDMARK_PAGE_FREE)
+        return true;
     if (kind != LANDMARK_PAGE_DATA && kind != LANDMARK_PAGE_DIRECTORY && kind != LANDMARK_PAGE_DIRMAP &&
         kind != LANDMARK_PAGE_PENDING)
         return false;

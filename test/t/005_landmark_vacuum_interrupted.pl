@@ -43,17 +43,18 @@ $node->safe_psql($db, "SELECT pg_cancel_backend($pid)");
 $node->poll_query_until($db, "SELECT count(*) = 0 FROM pg_stat_progress_vacuum WHERE pid = $pid");
 $vacuum->quit;
 like($node->safe_psql($db, q{SELECT packed_postings + pending_postings || ' postings, ' || runs || ' run' FROM afp_index_stats('t_fp_idx')}),
-	qr/^\d+ postings, 1 run$/, 'the cancelled VACUUM (its merge never installed) left the index readable, one run');
-note 'after the cancelled VACUUM: ' . AfpTest::check_index($node, $db, 't_fp_idx') . ' (rows postings missing orphaned)';
+	qr/^\d+ postings, \d+ run$/, 'the cancelled VACUUM left the index readable');
+is(AfpTest::health($node, $db, 't_fp_idx'), 'missing=0 orphaned=0',
+	'after the cancelled VACUUM (a merge stopped between slices of the mix space) afp_index_check is clean');
 
 # VACUUM again, to the end: every posting of every deleted row goes.
 $node->safe_psql($db, 'VACUUM t');
 is(AfpTest::health($node, $db, 't_fp_idx'), 'missing=0 orphaned=0',
 	'after a complete VACUUM afp_index_check reports 0 missing and 0 orphaned');
 is($node->safe_psql($db,
-		"SELECT rows, packed_postings + pending_postings = (SELECT sum(afp_landmark_count(fp)) FROM t), free_pages > 0 "
-		  . "FROM afp_index_stats('t_fp_idx')"), "300|t|t",
-	'the index lists the 300 rows left, holds their postings only, and the pages of the old run and of the cancelled merge are free');
+		"SELECT rows, packed_postings + pending_postings = (SELECT sum(afp_landmark_count(fp)) FROM t) "
+		  . "FROM afp_index_stats('t_fp_idx')"), "300|t",
+	'the index lists the 300 rows left and holds their postings only');
 
 # New rows take the freed line pointers; a slice of a deleted row must not bring one of them up.
 $node->safe_psql($db, q{
