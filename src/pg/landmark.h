@@ -16,6 +16,7 @@
  *                    afp.index_pending_limit (an insert past it merges them into a run)
  *   merging chain    a pending chain sealed by a merge that is turning it into a run; scans read
  *                    it like the pending chain until the merge installs the run
+ *   flushing chain   a pending chain an insert is turning into a run of its own while a merge runs
  *   row pages        a chain of (TID, landmark count) per indexed row: VACUUM asks about each row
  *                    once instead of once per posting
  *
@@ -161,8 +162,9 @@ typedef struct LandmarkMetaData
     uint64      merges;             /* runs written since the build, for afp_index_stats */
     LandmarkChain pending;
     LandmarkChain sealed;           /* the merging chain */
+    LandmarkChain flushing;         /* a pending chain a flush is turning into a run (during a merge) */
+    uint32      flush_output;       /* generation of that run while it is written (0: none) */
     uint32      nruns;
-    uint32      unused;
     LandmarkRun runs[LANDMARK_MAX_RUNS];    /* oldest (usually largest) first */
 } LandmarkMetaData;
 
@@ -315,6 +317,7 @@ extern bool landmark_page_is_reusable(Page page, const LandmarkMetaData *meta);
 extern void landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid);
 extern uint64 landmark_chain_bytes(const LandmarkMetaData *meta);
 extern uint64 landmark_index_rows(Relation index);
+extern bool landmark_merged(const LandmarkMetaData *meta);
 
 /*
  * landmarkrun.c: writing a run from postings in key order, and reading one.
@@ -374,6 +377,8 @@ extern BlockNumber landmark_run_first_page_from(Relation index, const LandmarkRu
 extern bool landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds *dead,
                            uint64 *merged);
 extern void landmark_merge_if_due(Relation index, uint64 pending_bytes);
+extern bool landmark_flush(Relation index);
+extern void landmark_merge_dead(Relation index, const LandmarkRowIds *dead);
 extern void landmark_merge_lock(Relation index, bool take);
 extern Size landmark_pending_limit(Relation index);
 extern void landmark_read_chain(Relation index, const LandmarkChain *chain, LandmarkPosting **out, Size *n,

@@ -355,6 +355,7 @@ landmark_empty_meta(LandmarkMetaData *meta)
     meta->rows_head = meta->rows_tail = InvalidBlockNumber;
     meta->pending.head = meta->pending.tail = InvalidBlockNumber;
     meta->sealed.head = meta->sealed.tail = InvalidBlockNumber;
+    meta->flushing.head = meta->flushing.tail = InvalidBlockNumber;
 }
 
 /* The init fork of an unlogged index: an empty index, its meta page alone. */

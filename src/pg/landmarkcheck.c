@@ -83,7 +83,7 @@ afp_index_stats(PG_FUNCTION_ARGS)
         elog(ERROR, "afp_index_stats must return a record");
     values[0] = Int64GetDatum((int64) meta.rows);
     values[1] = Int64GetDatum((int64) packed);
-    values[2] = Int64GetDatum((int64) (meta.pending.postings + meta.sealed.postings));
+    values[2] = Int64GetDatum((int64) (meta.pending.postings + meta.sealed.postings + meta.flushing.postings));
     values[3] = Int64GetDatum((int64) meta.removed_postings);
     values[4] = Int64GetDatum((int64) buckets);
     values[5] = Int64GetDatum((int64) largest);
@@ -172,7 +172,7 @@ heap_side_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 static void
 collect_postings(Relation index, const LandmarkMetaData *meta, CheckList *out)
 {
-    const LandmarkChain *chains[2] = {&meta->sealed, &meta->pending};
+    const LandmarkChain *chains[3] = {&meta->sealed, &meta->flushing, &meta->pending};
 
     for (uint32 r = 0; r < meta->nruns; r++)
     {
@@ -183,7 +183,7 @@ collect_postings(Relation index, const LandmarkMetaData *meta, CheckList *out)
             check_push(out, key.row, landmark_unmix(key.mix), key.frame);
         landmark_run_iterator_end(it);
     }
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 3; c++)
     {
         LandmarkPosting *p = NULL;
         Size        n = 0;
@@ -194,7 +194,7 @@ collect_postings(Relation index, const LandmarkMetaData *meta, CheckList *out)
             continue;
         landmark_read_chain(index, chains[c], &p, &n, &capacity, &stale, NULL, NULL);
         if (stale)
-            landmark_page_corrupted(index, chains[c]->head, c == 0 ? "merging chain" : "pending chain");
+            landmark_page_corrupted(index, chains[c]->head, c == 0 ? "merging chain" : c == 1 ? "flushing chain" : "pending chain");
         for (Size k = 0; k < n; k++)
             if (BlockNumberIsValid(p[k].block) && landmark_mix(p[k].hash) >= chains[c]->mix_lo)
                 check_push(out, landmark_posting_row(&p[k]), p[k].hash, landmark_posting_frame(&p[k]));

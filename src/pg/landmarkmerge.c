@@ -52,6 +52,10 @@ PG_FUNCTION_INFO_V1(afp_index_merge);
 /* A full merge goes through up to this many slices of the mix space, of about this many postings each. */
 #define LANDMARK_MAX_SLICES     8
 #define LANDMARK_SLICE_POSTINGS ((uint64) 16 * 1000)
+/* The lock tag of flushes (a block number no page has: page locks are only names). */
+#define LANDMARK_FLUSH_LOCK     ((BlockNumber) 0xFFFFFFFD)
+/* Places in the run list kept for flushes during a merge (landmark_flush). */
+#define LANDMARK_FLUSH_ROOM     4
 /* An insert's merge takes the newest runs while each is at most this many times what it has gathered. */
 #define LANDMARK_MERGE_FACTOR   4
 /* ... and gathers at most this many postings (~150 h of audio): larger merges are VACUUM's. */
@@ -89,8 +93,11 @@ landmark_merge_lock(Relation index, bool take)
 void
 landmark_merge_if_due(Relation index, uint64 pending_bytes)
 {
-    if (pending_bytes >= landmark_pending_limit(index) && !RecoveryInProgress())
-        landmark_merge(index, false, false, NULL, NULL);
+    if (pending_bytes < landmark_pending_limit(index) || RecoveryInProgress())
+        return;
+    /* Another merge is running (VACUUM's may take a while): the pending postings become a run of their own. */
+    if (!landmark_merge(index, false, false, NULL, NULL))
+        landmark_flush(index);
 }
 
 /*
@@ -164,7 +171,8 @@ compare_keys(const void *a, const void *b)
 static bool
 generation_is_live(const LandmarkMetaData *meta, uint32 g, bool count_merging)
 {
-    if (g == 0 || g >= meta->next_generation || g == meta->pending.generation || g == meta->sealed.generation)
+    if (g == 0 || g >= meta->next_generation || g == meta->pending.generation || g == meta->sealed.generation ||
+        g == meta->flushing.generation || g == meta->flush_output)
         return true;
     if (count_merging && g == meta->merging)
         return true;
@@ -266,6 +274,14 @@ truncate_tail(Relation index)
     UnlockRelation(index, AccessExclusiveLock);
 }
 
+/* Whether a page is a data page of the run, or one of its pages a full merge freed (their next is kept). */
+static bool
+run_data_page(Page page, const LandmarkRun *run)
+{
+    return landmark_page_is_valid(page, 0) && LandmarkPageGetOpaque(page)->generation == run->generation &&
+        (LandmarkPageGetOpaque(page)->kind == LANDMARK_PAGE_DATA || LandmarkPageGetOpaque(page)->kind == LANDMARK_PAGE_FREE);
+}
+
 /* Gives a run's pages (data chain and directory) to the free space map. */
 static void
 free_run(Relation index, const LandmarkRun *run)
@@ -280,12 +296,16 @@ free_run(Relation index, const LandmarkRun *run)
         BlockNumber next = InvalidBlockNumber;
         Page        page;
 
+        bool        ours;
+
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         page = BufferGetPage(buf);
-        if (landmark_page_is_valid(page, LANDMARK_PAGE_DATA) &&
-            LandmarkPageGetOpaque(page)->generation == run->generation)
+        ours = run_data_page(page, run);
+        if (ours)
             next = LandmarkPageGetOpaque(page)->next;
         UnlockReleaseBuffer(buf);
+        if (!ours)
+            break;
         RecordFreeIndexPage(index, blkno);
         blkno = next;
     }
@@ -365,52 +385,62 @@ lock_meta(Relation index, Buffer *metabuf, LandmarkMetaData *meta)
 }
 
 /*
- * Marks a page of a run that stays listed as free (its kind, in one small WAL
- * record) and gives it to the free space map: its run's generation is still live,
- * so the kind is what lets it be reused, and what a scan still reading it sees.
+ * Marks a data page of a run that stays listed as free (its kind, in one small
+ * WAL record) and gives it to the free space map: its run's generation is still
+ * live, so the kind is what lets it be reused, and what a scan still reading it
+ * sees. Checked again under the lock: only a data page of that run is marked.
  */
 static void
-free_live_page(Relation index, BlockNumber blkno)
+free_live_page(Relation index, BlockNumber blkno, uint32 generation)
 {
     Buffer      buf = ReadBuffer(index, blkno);
-    GenericXLogState *state;
+    Page        page;
 
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-    state = GenericXLogStart(index);
-    LandmarkPageGetOpaque(GenericXLogRegisterBuffer(state, buf, 0))->kind = LANDMARK_PAGE_FREE;
-    GenericXLogFinish(state);
+    page = BufferGetPage(buf);
+    if (landmark_page_is_valid(page, LANDMARK_PAGE_DATA) && LandmarkPageGetOpaque(page)->generation == generation)
+    {
+        GenericXLogState *state = GenericXLogStart(index);
+
+        LandmarkPageGetOpaque(GenericXLogRegisterBuffer(state, buf, 0))->kind = LANDMARK_PAGE_FREE;
+        GenericXLogFinish(state);
+        UnlockReleaseBuffer(buf);
+        RecordFreeIndexPage(index, blkno);
+        return;
+    }
     UnlockReleaseBuffer(buf);
-    RecordFreeIndexPage(index, blkno);
 }
 
-/* Frees a listed run's data pages before `keep` (they hold only mixes below its new range); returns how many. */
-static BlockNumber
-free_run_head(Relation index, LandmarkRun *run, BlockNumber keep)
+/*
+ * The run's data pages before `keep` (they hold only mixes below its new range),
+ * in chain order; read only. The run's new head is `keep`.
+ */
+static BlockNumber *
+run_pages_before(Relation index, const LandmarkRun *run, BlockNumber keep, BlockNumber *n)
 {
     BlockNumber blkno = run->data_head;
-    BlockNumber freed = 0;
     BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+    BlockNumber *pages = palloc(sizeof(BlockNumber) * Max(run->data_pages, 1));
 
+    *n = 0;
     while (BlockNumberIsValid(blkno) && blkno != keep && blkno != LANDMARK_META_BLKNO && blkno < nblocks &&
-           freed < run->data_pages)
+           *n < run->data_pages)
     {
         Buffer      buf = ReadBuffer(index, blkno);
         BlockNumber next = InvalidBlockNumber;
-        Page        page;
+        bool        ours;
 
         LockBuffer(buf, BUFFER_LOCK_SHARE);
-        page = BufferGetPage(buf);
-        if (landmark_page_is_valid(page, LANDMARK_PAGE_DATA) &&
-            LandmarkPageGetOpaque(page)->generation == run->generation)
-            next = LandmarkPageGetOpaque(page)->next;
+        ours = run_data_page(BufferGetPage(buf), run);
+        if (ours)
+            next = LandmarkPageGetOpaque(BufferGetPage(buf))->next;
         UnlockReleaseBuffer(buf);
-        free_live_page(index, blkno);
-        freed++;
+        if (!ours)
+            break;
+        pages[(*n)++] = blkno;
         blkno = next;
     }
-    run->data_head = blkno;
-    run->data_pages -= freed;
-    return freed;
+    return pages;
 }
 
 /*
@@ -538,6 +568,13 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     BlockNumber *prefer = NULL;
     Size        nprefer = 0;
     uint64      written = 0;
+    bool        leftover;
+    LandmarkMetaData settled;
+    uint32      owned_end;      /* one past this merge's part of the run list */
+    LandmarkRun newcomers[LANDMARK_MAX_RUNS];
+    uint32      nnew;
+    BlockNumber *before[LANDMARK_MAX_RUNS];
+    BlockNumber nbefore[LANDMARK_MAX_RUNS];
 
     if (merged)
         *merged = 0;
@@ -550,6 +587,8 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     lock_meta(index, &metabuf, &meta);
     landmark_check_meta(index, &meta);
     died = meta.merging != 0;
+    /* A merge that died may have left its sealed chain: this merge takes it, and the next the pending one. */
+    leftover = BlockNumberIsValid(meta.sealed.head) && BlockNumberIsValid(meta.pending.head);
     if (!BlockNumberIsValid(meta.sealed.head))
     {
         meta.sealed = meta.pending;
@@ -575,13 +614,21 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
             first_input--;
             gathered += meta.runs[first_input].postings;
         }
+        /* No room in the meta page's list for one more run: merge everything instead. */
+        if (meta.nruns - first_input + 1 > LANDMARK_MAX_RUNS - LANDMARK_MAX_SLICES - LANDMARK_FLUSH_ROOM)
+        {
+            everything = true;
+            first_input = 0;
+        }
     }
     ninputs = meta.nruns - first_input;
-    /* Nothing to gain: no chain, at most one run of the whole space, nothing to remove. */
-    if (!BlockNumberIsValid(meta.sealed.head) &&
-        (ninputs == 0 || (ninputs == 1 && meta.runs[first_input].mix_lo == 0 &&
-                          meta.runs[first_input].mix_hi == PG_UINT32_MAX)) &&
-        (dead == NULL || dead->n == 0 || meta.nruns == 0))
+    /* Nothing to gain: no chain, nothing to remove, the runs as a full merge leaves them (or one run). */
+    settled = meta;
+    settled.merging = 0;
+    if (!BlockNumberIsValid(meta.sealed.head) && (dead == NULL || dead->n == 0 || meta.nruns == 0) &&
+        (everything ? landmark_merged(&settled)
+         : ninputs == 0 || (ninputs == 1 && meta.runs[first_input].mix_lo == 0 &&
+                            meta.runs[first_input].mix_hi == PG_UINT32_MAX)))
     {
         if (died)
         {
@@ -592,8 +639,9 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         if (died)
             free_orphans(index, &meta);
         UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
-        if (merged && meta.nruns == 1)
-            *merged = meta.runs[0].postings;
+        if (merged)
+            for (uint32 i = 0; i < meta.nruns; i++)
+                *merged += meta.runs[i].postings;
         return true;
     }
     total = meta.sealed.postings;
@@ -602,7 +650,11 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         inputs[i] = meta.runs[first_input + i];
         total += inputs[i].postings;
     }
+    owned_end = meta.nruns;
     slices = everything ? full_merge_slices(total) : 1;
+    /* Between slices the list holds the slices so far and the inputs: it must fit the meta page. */
+    while (slices > 1 && slices + ninputs - 1 > LANDMARK_MAX_RUNS - LANDMARK_FLUSH_ROOM)
+        slices /= 2;
     first_generation = meta.next_generation;
     meta.next_generation += slices;
     meta.merging = first_generation;
@@ -660,7 +712,29 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         prefer = NULL;
         written += out.postings;
 
+        /* The data pages of inputs that stay listed and now hold only mixes below their range. */
+        for (uint32 i = 0; i < ninputs; i++)
+        {
+            nbefore[i] = 0;
+            before[i] = NULL;
+            if (!last && hi < inputs[i].mix_hi)
+            {
+                BlockNumber keep = landmark_run_first_page_from(index, &inputs[i], hi + 1);
+
+                before[i] = run_pages_before(index, &inputs[i], keep, &nbefore[i]);
+                if (nbefore[i] > 0)
+                {
+                    inputs[i].data_head = keep;
+                    inputs[i].data_pages -= nbefore[i];
+                }
+            }
+        }
+
         lock_meta(index, &metabuf, &meta);
+        /* Runs flushes added since this merge started, after its part of the list: kept, at the end. */
+        nnew = 0;
+        for (uint32 r = owned_end; r < meta.nruns; r++)
+            newcomers[nnew++] = meta.runs[r];
         /* The runs before the inputs (an insert's merge: older runs; a full merge: this merge's slices so far) */
         nruns = first_input;
         if (out.postings > 0)
@@ -679,15 +753,9 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
                 meta.runs[nruns++] = inputs[i];
             }
         }
-        /* Inputs still listed, for the next slice (their order kept). */
-        {
-            uint32      k = 0;
-
-            for (uint32 i = 0; i < ninputs; i++)
-                if (!(last || hi >= inputs[i].mix_hi))
-                    inputs[k++] = inputs[i];
-            ninputs = k;
-        }
+        owned_end = nruns;
+        for (uint32 r = 0; r < nnew; r++)
+            meta.runs[nruns++] = newcomers[r];
         meta.nruns = nruns;
         first_input = everything ? first_input + (out.postings > 0 ? 1 : 0) : first_input;
         if (last)
@@ -709,31 +777,20 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         /* The pages of inputs no longer listed, and of listed inputs below the next slice. */
         for (uint32 i = 0; i < ngone; i++)
             free_run(index, &gone[i]);
-        if (!last)
         {
-            bool        changed = false;
+            uint32      k = 0;
 
             for (uint32 i = 0; i < ninputs; i++)
             {
-                BlockNumber keep = landmark_run_first_page_from(index, &inputs[i], inputs[i].mix_lo);
-
-                if (free_run_head(index, &inputs[i], keep) > 0)
-                    changed = true;
+                for (BlockNumber j = 0; j < nbefore[i]; j++)
+                    free_live_page(index, before[i][j], inputs[i].generation);
+                if (before[i])
+                    pfree(before[i]);
+                /* Inputs still listed, for the next slice (their order kept). */
+                if (!(last || hi >= inputs[i].mix_hi))
+                    inputs[k++] = inputs[i];
             }
-            if (changed)
-            {
-                /* Their new first pages, for the next merge (readers go through the directory). */
-                lock_meta(index, &metabuf, &meta);
-                for (uint32 r = 0; r < meta.nruns; r++)
-                    for (uint32 i = 0; i < ninputs; i++)
-                        if (meta.runs[r].generation == inputs[i].generation)
-                        {
-                            meta.runs[r].data_head = inputs[i].data_head;
-                            meta.runs[r].data_pages = inputs[i].data_pages;
-                        }
-                update_meta(index, metabuf, &meta);
-                UnlockReleaseBuffer(metabuf);
-            }
+            ninputs = k;
         }
         IndexFreeSpaceMapVacuum(index);
     }
@@ -746,10 +803,148 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         pfree(chain_pages);
     pfree(keys);
     if (everything)
+    {
+        /*
+         * Pages freed since the last checkpoint are forgotten by a crash (the free space map is
+         * not WAL-logged), and a crash between a merge's last install and its frees leaves pages
+         * of runs no one lists: a full merge finds them all, as VACUUM re-records a B-tree's.
+         */
+        landmark_read_meta(index, &meta);
+        free_orphans(index, &meta);
         truncate_tail(index);
+    }
     UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
+    if (leftover && (everything || dead != NULL))
+    {
+        uint64      more = 0;
+
+        /* The pending chain this merge could not seal (a merge that died had left its own). */
+        landmark_merge(index, everything, true, dead, &more);
+        written = more;
+    }
     if (merged)
         *merged = written;
+    return true;
+}
+
+/*
+ * An insert's way out when the pending chain is over its limit and a merge is
+ * running (VACUUM's full merge of a large index takes seconds, and every scan
+ * reads the pending postings whole): the pending chain becomes a run of its own,
+ * appended to the list, which the running merge keeps (owned_end). One flush at
+ * a time, under a lock of its own; none when the list has no room (the merge
+ * leaves LANDMARK_FLUSH_ROOM places). A flush that dies leaves its chain listed
+ * as flushing (the next flush takes it) and pages the next full merge frees.
+ */
+static bool flush_locked(Relation index);
+
+bool
+landmark_flush(Relation index)
+{
+    bool        done;
+
+    if (!ConditionalLockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock))
+        return false;
+    done = flush_locked(index);
+    UnlockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock);
+    return done;
+}
+
+/*
+ * For VACUUM's removal of dead rows: no flush may run during the merge (a flushed
+ * run would keep their postings), and a flush that died is finished first, so the
+ * merge sees every posting. Waits for a running flush.
+ */
+void
+landmark_merge_dead(Relation index, const LandmarkRowIds *dead)
+{
+    LandmarkMetaData meta;
+
+    LockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock);
+    landmark_read_meta(index, &meta);
+    if (BlockNumberIsValid(meta.flushing.head))
+        flush_locked(index);
+    landmark_merge(index, true, true, dead, NULL);
+    UnlockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock);
+}
+
+/* The flush, under the flush lock. */
+static bool
+flush_locked(Relation index)
+{
+    Buffer      metabuf;
+    LandmarkMetaData meta;
+    LandmarkChain chain;
+    uint32      generation;
+    LandmarkPosting *postings = NULL;
+    Size        n = 0;
+    Size        capacity = 0;
+    BlockNumber *pages = NULL;
+    Size        npages = 0;
+    bool        stale;
+    LandmarkKey *keys;
+    Size        nkeys = 0;
+    LandmarkRunWriter *writer;
+    LandmarkRun out;
+    LandmarkOptions *opts = (LandmarkOptions *) index->rd_options;
+
+    lock_meta(index, &metabuf, &meta);
+    landmark_check_meta(index, &meta);
+    if (meta.nruns >= LANDMARK_MAX_RUNS)
+    {
+        UnlockReleaseBuffer(metabuf);
+        return false;
+    }
+    if (!BlockNumberIsValid(meta.flushing.head))
+    {
+        meta.flushing = meta.pending;
+        meta.flushing.mix_lo = 0;
+        memset(&meta.pending, 0, sizeof(meta.pending));
+        meta.pending.head = meta.pending.tail = InvalidBlockNumber;
+    }
+    generation = meta.next_generation++;
+    meta.flush_output = generation;
+    update_meta(index, metabuf, &meta);
+    UnlockReleaseBuffer(metabuf);
+    chain = meta.flushing;
+
+    landmark_read_chain(index, &chain, &postings, &n, &capacity, &stale, &pages, &npages);
+    if (stale)
+        landmark_page_corrupted(index, chain.head, "flushing chain");
+    keys = palloc_extended(Max(n, 1) * sizeof(LandmarkKey), MCXT_ALLOC_HUGE);
+    for (Size i = 0; i < n; i++)
+    {
+        if (!BlockNumberIsValid(postings[i].block))
+            continue;
+        keys[nkeys].mix = landmark_mix(postings[i].hash);
+        keys[nkeys].row = landmark_posting_row(&postings[i]);
+        keys[nkeys].frame = landmark_posting_frame(&postings[i]);
+        nkeys++;
+    }
+    if (postings)
+        pfree(postings);
+    qsort(keys, nkeys, sizeof(LandmarkKey), compare_keys);
+    writer = landmark_run_writer_begin(index, Max(nkeys, 1), generation, false,
+                                       opts != NULL ? opts->directory_bits : 0, 0, PG_UINT32_MAX);
+    for (Size i = 0; i < nkeys; i++)
+        landmark_run_writer_add(writer, &keys[i]);
+    landmark_run_writer_finish(writer, &out);
+    pfree(keys);
+
+    lock_meta(index, &metabuf, &meta);
+    if (out.postings > 0)
+        meta.runs[meta.nruns++] = out;
+    memset(&meta.flushing, 0, sizeof(meta.flushing));
+    meta.flushing.head = meta.flushing.tail = InvalidBlockNumber;
+    meta.flush_output = 0;
+    update_meta(index, metabuf, &meta);
+    UnlockReleaseBuffer(metabuf);
+    if (out.postings == 0)
+        free_run(index, &out);
+    for (Size i = 0; i < npages; i++)
+        RecordFreeIndexPage(index, pages[i]);
+    if (pages)
+        pfree(pages);
     return true;
 }
 

@@ -198,8 +198,16 @@ allocate_page(LandmarkRunWriter *w)
         GenericXLogFinish(state);
     }
     else
+    {
+        /* Formatted at once (a small WAL record), so that a crash before the run installs leaves a
+         * page free_orphans recognises, not an all-zero one it must leave alone. */
+        GenericXLogState *state;
+
         buf = landmark_new_buffer(w->index);
-    /* A new page stays all-zero until the run writes it: free_orphans never frees such a page. */
+        state = GenericXLogStart(w->index);
+        landmark_init_page(GenericXLogRegisterBuffer(state, buf, 0), LANDMARK_PAGE_DATA, w->generation);
+        GenericXLogFinish(state);
+    }
     blkno = BufferGetBlockNumber(buf);
     UnlockReleaseBuffer(buf);
     return blkno;
@@ -635,7 +643,16 @@ cursor_next_page(ByteCursor *c)
         c->r->stale = true;
         return false;
     }
-    return cursor_seek(c, c->next, 0);
+    if (!cursor_seek(c, c->next, 0))
+        return false;
+    /* A run's data pages are never empty: one is a damaged or foreign page (and could loop). */
+    if (c->avail == 0)
+    {
+        cursor_close(c);
+        c->r->stale = true;
+        return false;
+    }
+    return true;
 }
 
 static inline bool
@@ -868,7 +885,8 @@ iterator_open_bucket(LandmarkRunIterator *it)
         if (!BlockNumberIsValid(entry.block))
             continue;
         if (!cursor_open(&it->c, &it->r, entry.block, entry.offset) ||
-            !cursor_varint(&it->c, &nhashes) || nhashes == 0 || nhashes > it->run.postings)
+            !cursor_varint(&it->c, &nhashes) || nhashes == 0 || nhashes > it->run.postings ||
+            nhashes > PG_UINT32_MAX / sizeof(uint64))
             iterator_corrupted(it);
         if (nhashes > it->capacity)
         {

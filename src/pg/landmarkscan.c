@@ -176,7 +176,7 @@ static bool
 read_chains(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
             uint64 *estimates, ChainPosting **out, Size *nout)
 {
-    const LandmarkChain *chains[2] = {&meta->sealed, &meta->pending};
+    const LandmarkChain *chains[3] = {&meta->sealed, &meta->flushing, &meta->pending};
     uint8       filter[(1 << CHAIN_FILTER_BITS) / 8] = {0};
     LandmarkPosting *postings = NULL;
     Size        n = 0;
@@ -187,7 +187,7 @@ read_chains(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
 
     *out = NULL;
     *nout = 0;
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 3; c++)
     {
         bool        stale;
 

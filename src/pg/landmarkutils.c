@@ -99,11 +99,47 @@ landmark_index_rows(Relation index)
     return meta.rows;
 }
 
+/*
+ * Whether the index is as a full merge leaves it: nothing pending or being
+ * merged, and runs of disjoint ranges covering the mix space (or none).
+ */
+bool
+landmark_merged(const LandmarkMetaData *meta)
+{
+    uint64      next = 0;
+    uint32      order[LANDMARK_MAX_RUNS];
+    uint32      n = meta->nruns;
+
+    if (meta->pending.postings > 0 || BlockNumberIsValid(meta->pending.head) ||
+        BlockNumberIsValid(meta->sealed.head) || BlockNumberIsValid(meta->flushing.head) || meta->merging != 0)
+        return false;
+    if (n == 0)
+        return true;
+    /* Runs sorted by mix_lo must tile [0, 2^32) exactly. */
+    for (uint32 i = 0; i < n; i++)
+        order[i] = i;
+    for (uint32 i = 1; i < n; i++)
+        for (uint32 j = i; j > 0 && meta->runs[order[j]].mix_lo < meta->runs[order[j - 1]].mix_lo; j--)
+        {
+            uint32      t = order[j];
+
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (uint32 i = 0; i < n; i++)
+    {
+        if (meta->runs[order[i]].mix_lo != next)
+            return false;
+        next = (uint64) meta->runs[order[i]].mix_hi + 1;
+    }
+    return next == ((uint64) 1 << 32);
+}
+
 /* Bytes of postings in the chains (pending and merging). */
 uint64
 landmark_chain_bytes(const LandmarkMetaData *meta)
 {
-    return (meta->pending.postings + meta->sealed.postings) * sizeof(LandmarkPosting);
+    return (meta->pending.postings + meta->sealed.postings + meta->flushing.postings) * sizeof(LandmarkPosting);
 }
 
 /* Fills one posting of a row. */
@@ -154,7 +190,7 @@ landmark_page_is_reusable(Page page, const LandmarkMetaData *meta)
         kind != LANDMARK_PAGE_PENDING)
         return false;
     if (g == 0 || g >= meta->next_generation || g == meta->pending.generation || g == meta->sealed.generation ||
-        g == meta->merging)
+        g == meta->flushing.generation || g == meta->flush_output || g == meta->merging)
         return false;
     for (uint32 i = 0; i < meta->nruns; i++)
         if (meta->runs[i].generation == g)

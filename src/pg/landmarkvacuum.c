@@ -33,7 +33,7 @@ forget_dead_rows(Relation index, BlockNumber blkno, const LandmarkRowIds *dead, 
         if (blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(index))
             landmark_page_corrupted(index, blkno, "row page");
         buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
-        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
         page = BufferGetPage(buf);
         if (!landmark_page_is_valid(page, LANDMARK_PAGE_ROWS))
         {
@@ -46,21 +46,40 @@ forget_dead_rows(Relation index, BlockNumber blkno, const LandmarkRowIds *dead, 
             any = ItemPointerIsValid(&rows[k].tid) &&
                 landmark_row_ids_contain(dead, landmark_row_id(ItemPointerGetBlockNumber(&rows[k].tid),
                                                                ItemPointerGetOffsetNumber(&rows[k].tid)));
+        next = LandmarkPageGetOpaque(page)->next;
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         if (any)
         {
-            GenericXLogState *state = GenericXLogStart(index);
-            Page        copy = GenericXLogRegisterBuffer(state, buf, 0);
-            LandmarkRow *crows = (LandmarkRow *) PageGetContents(copy);
+            /*
+             * The entries and the meta page's row count change in one WAL record, so the count
+             * stays exact however VACUUM ends. Meta page first, then the row page: inserts' order.
+             */
+            Buffer      metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
+            GenericXLogState *state;
+            LandmarkRow *crows;
+            LandmarkMetaData *meta;
+            uint64      forgotten = 0;
 
+            LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+            LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+            state = GenericXLogStart(index);
+            meta = LandmarkPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+            crows = (LandmarkRow *) PageGetContents(GenericXLogRegisterBuffer(state, buf, 0));
+            n = landmark_page_items(BufferGetPage(buf), sizeof(LandmarkRow));
             for (uint32 k = 0; k < n; k++)
                 if (ItemPointerIsValid(&crows[k].tid) &&
                     landmark_row_ids_contain(dead, landmark_row_id(ItemPointerGetBlockNumber(&crows[k].tid),
                                                                    ItemPointerGetOffsetNumber(&crows[k].tid))))
+                {
                     ItemPointerSetInvalid(&crows[k].tid);
+                    forgotten++;
+                }
+            meta->rows -= Min(meta->rows, forgotten);
             GenericXLogFinish(state);
+            UnlockReleaseBuffer(metabuf);
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         }
-        next = LandmarkPageGetOpaque(page)->next;
-        UnlockReleaseBuffer(buf);
+        ReleaseBuffer(buf);
         blkno = next;
     }
 }
@@ -85,23 +104,11 @@ landmark_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
          *    may reuse the TIDs once this returns, so the merge waits for any other to finish.
          */
         landmark_row_ids_sort(&dead);
-        landmark_merge(index, true, true, &dead, NULL);
+        landmark_merge_dead(index, &dead);
 
-        /* 2. Then the row entries (see forget_dead_rows), 3. then the row count. */
+        /* 2. Then the row entries and the row count (see forget_dead_rows). */
         landmark_read_meta(index, &meta);
         forget_dead_rows(index, meta.rows_head, &dead, info->strategy);
-        {
-            Buffer      metabuf = ReadBuffer(index, LANDMARK_META_BLKNO);
-            GenericXLogState *state;
-            LandmarkMetaData *m;
-
-            LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-            state = GenericXLogStart(index);
-            m = LandmarkPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
-            m->rows -= Min(m->rows, dead.n);
-            GenericXLogFinish(state);
-            UnlockReleaseBuffer(metabuf);
-        }
         pfree(dead.ids);
     }
     stats->tuples_removed += dead.n;
@@ -121,8 +128,8 @@ landmark_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
     if (stats == NULL)
         stats = palloc0(sizeof(IndexBulkDeleteResult));
     landmark_read_meta(info->index, &meta);
-    /* Fold what inserts left (pending postings, several runs, a merge that died) into one run. */
-    if (meta.pending.postings > 0 || BlockNumberIsValid(meta.sealed.head) || meta.nruns > 1 || meta.merging != 0)
+    /* Fold what inserts left (pending postings, runs of their own, a merge that died). */
+    if (!landmark_merged(&meta))
     {
         landmark_merge(info->index, true, true, NULL, NULL);
         landmark_read_meta(info->index, &meta);

@@ -54,12 +54,12 @@ sub finds_every_row
 }
 
 # ---------------------------------------------------------------------------------------------
-# 1. SIGKILL while VACUUM merges the runs and pending postings into one run.
+# 1. SIGKILL while VACUUM merges the runs and pending postings (no row died: the cleanup pass's merge,
+#    during which inserts may flush; VACUUM removing dead rows keeps flushes out, see landmark_merge_dead).
 $node->safe_psql($db, q{
 	CREATE TABLE t (id int PRIMARY KEY, fp afp NOT NULL);
 	CREATE INDEX t_fp_idx ON t USING afp_landmark (fp) WITH (pending_limit = 64);
 	INSERT INTO t SELECT g, distractor(s.fp, g) FROM generate_series(1, 600) g JOIN songs s ON s.id = g % 6 + 1;
-	DELETE FROM t WHERE id % 3 = 0;
 });
 my $runs_before = $node->safe_psql($db, "SELECT runs FROM afp_index_stats('t_fp_idx')");
 cmp_ok($runs_before, '>=', 1, "600 rows inserted past a 64 kB pending limit went into runs ($runs_before)");
@@ -67,7 +67,15 @@ my $vacuum = start_psql("SET vacuum_cost_delay = '2ms';\nSET vacuum_cost_limit =
 my $seen = $node->poll_query_until($db,
 	"SELECT count(*) > 0 FROM pg_stat_progress_vacuum WHERE phase IN ('vacuuming indexes', 'cleaning up indexes')");
 ok($seen, 'the slowed VACUUM reached the index');
-usleep(500_000);
+# Inserts past the pending limit while VACUUM's merge holds the merge lock: they flush the pending
+# postings into runs of their own instead of letting every scan read a growing pending chain.
+$node->safe_psql($db, q{
+	INSERT INTO t SELECT 5000 + g, distractor(s.fp, 5000 + g) FROM generate_series(1, 60) g JOIN songs s ON s.id = g % 6 + 1;
+});
+cmp_ok($node->safe_psql($db, "SELECT pending_postings * 12 FROM afp_index_stats('t_fp_idx')"), '<', 64 * 1024 + 20000,
+	'inserts during the merge kept the pending postings near the limit (flushed into runs)');
+ok($node->safe_psql($db, "SELECT count(*) > 0 FROM pg_stat_progress_vacuum WHERE relid = 't'::regclass"),
+	'and the VACUUM was still running');
 AfpTest::crash_server($node);
 $vacuum->[0]->finish;
 unlike(slurp_file("$vacuum->[1].out"), qr/vacuumed/, 'the server was killed before VACUUM finished');
@@ -75,7 +83,7 @@ $node->start;
 is(AfpTest::health($node, $db, 't_fp_idx'), 'missing=0 orphaned=0', 'after the crash during a merge: healthy');
 finds_every_row('after the crash during a merge', 't', 'id % 20 = 1');
 my $size_after_crash = $node->safe_psql($db, "SELECT pg_relation_size('t_fp_idx')");
-$node->safe_psql($db, 'VACUUM t');
+$node->safe_psql($db, 'DELETE FROM t WHERE id % 3 = 0; VACUUM t');
 is($node->safe_psql($db,
 		"SELECT runs > 0, pending_postings, packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM t) "
 		  . "FROM afp_index_stats('t_fp_idx')"), 't|0|t',
