@@ -13,7 +13,7 @@ CREATE FUNCTION afp_index_stats(index regclass,
     OUT pages bigint, OUT bytes bigint, OUT runs int, OUT free_pages bigint)
     AS 'MODULE_PATHNAME', 'afp_index_stats' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 
--- Folds the pending postings and every run of an afp_landmark index into one run now (VACUUM and
+-- Folds the pending postings and every run of an afp_landmark index together now (VACUUM and
 -- autovacuum do the same); returns the postings of that run. For the table's owner.
 CREATE FUNCTION afp_index_merge(index regclass) RETURNS bigint
     AS 'MODULE_PATHNAME', 'afp_index_merge' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;

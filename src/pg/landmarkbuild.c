@@ -7,13 +7,21 @@
  */
 #include "landmark.h"
 
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "optimizer/optimizer.h"
 #include "storage/buffile.h"
+#include "storage/sharedfileset.h"
+#include "storage/spin.h"
+#include "utils/snapmgr.h"
 #include "storage/smgr.h"
 #include "utils/memutils.h"
 
@@ -37,13 +45,22 @@ typedef struct LandmarkBuildState
     Size        rows_capacity;
     double      heap_tuples;
 
+    /* a participant of a parallel build: sorted chunks of postings and the rows, in shared files */
+    BufFile    *chunk_file;
+    BufFile    *chunk_sizes;
+
     /* writing */
+    uint32      generation;     /* of the run */
     LandmarkRunWriter *writer;
     LandmarkKey *group;         /* postings of one hash, put in key order before the writer gets them */
     Size        ngroup;
     Size        group_capacity;
     uint64      written;
 } LandmarkBuildState;
+
+static void finish_run(LandmarkBuildState *st, LandmarkMetaData *meta);
+static void write_chunk(LandmarkBuildState *st);
+static bool parallel_build(LandmarkBuildState *st, Relation heap, Relation index, IndexInfo *info, int nworkers);
 
 /* The mix the buckets use, full width: sorting by it sorts by bucket at any dir_bits. */
 static inline uint32
@@ -95,7 +112,12 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, boo
     for (uint32 i = 0; i < fp->header.count; i++)
     {
         if (st->n == st->capacity)
-            spill(st);
+        {
+            if (st->chunk_file != NULL)
+                write_chunk(st);
+            else
+                spill(st);
+        }
         landmark_fill_posting(&st->postings[st->n++], hashes[i], tid, frames[i]);
     }
     MemoryContextSwitchTo(old);
@@ -213,7 +235,7 @@ write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_SORT);
     tmp = palloc_extended(Max(st->capacity, 1) * sizeof(LandmarkPosting), MCXT_ALLOC_HUGE);
     if (total > 0)
-        st->writer = landmark_run_writer_begin(st->index, total, meta->next_generation, true,
+        st->writer = landmark_run_writer_begin(st->index, total, st->generation, true,
                                                opts != NULL ? opts->directory_bits : 0, 0, PG_UINT32_MAX);
     if (st->spilled == 0)
     {
@@ -262,6 +284,13 @@ write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
         }
     }
     pfree(tmp);
+    finish_run(st, meta);
+}
+
+/* The last hash's postings, the run's directory, then the row pages; fills *meta. */
+static void
+finish_run(LandmarkBuildState *st, LandmarkMetaData *meta)
+{
     if (st->writer != NULL)
     {
         if (st->ngroup > 0)
@@ -285,6 +314,303 @@ write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
         meta->rows_tail = here;
     }
     meta->rows = st->nrows;
+}
+
+
+/* ---------- parallel build ---------- */
+
+/*
+ * A parallel build (as nbtree's and pgvector's): the leader and the workers scan
+ * parts of the table with a parallel heap scan; each participant sorts its
+ * postings in chunks of its share of maintenance_work_mem and writes them, with
+ * its rows, to files of a shared file set; the leader then merges every chunk,
+ * in key order, into the run. Workers: max_parallel_maintenance_workers, as the
+ * planner decides for the table (plan_create_index_workers).
+ */
+#define LANDMARK_SHARED_KEY     UINT64CONST(0xA0F0000000000001)
+#define LANDMARK_SCAN_KEY       UINT64CONST(0xA0F0000000000002)
+/* The segment size of a BufFile (buffile.c's MAX_PHYSICAL_FILESIZE): BufFileSeek takes a segment and an offset. */
+#define LANDMARK_BUFFILE_SEGMENT ((uint64) 0x40000000)
+
+typedef struct LandmarkBuildShared
+{
+    Oid         heaprelid;
+    Oid         indexrelid;
+    bool        isconcurrent;
+    Size        capacity;           /* postings a participant holds before writing a chunk */
+    slock_t     mutex;
+    double      heap_tuples;        /* summed by the participants */
+    int         participants_done;
+    SharedFileSet fileset;
+} LandmarkBuildShared;
+
+/* Writes the in-memory postings, sorted, as one chunk of the participant's file. */
+static void
+write_chunk(LandmarkBuildState *st)
+{
+    LandmarkPosting *tmp;
+    uint64      n = st->n;
+
+    if (n == 0)
+        return;
+    tmp = palloc_extended(n * sizeof(LandmarkPosting), MCXT_ALLOC_HUGE);
+    radix_sort(st->postings, tmp, n);
+    pfree(tmp);
+    BufFileWrite(st->chunk_file, st->postings, n * sizeof(LandmarkPosting));
+    BufFileWrite(st->chunk_sizes, &n, sizeof(n));
+    st->spilled += n;
+    st->n = 0;
+}
+
+/* One participant's share: scan, chunks, rows; then its files are closed for the leader. */
+static void
+participate(LandmarkBuildShared *shared, ParallelTableScanDesc pscan, Relation heap, Relation index,
+            int participant, bool progress)
+{
+    LandmarkBuildState *st = palloc0(sizeof(LandmarkBuildState));
+    IndexInfo  *info = BuildIndexInfo(index);
+    TableScanDesc scan;
+    char        name[64];
+    BufFile    *rows;
+
+    info->ii_Concurrent = shared->isconcurrent;
+    st->index = index;
+    st->build_cxt = CurrentMemoryContext;
+    st->tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp_landmark build row", ALLOCSET_DEFAULT_SIZES);
+    st->capacity = shared->capacity;
+    st->postings = palloc_extended(st->capacity * sizeof(LandmarkPosting), MCXT_ALLOC_HUGE);
+    st->rows_capacity = 1024;
+    st->rows = palloc(st->rows_capacity * sizeof(LandmarkRow));
+    snprintf(name, sizeof(name), "p%d.postings", participant);
+    st->chunk_file = BufFileCreateFileSet(&shared->fileset.fs, name);
+    snprintf(name, sizeof(name), "p%d.chunks", participant);
+    st->chunk_sizes = BufFileCreateFileSet(&shared->fileset.fs, name);
+
+    scan = table_beginscan_parallel(heap, pscan);
+    table_index_build_scan(heap, index, info, true, progress, build_callback, st, scan);
+    write_chunk(st);
+
+    snprintf(name, sizeof(name), "p%d.rows", participant);
+    rows = BufFileCreateFileSet(&shared->fileset.fs, name);
+    if (st->nrows > 0)
+        BufFileWrite(rows, st->rows, st->nrows * sizeof(LandmarkRow));
+    BufFileClose(rows);
+    BufFileClose(st->chunk_file);
+    BufFileClose(st->chunk_sizes);
+
+    SpinLockAcquire(&shared->mutex);
+    shared->heap_tuples += st->heap_tuples;
+    shared->participants_done++;
+    SpinLockRelease(&shared->mutex);
+    MemoryContextDelete(st->tuple_cxt);
+}
+
+/* The entry point of a worker (CreateParallelContext names it). */
+PGDLLEXPORT void landmark_parallel_build_main(dsm_segment *seg, shm_toc *toc);
+
+void
+landmark_parallel_build_main(dsm_segment *seg, shm_toc *toc)
+{
+    LandmarkBuildShared *shared = shm_toc_lookup(toc, LANDMARK_SHARED_KEY, false);
+    ParallelTableScanDesc pscan = shm_toc_lookup(toc, LANDMARK_SCAN_KEY, false);
+    LOCKMODE    heap_lock = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+    LOCKMODE    index_lock = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+    Relation    heap;
+    Relation    index;
+
+    SharedFileSetAttach(&shared->fileset, seg);
+    heap = table_open(shared->heaprelid, heap_lock);
+    index = index_open(shared->indexrelid, index_lock);
+    participate(shared, pscan, heap, index, ParallelWorkerNumber + 1, false);
+    index_close(index, index_lock);
+    table_close(heap, heap_lock);
+}
+
+/* A chunk of a participant's file, read back in order. */
+typedef struct ChunkReader
+{
+    BufFile    *file;
+    uint64      left;               /* postings not yet read into buf */
+    LandmarkPosting buf[512];
+    int         pos;
+    int         n;
+} ChunkReader;
+
+static bool
+chunk_next(ChunkReader *r, LandmarkPosting *p)
+{
+    if (r->pos == r->n)
+    {
+        Size        want = Min(r->left, (uint64) lengthof(r->buf));
+
+        if (want == 0)
+            return false;
+        if (BufFileRead(r->file, r->buf, want * sizeof(LandmarkPosting)) != want * sizeof(LandmarkPosting))
+            elog(ERROR, "could not read a temporary file of the afp_landmark build");
+        r->left -= want;
+        r->n = (int) want;
+        r->pos = 0;
+    }
+    *p = r->buf[r->pos++];
+    return true;
+}
+
+/*
+ * The parallel build: launches the workers, takes part, then merges every
+ * chunk into st's run and collects the rows. Returns false (nothing done) when
+ * no worker could be launched, for the serial build to run instead.
+ */
+static bool
+parallel_build(LandmarkBuildState *st, Relation heap, Relation index, IndexInfo *info, int nworkers)
+{
+    ParallelContext *pcxt;
+    LandmarkBuildShared *shared;
+    ParallelTableScanDesc pscan;
+    Size        scan_size;
+    Snapshot    snapshot;
+    int         participants;
+    ChunkReader **readers = NULL;
+    int         nreaders = 0;
+    LandmarkPosting *heads;
+    bool       *live;
+    uint64      total = 0;
+    LandmarkOptions *opts = (LandmarkOptions *) index->rd_options;
+
+    EnterParallelMode();
+    pcxt = CreateParallelContext("afp", "landmark_parallel_build_main", nworkers);
+    snapshot = info->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+    scan_size = table_parallelscan_estimate(heap, snapshot);
+    shm_toc_estimate_chunk(&pcxt->estimator, sizeof(LandmarkBuildShared));
+    shm_toc_estimate_chunk(&pcxt->estimator, scan_size);
+    shm_toc_estimate_keys(&pcxt->estimator, 2);
+    InitializeParallelDSM(pcxt);
+    if (pcxt->seg == NULL)
+    {
+        if (IsMVCCSnapshot(snapshot))
+            UnregisterSnapshot(snapshot);
+        DestroyParallelContext(pcxt);
+        ExitParallelMode();
+        return false;
+    }
+    shared = shm_toc_allocate(pcxt->toc, sizeof(LandmarkBuildShared));
+    memset(shared, 0, sizeof(*shared));
+    shared->heaprelid = RelationGetRelid(heap);
+    shared->indexrelid = RelationGetRelid(index);
+    shared->isconcurrent = info->ii_Concurrent;
+    /* Each participant gets its share of maintenance_work_mem (half: the sort needs a copy). */
+    shared->capacity = Max((Size) maintenance_work_mem * 1024 / 2 / (nworkers + 1) / sizeof(LandmarkPosting), 1024);
+    SpinLockInit(&shared->mutex);
+    SharedFileSetInit(&shared->fileset, pcxt->seg);
+    pscan = shm_toc_allocate(pcxt->toc, scan_size);
+    table_parallelscan_initialize(heap, pscan, snapshot);
+    shm_toc_insert(pcxt->toc, LANDMARK_SHARED_KEY, shared);
+    shm_toc_insert(pcxt->toc, LANDMARK_SCAN_KEY, pscan);
+    LaunchParallelWorkers(pcxt);
+    if (pcxt->nworkers_launched == 0)
+    {
+        WaitForParallelWorkersToFinish(pcxt);
+        if (IsMVCCSnapshot(snapshot))
+            UnregisterSnapshot(snapshot);
+        DestroyParallelContext(pcxt);
+        ExitParallelMode();
+        return false;
+    }
+    participants = pcxt->nworkers_launched + 1;
+    elog(DEBUG1, "afp_landmark build of \"%s\": %d parallel workers", RelationGetRelationName(index),
+         pcxt->nworkers_launched);
+
+    /* The leader takes part (participant 0), with the progress report. */
+    participate(shared, pscan, heap, index, 0, true);
+    WaitForParallelWorkersToFinish(pcxt);
+    if (shared->participants_done != participants)
+        elog(ERROR, "afp_landmark parallel build: %d of %d participants finished", shared->participants_done,
+             participants);
+    st->heap_tuples = shared->heap_tuples;
+
+    /* The rows of every participant. */
+    for (int p = 0; p < participants; p++)
+    {
+        char        name[64];
+        BufFile    *f;
+        LandmarkRow row;
+
+        snprintf(name, sizeof(name), "p%d.rows", p);
+        f = BufFileOpenFileSet(&shared->fileset.fs, name, O_RDONLY, false);
+        while (BufFileRead(f, &row, sizeof(row)) == sizeof(row))
+        {
+            if (st->nrows == st->rows_capacity)
+            {
+                st->rows_capacity *= 2;
+                st->rows = repalloc_huge(st->rows, st->rows_capacity * sizeof(LandmarkRow));
+            }
+            st->rows[st->nrows++] = row;
+        }
+        BufFileClose(f);
+    }
+
+    /* Every chunk, each read from its own handle on its participant's file. */
+    for (int p = 0; p < participants; p++)
+    {
+        char        name[64];
+        BufFile    *sizes;
+        uint64      n;
+        uint64      offset = 0;
+
+        snprintf(name, sizeof(name), "p%d.chunks", p);
+        sizes = BufFileOpenFileSet(&shared->fileset.fs, name, O_RDONLY, false);
+        while (BufFileRead(sizes, &n, sizeof(n)) == sizeof(n))
+        {
+            ChunkReader *r = palloc0(sizeof(ChunkReader));
+
+            snprintf(name, sizeof(name), "p%d.postings", p);
+            r->file = BufFileOpenFileSet(&shared->fileset.fs, name, O_RDONLY, false);
+            if (BufFileSeek(r->file, (int) (offset / LANDMARK_BUFFILE_SEGMENT), (off_t) (offset % LANDMARK_BUFFILE_SEGMENT),
+                            SEEK_SET) != 0)
+                elog(ERROR, "could not seek in a temporary file of the afp_landmark build");
+            r->left = n;
+            offset += n * sizeof(LandmarkPosting);
+            total += n;
+            readers = readers == NULL ? palloc(sizeof(ChunkReader *) * 16)
+                : (nreaders % 16 == 0 ? repalloc(readers, sizeof(ChunkReader *) * (nreaders + 16)) : readers);
+            readers[nreaders++] = r;
+        }
+        BufFileClose(sizes);
+    }
+
+    /* The merge, by mix; flush_group puts each hash's postings in key order. */
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_WRITE);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) total);
+    if (total > 0)
+        st->writer = landmark_run_writer_begin(index, total, st->generation, true,
+                                               opts != NULL ? opts->directory_bits : 0, 0, PG_UINT32_MAX);
+    heads = palloc(sizeof(LandmarkPosting) * Max(nreaders, 1));
+    live = palloc(sizeof(bool) * Max(nreaders, 1));
+    for (int i = 0; i < nreaders; i++)
+        live[i] = chunk_next(readers[i], &heads[i]);
+    for (uint64 k = 0;; k++)
+    {
+        int         best = -1;
+
+        for (int i = 0; i < nreaders; i++)
+            if (live[i] && (best < 0 || posting_mix(&heads[i]) < posting_mix(&heads[best])))
+                best = i;
+        if (best < 0)
+            break;
+        emit_sorted(st, &heads[best], 1);
+        live[best] = chunk_next(readers[best], &heads[best]);
+        if (k % 65536 == 0)
+            CHECK_FOR_INTERRUPTS();
+    }
+    for (int i = 0; i < nreaders; i++)
+        BufFileClose(readers[i]->file);
+    st->spilled = total;
+    st->n = 0;
+
+    if (IsMVCCSnapshot(snapshot))
+        UnregisterSnapshot(snapshot);
+    DestroyParallelContext(pcxt);
+    ExitParallelMode();
+    return true;
 }
 
 /* Fills the meta page (block 0, allocated first) and WAL-logs every page of the index. */
@@ -312,6 +638,7 @@ landmark_build(Relation heap, Relation index, IndexInfo *info)
     LandmarkMetaData meta;
     IndexBuildResult *result;
     Buffer      metabuf;
+    int         nworkers;
 
     if (RelationGetNumberOfBlocks(index) != 0)
         elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -330,11 +657,17 @@ landmark_build(Relation heap, Relation index, IndexInfo *info)
     st->rows_capacity = 1024;
     st->rows = palloc(st->rows_capacity * sizeof(LandmarkRow));
 
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_SCAN);
-    table_index_build_scan(heap, index, info, true, true, build_callback, st, NULL);
-
     landmark_empty_meta(&meta);
-    write_index(st, &meta);
+    st->generation = meta.next_generation;
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_SCAN);
+    nworkers = AFP_INDEX_BUILD_WORKERS(heap, index, info);
+    if (nworkers > 0 && parallel_build(st, heap, index, info, nworkers))
+        finish_run(st, &meta);
+    else
+    {
+        table_index_build_scan(heap, index, info, true, true, build_callback, st, NULL);
+        write_index(st, &meta);
+    }
     finish_meta(index, &meta);
 
     result = palloc(sizeof(IndexBuildResult));

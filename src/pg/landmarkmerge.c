@@ -1,13 +1,14 @@
 /*
  * landmarkmerge.c — merging in an afp_landmark index: the pending postings and
- * some or all runs become one new run, online.
+ * some or all runs become new runs, online.
  *
  * Who merges:
  *   an insert that leaves more than the pending limit (afp.index_pending_limit,
  *     or the index's pending_limit option) in the pending chain: the chain and
  *     the newest runs of comparable size (size-tiered, as an LSM tree), if no
- *     other merge is running (it does not wait);
- *   VACUUM: everything into one run, leaving out the postings of dead rows
+ *     other merge is running (it does not wait; it flushes the chain into a run
+ *     of its own instead: landmark_flush);
+ *   VACUUM: everything (slice by slice), leaving out the postings of dead rows
  *     (ambulkdelete) or just folding (amvacuumcleanup): autovacuum keeps an
  *     ingested index in the shape a fresh build has;
  *   afp_index_merge(index): everything, now.
@@ -22,8 +23,13 @@
  *   3. meta page, one WAL record: the run replaces its inputs, the sealed chain
  *      is dropped, `merging` cleared;
  *   4. the inputs' pages go to the free space map.
- * A crash or error before 3 leaves the index as it was, plus pages of a run no
- * one lists; the next merge sees `merging` set and frees them. A scan that read
+ * A full merge does 2-4 once per slice of the mix space (up to 8): each slice's
+ * run is installed while the inputs' lower bounds rise past it, and the inputs'
+ * pages below are freed before the next slice is written, so it needs free space
+ * for a slice, not for a copy of the index.
+ * A crash or error before 3 leaves the index as it was (or as the last slice
+ * installed it), plus pages of a run no one lists; the next merge sees `merging`
+ * set and frees them. A scan that read
  * the meta page before 3 may meet a page reused after 4: every page carries its
  * run's generation, and the scan starts again (landmarkscan.c).
  */
@@ -737,6 +743,9 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
             newcomers[nnew++] = meta.runs[r];
         /* The runs before the inputs (an insert's merge: older runs; a full merge: this merge's slices so far) */
         nruns = first_input;
+        if (first_input + 1 + ninputs + nnew > LANDMARK_MAX_RUNS)
+            elog(ERROR, "afp_landmark index \"%s\": no room for a merged run in the run list",
+                 RelationGetRelationName(index));
         if (out.postings > 0)
             meta.runs[nruns++] = out;
         else
@@ -890,7 +899,8 @@ flush_locked(Relation index)
 
     lock_meta(index, &metabuf, &meta);
     landmark_check_meta(index, &meta);
-    if (meta.nruns >= LANDMARK_MAX_RUNS)
+    /* A running full merge may still add a run per slice: room for those, or no flush. */
+    if (meta.nruns + 1 + LANDMARK_MAX_SLICES > LANDMARK_MAX_RUNS)
     {
         UnlockReleaseBuffer(metabuf);
         return false;
@@ -932,8 +942,11 @@ flush_locked(Relation index)
     pfree(keys);
 
     lock_meta(index, &metabuf, &meta);
-    if (out.postings > 0)
+    if (out.postings > 0 && meta.nruns < LANDMARK_MAX_RUNS)
         meta.runs[meta.nruns++] = out;
+    else if (out.postings > 0)
+        elog(ERROR, "afp_landmark index \"%s\": no room for a flushed run in the run list",
+             RelationGetRelationName(index));
     memset(&meta.flushing, 0, sizeof(meta.flushing));
     meta.flushing.head = meta.flushing.tail = InvalidBlockNumber;
     meta.flush_output = 0;
@@ -950,7 +963,7 @@ flush_locked(Relation index)
 
 /*
  * afp_index_merge(index) -> bigint: folds the pending postings and every run of
- * an afp_landmark index into one run now (VACUUM does the same); returns the
+ * an afp_landmark index together now (VACUUM does the same); returns the
  * postings of that run. For the table's owner, as VACUUM.
  */
 Datum

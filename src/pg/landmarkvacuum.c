@@ -4,7 +4,7 @@
  * merge (landmarkmerge.c) rewrites every run and the pending postings into one
  * run without their postings, which gives their space back, and only then are
  * the rows' entries forgotten. The cleanup pass folds whatever inserts left in
- * the pending chain and in small runs into one run, so autovacuum keeps an
+ * the pending chain and in small runs together, so autovacuum keeps an
  * ingested index in the shape a fresh build has.
  */
 #include "landmark.h"
@@ -100,7 +100,7 @@ landmark_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
     {
         /*
          * 1. The postings: every run and the pending postings as of now (rows appended later are
-         *    alive: their TIDs were just inserted) are merged into one run without them. The heap
+         *    alive: their TIDs were just inserted) are merged without them. The heap
          *    may reuse the TIDs once this returns, so the merge waits for any other to finish.
          */
         landmark_row_ids_sort(&dead);

@@ -109,6 +109,29 @@ SELECT pg_relation_size('mg_songs_fp_idx') <= :size_after_two * 1.05 AS size_kep
 FROM afp_index_stats('mg_songs_fp_idx') s;
 SELECT * FROM afp_index_check('mg_songs_fp_idx');
 
+-- A parallel build (max_parallel_maintenance_workers) writes the serial build's index, byte for byte
+-- in what it holds: the same run, the same answers.
+CREATE INDEX mg_serial ON mg_pending USING afp_landmark (fp);
+SET max_parallel_maintenance_workers = 2;
+SET maintenance_work_mem = '256MB';
+SET min_parallel_table_scan_size = 0;
+ALTER TABLE mg_pending SET (parallel_workers = 2);
+SET client_min_messages = debug1;
+CREATE INDEX mg_parallel ON mg_pending USING afp_landmark (fp);
+RESET client_min_messages;
+RESET max_parallel_maintenance_workers;
+RESET maintenance_work_mem;
+RESET min_parallel_table_scan_size;
+SELECT s.rows = p.rows AS same_rows, s.packed_postings = p.packed_postings AS same_postings,
+       s.buckets = p.buckets AS same_buckets, s.largest_bucket = p.largest_bucket AS same_largest, s.pages = p.pages AS same_pages
+FROM afp_index_stats('mg_serial') s, afp_index_stats('mg_parallel') p;
+SELECT * FROM afp_index_check('mg_parallel');
+DROP INDEX mg_serial, mg_pending_fp_idx;
+SELECT count(*) AS answers_differing_from_the_serial_build FROM (
+  SELECT clip, track_id, score, offset_s, confidence, speed FROM pg_temp.answers('parallel', 'mg_pending')
+  EXCEPT ALL
+  SELECT clip, track_id, score, offset_s, confidence, speed FROM mg_answers WHERE state = 'all pending') d;
+
 -- Options and errors.
 CREATE INDEX mg_bad ON mg_songs USING afp_landmark (fp) WITH (pending_limit = -2);
 \echo :LAST_ERROR_SQLSTATE
