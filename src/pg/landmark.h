@@ -164,6 +164,7 @@ typedef struct LandmarkMetaData
     LandmarkChain sealed;           /* the merging chain */
     LandmarkChain flushing;         /* a pending chain a flush is turning into a run (during a merge) */
     uint32      flush_output;       /* generation of that run while it is written (0: none) */
+    uint32      merge_owned;        /* leading runs a running full merge owns; flushes merge only the others */
     uint32      nruns;
     LandmarkRun runs[LANDMARK_MAX_RUNS];    /* oldest (usually largest) first */
 } LandmarkMetaData;

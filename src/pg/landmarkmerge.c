@@ -80,8 +80,9 @@ landmark_pending_limit(Relation index)
 }
 
 /*
- * Takes (or releases) the merge lock in share mode: no merge frees pages while
- * a reader that must see every run whole (check, stats) holds it. A standby
+ * Takes (or releases) the merge and flush locks in share mode: no merge or flush
+ * frees pages while a reader that must see every run and chain whole (check,
+ * stats) holds them. A standby
  * cannot take it; there, replay is the only writer and the readers' page checks
  * report a page reused under them.
  */
@@ -91,9 +92,15 @@ landmark_merge_lock(Relation index, bool take)
     if (RecoveryInProgress())
         return;
     if (take)
+    {
         LockPage(index, LANDMARK_META_BLKNO, ShareLock);
+        LockPage(index, LANDMARK_FLUSH_LOCK, ShareLock);
+    }
     else
+    {
+        UnlockPage(index, LANDMARK_FLUSH_LOCK, ShareLock);
         UnlockPage(index, LANDMARK_META_BLKNO, ShareLock);
+    }
 }
 
 void
@@ -575,6 +582,8 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     Size        nprefer = 0;
     uint64      written = 0;
     bool        leftover;
+    bool        hold_flush_lock;
+    bool        switched = false;   /* an insert's merge that must merge everything */
     LandmarkMetaData settled;
     uint32      owned_end;      /* one past this merge's part of the run list */
     LandmarkRun newcomers[LANDMARK_MAX_RUNS];
@@ -588,6 +597,18 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         LockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
     else if (!ConditionalLockPage(index, LANDMARK_META_BLKNO, ExclusiveLock))
         return false;
+    /*
+     * Flushes merge runs too (those no full merge owns): none runs while this merge chooses its
+     * inputs; an insert's merge keeps them out to its end, a full merge lets them go on after.
+     */
+    if (everything)
+        LockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock);
+    else if (!ConditionalLockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock))
+    {
+        UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
+        return false;
+    }
+    hold_flush_lock = true;
 
     /* 1. Seal the pending chain and choose the inputs. */
     lock_meta(index, &metabuf, &meta);
@@ -624,6 +645,7 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         if (meta.nruns - first_input + 1 > LANDMARK_MAX_RUNS - LANDMARK_MAX_SLICES - LANDMARK_FLUSH_ROOM)
         {
             everything = true;
+            switched = true;
             first_input = 0;
         }
     }
@@ -644,6 +666,7 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         UnlockReleaseBuffer(metabuf);
         if (died)
             free_orphans(index, &meta);
+        UnlockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock);
         UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
         if (merged)
             for (uint32 i = 0; i < meta.nruns; i++)
@@ -664,8 +687,14 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     first_generation = meta.next_generation;
     meta.next_generation += slices;
     meta.merging = first_generation;
+    meta.merge_owned = everything ? meta.nruns : 0;
     update_meta(index, metabuf, &meta);
     UnlockReleaseBuffer(metabuf);
+    if (everything && !switched)
+    {
+        UnlockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock);
+        hold_flush_lock = false;
+    }
     sealed = meta.sealed;
     if (died)
         free_orphans(index, &meta);
@@ -773,11 +802,13 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
             meta.sealed.head = meta.sealed.tail = InvalidBlockNumber;
             meta.removed_postings = 0;
             meta.merging = 0;
+            meta.merge_owned = 0;
         }
         else
         {
             meta.sealed.mix_lo = (uint64) hi + 1;
             meta.merging = first_generation + sl + 1;
+            meta.merge_owned = owned_end;
         }
         meta.merges++;
         update_meta(index, metabuf, &meta);
@@ -811,6 +842,8 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     if (chain_pages)
         pfree(chain_pages);
     pfree(keys);
+    if (hold_flush_lock)
+        UnlockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock);
     if (everything)
     {
         /*
@@ -893,9 +926,10 @@ flush_locked(Relation index)
     bool        stale;
     LandmarkKey *keys;
     Size        nkeys = 0;
-    LandmarkRunWriter *writer;
     LandmarkRun out;
-    LandmarkOptions *opts = (LandmarkOptions *) index->rd_options;
+    LandmarkRun inputs[LANDMARK_MAX_RUNS];
+    uint64      taken[LANDMARK_MAX_RUNS];
+    uint32      ninputs;
 
     lock_meta(index, &metabuf, &meta);
     landmark_check_meta(index, &meta);
@@ -914,6 +948,27 @@ flush_locked(Relation index)
     }
     generation = meta.next_generation++;
     meta.flush_output = generation;
+    /*
+     * With it, the newest whole-space runs of comparable size that no running full merge owns
+     * (flushes of this same merge's duration, mostly), as an insert's merge would take them: a
+     * long merge must not leave a run per flush for every scan to read.
+     */
+    {
+        uint64      gathered = meta.flushing.postings;
+        uint32      first = meta.nruns;
+
+        while (first > meta.merge_owned &&
+               meta.runs[first - 1].mix_lo == 0 && meta.runs[first - 1].mix_hi == PG_UINT32_MAX &&
+               meta.runs[first - 1].postings <= LANDMARK_MERGE_FACTOR * Max(gathered, 1) &&
+               gathered + meta.runs[first - 1].postings <= LANDMARK_INSERT_MERGE_MAX)
+        {
+            first--;
+            gathered += meta.runs[first].postings;
+        }
+        ninputs = meta.nruns - first;
+        for (uint32 i = 0; i < ninputs; i++)
+            inputs[i] = meta.runs[first + i];
+    }
     update_meta(index, metabuf, &meta);
     UnlockReleaseBuffer(metabuf);
     chain = meta.flushing;
@@ -934,14 +989,32 @@ flush_locked(Relation index)
     if (postings)
         pfree(postings);
     qsort(keys, nkeys, sizeof(LandmarkKey), compare_keys);
-    writer = landmark_run_writer_begin(index, Max(nkeys, 1), generation, false,
-                                       opts != NULL ? opts->directory_bits : 0, 0, PG_UINT32_MAX);
-    for (Size i = 0; i < nkeys; i++)
-        landmark_run_writer_add(writer, &keys[i]);
-    landmark_run_writer_finish(writer, &out);
+    {
+        uint64      expected = nkeys;
+
+        for (uint32 i = 0; i < ninputs; i++)
+            expected += inputs[i].postings;
+        merge_range(index, inputs, ninputs, keys, nkeys, NULL, 0, PG_UINT32_MAX, Max(expected, 1), generation,
+                    NULL, 0, &out, taken);
+    }
     pfree(keys);
 
     lock_meta(index, &metabuf, &meta);
+    /* The inputs leave the list (found by generation: a merge's installs may have moved them). */
+    {
+        uint32      k = 0;
+
+        for (uint32 r = 0; r < meta.nruns; r++)
+        {
+            bool        input = false;
+
+            for (uint32 i = 0; i < ninputs && !input; i++)
+                input = meta.runs[r].generation == inputs[i].generation;
+            if (!input)
+                meta.runs[k++] = meta.runs[r];
+        }
+        meta.nruns = k;
+    }
     if (out.postings > 0 && meta.nruns < LANDMARK_MAX_RUNS)
         meta.runs[meta.nruns++] = out;
     else if (out.postings > 0)
@@ -954,10 +1027,13 @@ flush_locked(Relation index)
     UnlockReleaseBuffer(metabuf);
     if (out.postings == 0)
         free_run(index, &out);
+    for (uint32 i = 0; i < ninputs; i++)
+        free_run(index, &inputs[i]);
     for (Size i = 0; i < npages; i++)
         RecordFreeIndexPage(index, pages[i]);
     if (pages)
         pfree(pages);
+    IndexFreeSpaceMapVacuum(index);
     return true;
 }
 
