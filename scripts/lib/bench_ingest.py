@@ -258,11 +258,27 @@ def main():
             "; ".join("%s: %d of %d" % (state, sum(key_of(r) != base[r["id"]] for r in results[state]), len(base))
                       for state in ("as loaded", "after VACUUM")),
             "every row of every clip's answer (id, offset to 1 ms, confidence to 1e-6)")
-        out("VACUUM (merge into one run) and build, %s" % h,
-            "VACUUM %.1f s = %.0f h / s; REINDEX %.1f s = %.0f h / s" % (timing["vacuum"], H / timing["vacuum"],
-                                                                         timing["build"], H / timing["build"]),
-            "VACUUM after the load (merges every run and the pending postings); REINDEX with "
-            "maintenance_work_mem = 1GB")
+        out("VACUUM (merges every run and the pending postings), %s" % h,
+            "%.1f s = %.0f h / s" % (timing["vacuum"], H / timing["vacuum"]),
+            "VACUUM right after the load")
+        # The build with 0, 1 and 2 parallel workers (the table's parallel_workers forces the count).
+        c = bp.connect(args.database)
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("SET maintenance_work_mem = '1GB'")
+        builds = []
+        for workers in (0, 1, 2):
+            cur.execute("SET max_parallel_maintenance_workers = %d" % workers)
+            cur.execute("ALTER TABLE %s SET (parallel_workers = %d)" % (devlib.ident(cat), max(workers, 1)))
+            t0 = time.time()
+            cur.execute("REINDEX INDEX %s" % devlib.ident(cat + "_landmark"))
+            builds.append(time.time() - t0)
+        c.close()
+        out("index build, %s" % h,
+            "; ".join("%d worker%s: %.1f s = %.0f h / s" % (w, "" if w == 1 else "s", t, H / t)
+                      for w, t in zip((0, 1, 2), builds)),
+            "REINDEX with maintenance_work_mem = 1GB and max_parallel_maintenance_workers = 0 / 1 / 2 "
+            "(the leader takes part too)")
     if prev:
         bp.drop_catalogue(args.database, prev)
     out("bench-ingest wall time", "%.0f s" % (time.time() - run_t0), "this run; 2 cores shared with the clients")

@@ -453,6 +453,9 @@ run_pages_before(Relation index, const LandmarkRun *run, BlockNumber keep, Block
         pages[(*n)++] = blkno;
         blkno = next;
     }
+    /* The chain must lead to keep: if it does not, free nothing (a leak, never a live page). */
+    if (BlockNumberIsValid(keep) && blkno != keep)
+        *n = 0;
     return pages;
 }
 
@@ -752,7 +755,8 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         {
             nbefore[i] = 0;
             before[i] = NULL;
-            if (!last && hi < inputs[i].mix_hi)
+            /* Only when this slice moves the input's lower bound (a merge that died may have moved it past). */
+            if (!last && hi < inputs[i].mix_hi && hi >= inputs[i].mix_lo)
             {
                 BlockNumber keep = landmark_run_first_page_from(index, &inputs[i], hi + 1);
 

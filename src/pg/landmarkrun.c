@@ -1046,7 +1046,8 @@ landmark_run_first_page_from(Relation index, const LandmarkRun *run, uint32 mix)
 {
     LandmarkRunReader r;
     BlockNumber found = InvalidBlockNumber;
-    uint64      first = Max((uint64) run->dir_base, (uint64) (mix >> (32 - run->dir_bits)));
+    /* Below the run's range its directory may point at pages freed already: never start there. */
+    uint64      first = Max((uint64) run->dir_base, (uint64) (Max(mix, run->mix_lo) >> (32 - run->dir_bits)));
 
     landmark_run_reader_begin(&r, index, run);
     for (uint64 b = first; b < (uint64) run->dir_base + run->dir_entries; b++)
