@@ -29,18 +29,6 @@
 #define AFP_CLASS_OWNERCHECK(relid, role) pg_class_ownercheck((relid), (role))
 #endif
 
-/*
- * Workers for a parallel afp_landmark build: from 17 the server plans them for an access method
- * that says it can build in parallel (amcanbuildparallel), before that the build asks the planner.
- */
-#if PG_VERSION_NUM >= 170000
-#define AFP_INDEX_BUILD_WORKERS(heap, index, info) ((info)->ii_ParallelWorkers)
-#else
-#define AFP_INDEX_BUILD_WORKERS(heap, index, info) \
-    (IsNormalProcessingMode() && (heap)->rd_rel->relpersistence != RELPERSISTENCE_TEMP \
-     ? plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index)) : 0)
-#endif
-
 #include "afp_format.h"
 #include "facade.h"
 

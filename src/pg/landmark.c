@@ -173,9 +173,6 @@ afp_landmark_handler(PG_FUNCTION_ARGS)
     am->amclusterable = false;
     am->ampredlocks = false;
     am->amcanparallel = false;
-#if PG_VERSION_NUM >= 170000
-    am->amcanbuildparallel = true;
-#endif
     am->amcaninclude = false;
     am->amusemaintenanceworkmem = true;
     am->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
