@@ -180,6 +180,49 @@ compare_keys(const void *a, const void *b)
     return landmark_key_cmp((const LandmarkKey *) a, (const LandmarkKey *) b);
 }
 
+/*
+ * A sealed chain's live postings as keys, sorted: those at or above its mix_lo,
+ * not of rows in `dead`. *pages gets the chain's blocks, to free once merged.
+ */
+static LandmarkKey *
+chain_keys(Relation index, const LandmarkChain *chain, const LandmarkRowIds *dead, Size *nkeys,
+           BlockNumber **pages, Size *npages, const char *what)
+{
+    LandmarkPosting *postings = NULL;
+    Size        n = 0;
+    Size        capacity = 0;
+    bool        stale;
+    LandmarkKey *keys;
+
+    landmark_read_chain(index, chain, &postings, &n, &capacity, &stale, pages, npages);
+    if (stale)
+        landmark_page_corrupted(index, chain->head, what);
+    keys = palloc_extended(Max(n, 1) * sizeof(LandmarkKey), MCXT_ALLOC_HUGE);
+    *nkeys = 0;
+    for (Size i = 0; i < n; i++)
+    {
+        uint64      row;
+        uint32      mix;
+
+        if (!BlockNumberIsValid(postings[i].block))
+            continue;
+        mix = landmark_mix(postings[i].hash);
+        if (mix < chain->mix_lo)
+            continue;
+        row = landmark_posting_row(&postings[i]);
+        if (dead != NULL && landmark_row_ids_contain(dead, row))
+            continue;
+        keys[*nkeys].mix = mix;
+        keys[*nkeys].row = row;
+        keys[*nkeys].frame = landmark_posting_frame(&postings[i]);
+        (*nkeys)++;
+    }
+    if (postings)
+        pfree(postings);
+    qsort(keys, *nkeys, sizeof(LandmarkKey), compare_keys);
+    return keys;
+}
+
 /* Whether a generation belongs to something the meta page lists (or to something newer). */
 static bool
 generation_is_live(const LandmarkMetaData *meta, uint32 g, bool count_merging)
@@ -572,12 +615,8 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
     uint32      slices;
     LandmarkChain sealed;
     bool        died;
-    LandmarkPosting *chain = NULL;
-    Size        nchain = 0;
-    Size        chain_capacity = 0;
     BlockNumber *chain_pages = NULL;
     Size        nchain_pages = 0;
-    bool        stale;
     uint64      total;
     LandmarkKey *keys;
     Size        nkeys = 0;
@@ -703,31 +742,7 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
         free_orphans(index, &meta);
 
     /* 2. The sealed chain, sorted (postings below its mix_lo are in runs already). */
-    landmark_read_chain(index, &sealed, &chain, &nchain, &chain_capacity, &stale, &chain_pages, &nchain_pages);
-    if (stale)
-        landmark_page_corrupted(index, sealed.head, "pending chain");
-    keys = palloc_extended(Max(nchain, 1) * sizeof(LandmarkKey), MCXT_ALLOC_HUGE);
-    for (Size i = 0; i < nchain; i++)
-    {
-        uint64      row;
-        uint32      mix;
-
-        if (!BlockNumberIsValid(chain[i].block))
-            continue;
-        mix = landmark_mix(chain[i].hash);
-        if (mix < sealed.mix_lo)
-            continue;
-        row = landmark_posting_row(&chain[i]);
-        if (dead != NULL && landmark_row_ids_contain(dead, row))
-            continue;
-        keys[nkeys].mix = mix;
-        keys[nkeys].row = row;
-        keys[nkeys].frame = landmark_posting_frame(&chain[i]);
-        nkeys++;
-    }
-    if (chain)
-        pfree(chain);
-    qsort(keys, nkeys, sizeof(LandmarkKey), compare_keys);
+    keys = chain_keys(index, &sealed, dead, &nkeys, &chain_pages, &nchain_pages, "merging chain");
 
     /* 3. Each slice: merge, install in place of the inputs' part of it, free what is no longer listed. */
     for (uint32 sl = 0; sl < slices; sl++)
@@ -922,12 +937,8 @@ flush_locked(Relation index)
     LandmarkMetaData meta;
     LandmarkChain chain;
     uint32      generation;
-    LandmarkPosting *postings = NULL;
-    Size        n = 0;
-    Size        capacity = 0;
     BlockNumber *pages = NULL;
     Size        npages = 0;
-    bool        stale;
     LandmarkKey *keys;
     Size        nkeys = 0;
     LandmarkRun out;
@@ -977,22 +988,7 @@ flush_locked(Relation index)
     UnlockReleaseBuffer(metabuf);
     chain = meta.flushing;
 
-    landmark_read_chain(index, &chain, &postings, &n, &capacity, &stale, &pages, &npages);
-    if (stale)
-        landmark_page_corrupted(index, chain.head, "flushing chain");
-    keys = palloc_extended(Max(n, 1) * sizeof(LandmarkKey), MCXT_ALLOC_HUGE);
-    for (Size i = 0; i < n; i++)
-    {
-        if (!BlockNumberIsValid(postings[i].block))
-            continue;
-        keys[nkeys].mix = landmark_mix(postings[i].hash);
-        keys[nkeys].row = landmark_posting_row(&postings[i]);
-        keys[nkeys].frame = landmark_posting_frame(&postings[i]);
-        nkeys++;
-    }
-    if (postings)
-        pfree(postings);
-    qsort(keys, nkeys, sizeof(LandmarkKey), compare_keys);
+    keys = chain_keys(index, &chain, NULL, &nkeys, &pages, &npages, "flushing chain");
     {
         uint64      expected = nkeys;
 

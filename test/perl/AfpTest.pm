@@ -14,6 +14,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use IPC::Run;
 
 our $fixtures = $ENV{AFP_FIXTURES}
   or die "AFP_FIXTURES must name the directory of the fixture audio (test/data)";
@@ -203,6 +204,33 @@ sub health
 	my ($node, $db, $index) = @_;
 	my (undef, undef, $missing, $orphaned) = split / /, check_index($node, $db, $index);
 	return "missing=$missing orphaned=$orphaned";
+}
+
+# Starts psql on a node in the background running a script; its output goes to files (nothing to
+# pump), which finish_psql reads back once psql has exited. Returns [handle, file base]; the
+# handle's pumpable says whether psql still runs.
+my $psql_runs = 0;
+sub start_psql
+{
+	my ($node, $db, $script) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir;
+	my $base = "$dir/psql" . ++$psql_runs;
+	open my $fh, '>', "$base.sql" or die $!;
+	print $fh $script;
+	close $fh;
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr($db), '-f', "$base.sql" ],
+		'<', '/dev/null', '>', "$base.out", '2>', "$base.err");
+	return [ $h, $base ];
+}
+
+# Waits for a start_psql run to end; returns its stdout and stderr.
+sub finish_psql
+{
+	my ($run) = @_;
+	my ($h, $base) = @$run;
+	$h->finish;
+	return (slurp_file("$base.out"), slurp_file("$base.err"));
 }
 
 1;

@@ -19,30 +19,8 @@ use AfpTest;
 my $node = AfpTest::node('crash');
 my $db = 'postgres';
 
-# Starts psql on the node in the background running a script; its output goes to files (nothing
-# to pump), which finish_psql reads back once psql has exited.
-my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $runs = 0;
-sub start_psql
-{
-	my ($script) = @_;
-	my $base = "$tmp/psql" . ++$runs;
-	open my $fh, '>', "$base.sql" or die $!;
-	print $fh $script;
-	close $fh;
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr($db), '-f', "$base.sql" ],
-		'<', '/dev/null', '>', "$base.out", '2>', "$base.err");
-	return [ $h, $base ];
-}
-
-sub finish_psql
-{
-	my ($run) = @_;
-	my ($h, $base) = @$run;
-	$h->finish;
-	return (slurp_file("$base.out"), slurp_file("$base.err"));
-}
+sub start_psql { return AfpTest::start_psql($node, $db, @_); }
+sub finish_psql { return AfpTest::finish_psql(@_); }
 
 # ---------------------------------------------------------------------------------------------
 # 1. SIGKILL during CREATE INDEX ... USING afp_landmark.

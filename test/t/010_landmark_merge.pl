@@ -26,20 +26,7 @@ $standby->init_from_backup($node, 'base', has_streaming => 1);
 $standby->append_conf('postgresql.conf', "log_min_messages = warning\n");
 $standby->start;
 
-my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $runs = 0;
-sub start_psql
-{
-	my ($script) = @_;
-	my $base = "$tmp/psql" . ++$runs;
-	open my $fh, '>', "$base.sql" or die $!;
-	print $fh $script;
-	close $fh;
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr($db), '-f', "$base.sql" ],
-		'<', '/dev/null', '>', "$base.out", '2>', "$base.err");
-	return [ $h, $base ];
-}
+sub start_psql { return AfpTest::start_psql($node, $db, @_); }
 
 # Every row found by the index for a slice of it, as by a sequential scan.
 sub finds_every_row
@@ -77,8 +64,8 @@ cmp_ok($node->safe_psql($db, "SELECT pending_postings * 12 FROM afp_index_stats(
 ok($node->safe_psql($db, "SELECT count(*) > 0 FROM pg_stat_progress_vacuum WHERE relid = 't'::regclass"),
 	'and the VACUUM was still running');
 AfpTest::crash_server($node);
-$vacuum->[0]->finish;
-unlike(slurp_file("$vacuum->[1].out"), qr/vacuumed/, 'the server was killed before VACUUM finished');
+my ($vacuum_out) = AfpTest::finish_psql($vacuum);
+unlike($vacuum_out, qr/vacuumed/, 'the server was killed before VACUUM finished');
 $node->start;
 is(AfpTest::health($node, $db, 't_fp_idx'), 'missing=0 orphaned=0', 'after the crash during a merge: healthy');
 finds_every_row('after the crash during a merge', 't', 'id % 20 = 1');
@@ -115,8 +102,8 @@ while (time < $deadline)
 	usleep(20_000);
 }
 AfpTest::crash_server($node);
-$stream->[0]->finish;
-my @acked = slurp_file("$stream->[1].out") =~ /^(\d+)$/mg;
+my ($stream_out) = AfpTest::finish_psql($stream);
+my @acked = $stream_out =~ /^(\d+)$/mg;
 $node->start;
 cmp_ok(scalar(@acked), '>=', 150, 'the stream was killed well into it (' . scalar(@acked) . ' rows acknowledged)');
 my $present = $node->safe_psql($db, 'SELECT count(*) FROM s');
