@@ -8,11 +8,7 @@
 
 \set ECHO none
 \i test/sql/include/songs.psql
-\set c1 `base64 -w0 "$AFP_FIXTURES/clip_song1_at_12s.ogg"`
-\set c2 `base64 -w0 "$AFP_FIXTURES/clip_song2_at_11.25s_snr5.mp3"`
-\set c3 `base64 -w0 "$AFP_FIXTURES/clip_song3_at_7.5s.wav"`
-\set c5 `base64 -w0 "$AFP_FIXTURES/clip_song5_at_3s_quiet.flac"`
-\set cu `base64 -w0 "$AFP_FIXTURES/clip_unknown.wav"`
+\i test/sql/include/clips.psql
 \set ECHO all
 
 -- The fixture songs and clips, fingerprinted once.
