@@ -171,7 +171,6 @@ typedef struct LandmarkMetaData
 
 #define LANDMARK_PAGE_SPACE \
     (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(LandmarkPageOpaqueData)))
-#define LANDMARK_POSTINGS_PER_PAGE  ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkPosting)))
 #define LANDMARK_DIR_ENTRIES_PER_PAGE ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkDirEntry)))
 #define LANDMARK_ROWS_PER_PAGE      ((uint32) (LANDMARK_PAGE_SPACE / sizeof(LandmarkRow)))
 #define LANDMARK_DIRMAP_ENTRIES     ((uint32) (LANDMARK_PAGE_SPACE / sizeof(BlockNumber)))
@@ -315,8 +314,8 @@ extern Buffer landmark_new_buffer(Relation index);
 extern Buffer landmark_take_free_page(Relation index, const LandmarkMetaData *meta);
 extern Buffer landmark_take_page(Relation index, BlockNumber blkno, const LandmarkMetaData *meta);
 extern bool landmark_page_is_reusable(Page page, const LandmarkMetaData *meta);
+extern bool landmark_generation_live(const LandmarkMetaData *meta, uint32 g, bool count_merging);
 extern void landmark_append_postings(Relation index, const AfpDatum *fp, ItemPointer tid);
-extern uint64 landmark_chain_bytes(const LandmarkMetaData *meta);
 extern uint64 landmark_index_rows(Relation index);
 extern bool landmark_merged(const LandmarkMetaData *meta);
 
@@ -386,8 +385,7 @@ extern void landmark_read_chain(Relation index, const LandmarkChain *chain, Land
                                 Size *capacity, bool *stale, BlockNumber **pages, Size *npages);
 
 /* The search's statistics (landmarkscan.c): exact postings per hash, every run and chain counted. */
-extern uint32 landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits,
-                                    bool keep_going, uint64 *estimates);
+extern void landmark_estimates(Relation index, const int32 *hashes, uint32 nhashes, uint64 *estimates);
 
 /* The index's options (WITH (...)): see landmark.c. */
 typedef struct LandmarkOptions

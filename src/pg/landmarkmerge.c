@@ -223,21 +223,6 @@ chain_keys(Relation index, const LandmarkChain *chain, const LandmarkRowIds *dea
     return keys;
 }
 
-/* Whether a generation belongs to something the meta page lists (or to something newer). */
-static bool
-generation_is_live(const LandmarkMetaData *meta, uint32 g, bool count_merging)
-{
-    if (g == 0 || g >= meta->next_generation || g == meta->pending.generation || g == meta->sealed.generation ||
-        g == meta->flushing.generation || g == meta->flush_output)
-        return true;
-    if (count_merging && g == meta->merging)
-        return true;
-    for (uint32 i = 0; i < meta->nruns; i++)
-        if (meta->runs[i].generation == g)
-            return true;
-    return false;
-}
-
 /*
  * Gives the free space map the pages of runs and chains no one lists: those of
  * a merge that died before installing its run. Runs under the merge lock, so no
@@ -270,7 +255,7 @@ free_orphans(Relation index, const LandmarkMetaData *meta)
                 orphan = kind == LANDMARK_PAGE_FREE ||
                     ((kind == LANDMARK_PAGE_DATA || kind == LANDMARK_PAGE_DIRECTORY ||
                       kind == LANDMARK_PAGE_DIRMAP || kind == LANDMARK_PAGE_PENDING) &&
-                     !generation_is_live(meta, LandmarkPageGetOpaque(page)->generation, false));
+                     !landmark_generation_live(meta, LandmarkPageGetOpaque(page)->generation, false));
             }
         }
         UnlockReleaseBuffer(buf);

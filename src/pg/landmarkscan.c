@@ -252,12 +252,10 @@ read_chains(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
  * Exact postings per hash, over every run and chain. The plan and the
  * coordinator of a sharded catalogue count with these, so a catalogue is
  * planned the same whatever state its index is in (pending, in several runs,
- * merged) and shards' counts add up to one index's. The bits argument is kept
- * for the shard protocol: the counts are per hash (32 bits).
+ * merged) and shards' counts add up to one index's.
  */
-uint32
-landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint32 bits, bool keep_going,
-                      uint64 *estimates)
+void
+landmark_estimates(Relation index, const int32 *hashes, uint32 nhashes, uint64 *estimates)
 {
     for (int attempt = 0;; attempt++)
     {
@@ -277,7 +275,7 @@ landmark_estimates_at(Relation index, const int32 *hashes, uint32 nhashes, uint3
         {
             if (chain)
                 pfree(chain);
-            return 32;
+            return;
         }
         if (attempt >= 8)
             landmark_page_corrupted(index, LANDMARK_META_BLKNO, "run list");

@@ -135,13 +135,6 @@ landmark_merged(const LandmarkMetaData *meta)
     return next == ((uint64) 1 << 32);
 }
 
-/* Bytes of postings in the chains (pending and merging). */
-uint64
-landmark_chain_bytes(const LandmarkMetaData *meta)
-{
-    return (meta->pending.postings + meta->sealed.postings + meta->flushing.postings) * sizeof(LandmarkPosting);
-}
-
 /* Fills one posting of a row. */
 void
 landmark_fill_posting(LandmarkPosting *p, int32 hash, ItemPointer tid, uint32 frame)
@@ -189,13 +182,26 @@ landmark_page_is_reusable(Page page, const LandmarkMetaData *meta)
     if (kind != LANDMARK_PAGE_DATA && kind != LANDMARK_PAGE_DIRECTORY && kind != LANDMARK_PAGE_DIRMAP &&
         kind != LANDMARK_PAGE_PENDING)
         return false;
+    return !landmark_generation_live(meta, g, true);
+}
+
+/*
+ * Whether a generation belongs to something the meta page lists, or to something
+ * newer than it (handed out after this copy was read); with count_merging, the
+ * run a merge is writing counts too.
+ */
+bool
+landmark_generation_live(const LandmarkMetaData *meta, uint32 g, bool count_merging)
+{
     if (g == 0 || g >= meta->next_generation || g == meta->pending.generation || g == meta->sealed.generation ||
-        g == meta->flushing.generation || g == meta->flush_output || g == meta->merging)
-        return false;
+        g == meta->flushing.generation || g == meta->flush_output)
+        return true;
+    if (count_merging && g == meta->merging)
+        return true;
     for (uint32 i = 0; i < meta->nruns; i++)
         if (meta->runs[i].generation == g)
-            return false;
-    return true;
+            return true;
+    return false;
 }
 
 /*
