@@ -229,6 +229,31 @@ emit_sorted(LandmarkBuildState *st, const LandmarkPosting *p, Size n)
     }
 }
 
+/*
+ * Appends a spill file's postings to st->postings. A file holds 1/256 of the
+ * postings on average; one that holds more than the buffer (skewed hashes) grows
+ * the buffer and the sort's copy *tmp, since its buckets must be sorted whole.
+ */
+static void
+read_spill_file(LandmarkBuildState *st, BufFile *file, LandmarkPosting **tmp)
+{
+    for (;;)
+    {
+        Size        got;
+
+        if (st->n == st->capacity)
+        {
+            st->capacity *= 2;
+            st->postings = repalloc_huge(st->postings, st->capacity * sizeof(LandmarkPosting));
+            *tmp = repalloc_huge(*tmp, st->capacity * sizeof(LandmarkPosting));
+        }
+        got = BufFileRead(file, &st->postings[st->n], (st->capacity - st->n) * sizeof(LandmarkPosting));
+        if (got == 0)
+            break;
+        st->n += got / sizeof(LandmarkPosting);
+    }
+}
+
 /* Writes the run and the row pages after the scan; fills *meta. */
 static void
 write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
@@ -254,29 +279,12 @@ write_index(LandmarkBuildState *st, LandmarkMetaData *meta)
         spill(st);
         for (int f = 0; f < LANDMARK_SPILL_FILES; f++)
         {
-            Size        got;
-
             if (st->spill[f] == NULL)
                 continue;
             if (BufFileSeek(st->spill[f], 0, 0, SEEK_SET) != 0)
                 elog(ERROR, "could not rewind a temporary file of the afp_landmark build");
-            /* A file holds 1/256 of the postings on average; one that holds more than the
-             * buffer (skewed hashes) grows the buffer, since its buckets must be sorted whole. */
             st->n = 0;
-            for (;;)
-            {
-                if (st->n == st->capacity)
-                {
-                    st->capacity *= 2;
-                    st->postings = repalloc_huge(st->postings, st->capacity * sizeof(LandmarkPosting));
-                    tmp = repalloc_huge(tmp, st->capacity * sizeof(LandmarkPosting));
-                }
-                got = BufFileRead(st->spill[f], &st->postings[st->n],
-                                  (st->capacity - st->n) * sizeof(LandmarkPosting));
-                if (got == 0)
-                    break;
-                st->n += got / sizeof(LandmarkPosting);
-            }
+            read_spill_file(st, st->spill[f], &tmp);
             BufFileClose(st->spill[f]);
             st->spill[f] = NULL;
             radix_sort(st->postings, tmp, st->n);
@@ -543,25 +551,12 @@ parallel_build(LandmarkBuildState *st, Relation heap, Relation index, IndexInfo 
         {
             char        name[64];
             BufFile    *file;
-            Size        got;
 
             snprintf(name, sizeof(name), "p%d.f%d", p, f);
             file = BufFileOpenFileSet(&shared->fileset.fs, name, O_RDONLY, true);
             if (file == NULL)
                 continue;
-            for (;;)
-            {
-                if (st->n == st->capacity)
-                {
-                    st->capacity *= 2;
-                    st->postings = repalloc_huge(st->postings, st->capacity * sizeof(LandmarkPosting));
-                    tmp = repalloc_huge(tmp, st->capacity * sizeof(LandmarkPosting));
-                }
-                got = BufFileRead(file, &st->postings[st->n], (st->capacity - st->n) * sizeof(LandmarkPosting));
-                if (got == 0)
-                    break;
-                st->n += got / sizeof(LandmarkPosting);
-            }
+            read_spill_file(st, file, &tmp);
             BufFileClose(file);
         }
         CHECK_FOR_INTERRUPTS();
