@@ -20,6 +20,7 @@
 
 /* The physical file of a relation's storage manager, as log_newpage() takes it (renamed in 16). */
 #if PG_VERSION_NUM >= 160000
+#include "varatt.h"             /* SET_VARSIZE, VARDATA_ANY, ... moved here in 16 */
 #define AFP_SMGR_FILE(smgr) (&(smgr)->smgr_rlocator.locator)
 #define AFP_RELATION_FILE(rel) ((Oid) (rel)->rd_locator.relNumber)
 #define AFP_CLASS_OWNERCHECK(relid, role) object_ownercheck(RelationRelationId, (relid), (role))
