@@ -14,7 +14,7 @@ from .errors import (AfpError, CorruptedData, EmptyAudio, IndexOutdated, Insuffi
 from .fingerprint import Fingerprint
 from .client import AsyncClient, AsyncpgClient, CatalogStats, Client, Match
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
 
 __all__ = ["Fingerprint", "Client", "AsyncClient", "AsyncpgClient", "Match", "CatalogStats", "AfpError",
            "InvalidParameter", "EmptyAudio", "UnreadableAudio", "SilentAudio", "MalformedFingerprint",

@@ -61,9 +61,9 @@ SELECT is(
   'clip bytea, catalog regclass DEFAULT ''afp_tracks''::regclass, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision, OUT tempo double precision, OUT pitch double precision',
   'match_clip(clip, catalog DEFAULT afp_tracks, max_results DEFAULT 5): one function, no ambiguous overloads');
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'match_clip'), 1::bigint, 'match_clip has a single signature');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.6.0', 'CREATE EXTENSION installs 0.6.0');
-SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.6.0'),
-          false, 'afp 0.6.0 is not a trusted extension either');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.7.0', 'CREATE EXTENSION installs 0.7.0');
+SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.7.0'),
+          false, 'afp 0.7.0 is not a trusted extension either');
 
 -- The afp_landmark index's directory size option (0 sizes each run from its postings).
 CREATE TEMP TABLE dir_bits_t (fp afp);

@@ -162,8 +162,8 @@ SKIP:
 	($ret, $stdout, $stderr) = $node->psql('old', q{INSERT INTO old_t VALUES (1, '1:1:8000:128:8000:23341697@5')});
 	like($stderr, qr/layout version 1/, 'an insert into it is refused too, nothing written');
 	$node->safe_psql('old', 'ALTER EXTENSION afp UPDATE');
-	is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'afp'"), '0.6.0',
-		'ALTER EXTENSION afp UPDATE goes to 0.6.0');
+	is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'afp'"), '0.7.0',
+		'ALTER EXTENSION afp UPDATE goes to 0.7.0');
 	$node->safe_psql('old', q{INSERT INTO old_t VALUES (1, '1:1:8000:128:8000:23341697@5,23341825@9,23341953@12')});
 	is($node->safe_psql('old', "SELECT rows, runs + (pending_postings > 0)::int > 0 FROM afp_index_stats('old_t_fp_idx')"), '1|t',
 		'the update rebuilt old_t\'s index in the new layout');
