@@ -11,6 +11,9 @@ OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.cpp=.o)
 
 PG_CPPFLAGS = -Isrc/core $(shell pkg-config --cflags opusfile)
 PG_CXXFLAGS = -std=c++17
+# A function called without its declaration (a header that moved between PostgreSQL majors, as
+# varatt.h in 16) compiles with a warning and fails only when the module is loaded: an error here.
+PG_CFLAGS = -Werror=implicit-function-declaration
 SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lopusfile -lstdc++
 
 # pg_regress: test/sql/*.sql against test/expected/*.out, each file on its own (it creates the
