@@ -29,12 +29,14 @@ our %clips = (
 	'clip_unknown.wav'                  => undef);
 
 # A started node with the extension, the tables songs (id, title, fp) and clips (name, expect_id,
-# q afp), and the function distractor(fp, k). Extra postgresql.conf lines may be passed.
+# q afp), and the function distractor(fp, k). Extra postgresql.conf lines may be passed (conf), the
+# installation of another PostgreSQL major (install_path) and parameters of init (init).
 sub node
 {
 	my ($name, %params) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(allows_streaming => $params{allows_streaming} ? 1 : 0);
+	my $node = PostgreSQL::Test::Cluster->new($name,
+		$params{install_path} ? (install_path => $params{install_path}) : ());
+	$node->init(allows_streaming => $params{allows_streaming} ? 1 : 0, %{ $params{init} // {} });
 	$node->append_conf('postgresql.conf', join("\n",
 		"shared_buffers = 32MB",
 		"max_connections = 20",
