@@ -10,9 +10,10 @@
 #include "fmgr.h"
 
 /*
- * Supported: PostgreSQL 15 (the tests run on it). Calls whose signature or
- * structures changed in later releases go through the macros below, so that
- * following a new release is a matter of one #if here.
+ * Supported: PostgreSQL 15 to 19, every one tested (scripts/pg-versions). The
+ * glue is written against 15's API; what a later major renamed or changed is
+ * mapped here, behind PG_VERSION_NUM, so that following a new release is a
+ * matter of an #if in this file.
  */
 #if PG_VERSION_NUM < 150000
 #error "afp needs PostgreSQL 15 or later"
@@ -29,6 +30,54 @@
 #define AFP_RELATION_FILE(rel) ((Oid) (rel)->rd_node.relNode)
 #define AFP_CLASS_OWNERCHECK(relid, role) pg_class_ownercheck((relid), (role))
 #endif
+
+/*
+ * 18 replaced pg_attribute_noreturn(), written after the declarator, by pg_noreturn, written
+ * before it (C11 _Noreturn). The glue is built by GCC or Clang only, where the attribute after the
+ * declarator means the same in every major: the old spelling is kept, defined here from 18 on.
+ */
+#if PG_VERSION_NUM >= 180000 && !defined(pg_attribute_noreturn)
+#define pg_attribute_noreturn() __attribute__((noreturn))
+#endif
+
+/*
+ * Functions that a later major gave more arguments. The glue calls them as 15 declares them; from
+ * the major that changed them on, their header is read here first (so that its declaration is
+ * seen before the name becomes a macro) and a macro of the same name passes what 15 meant:
+ *   18  vacuum_delay_point(is_analyze): false, every call of the glue is in VACUUM or a merge;
+ *       index_beginscan(..., instrument, ...): NULL, the glue's own scans are not EXPLAINed;
+ *       RelationGetPrimaryKeyIndex(rel, deferrable_ok): false, as before 18, when a deferrable
+ *       primary key was not reported;
+ *   19  index_beginscan(..., flags): SO_NONE (0), no read-only hint.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "access/genam.h"
+#include "commands/vacuum.h"
+#include "utils/relcache.h"
+#define vacuum_delay_point() vacuum_delay_point(false)
+#define RelationGetPrimaryKeyIndex(rel) RelationGetPrimaryKeyIndex((rel), false)
+#if PG_VERSION_NUM >= 190000
+#define index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+    index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys), 0)
+#else
+#define index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+    index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys))
+#endif
+#endif
+
+/*
+ * 19: table_beginscan_parallel(..., flags) gets SO_NONE (0) as index_beginscan; and
+ * PageSetChecksumInplace() is PageSetChecksum() (a copy of the page is no longer needed).
+ */
+#if PG_VERSION_NUM >= 190000
+#include "access/tableam.h"
+#include "storage/bufpage.h"
+#define table_beginscan_parallel(rel, pscan) table_beginscan_parallel((rel), (pscan), 0)
+#define PageSetChecksumInplace(page, blkno) PageSetChecksum((page), (blkno))
+#endif
+
+/* The set-returning functions fill a tuplestore; 19's executor headers no longer include it. */
+#include "utils/tuplestore.h"
 
 #include "afp_format.h"
 #include "facade.h"
