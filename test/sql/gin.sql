@@ -47,8 +47,16 @@ SELECT q.name, s.k, 'shares', t.id FROM gin_queries q, (VALUES (1), (8), (30)) s
 RESET enable_indexscan; RESET enable_bitmapscan;
 
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT id FROM gin_tracks WHERE fp && (SELECT fp FROM gin_queries WHERE name = 'clip1');
-EXPLAIN (COSTS OFF) SELECT id FROM gin_tracks WHERE fp % (SELECT fp FROM gin_queries WHERE name = 'clip1');
+-- The query's fingerprint as a client sends it: a parameter, in a generic plan (a subquery's
+-- InitPlan would print differently from PostgreSQL 17 on).
+SET plan_cache_mode = force_generic_plan;
+PREPARE gin_shares(afp) AS SELECT id FROM gin_tracks WHERE fp && $1;
+PREPARE gin_similar(afp) AS SELECT id FROM gin_tracks WHERE fp % $1;
+EXPLAIN (COSTS OFF) EXECUTE gin_shares(NULL);
+EXPLAIN (COSTS OFF) EXECUTE gin_similar(NULL);
+DEALLOCATE gin_shares;
+DEALLOCATE gin_similar;
+RESET plan_cache_mode;
 
 -- Index answers for each operator and threshold, then the difference from the sequential scan.
 CREATE TEMP TABLE index_answers (name text, k int, op text, id int);

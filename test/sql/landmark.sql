@@ -82,13 +82,23 @@ SELECT rows, missing, orphaned FROM afp_index_check('lm_songs_fp_idx');
 
 -- 3. ORDER BY fp <~> q LIMIT k: the index scan (its plan pinned), then the sequential scan.
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT id FROM lm_songs ORDER BY fp <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 3;
+-- The clip's fingerprint as a client sends it: a parameter, in a generic plan (a subquery's
+-- InitPlan would print differently from PostgreSQL 17 on).
+SET plan_cache_mode = force_generic_plan;
+PREPARE lm_plan(afp) AS SELECT id FROM lm_songs ORDER BY fp <~> $1 LIMIT 3;
+EXPLAIN (COSTS OFF) EXECUTE lm_plan(NULL);
+DEALLOCATE lm_plan;
+RESET plan_cache_mode;
 EXPLAIN (COSTS OFF) SELECT c.name, m.id FROM lm_clips c, LATERAL (SELECT id FROM lm_songs ORDER BY fp <~> c.q LIMIT 1) m;
 -- Without ORDER BY the index is of no use, whatever the settings.
 EXPLAIN (COSTS OFF) SELECT id FROM lm_songs WHERE fp IS NOT NULL;
 RESET enable_seqscan;
 SET enable_indexscan = off;
-EXPLAIN (COSTS OFF) SELECT id FROM lm_songs ORDER BY fp <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 3;
+SET plan_cache_mode = force_generic_plan;
+PREPARE lm_plan(afp) AS SELECT id FROM lm_songs ORDER BY fp <~> $1 LIMIT 3;
+EXPLAIN (COSTS OFF) EXECUTE lm_plan(NULL);
+DEALLOCATE lm_plan;
+RESET plan_cache_mode;
 RESET enable_indexscan;
 -- The song5 clip is found in the pending chain; the others in the packed area.
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan, i.top_id = s.top_id AS same_top,
@@ -323,7 +333,11 @@ INSERT INTO lm_parts SELECT n, fp FROM lm_audio;
 CREATE INDEX lm_parts_fp_idx ON lm_parts USING afp_landmark (fp);
 SET enable_seqscan = off;
 SET max_parallel_workers_per_gather = 0;
-EXPLAIN (COSTS OFF) SELECT id FROM lm_parts ORDER BY fp <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 3;
+SET plan_cache_mode = force_generic_plan;
+PREPARE lm_plan(afp) AS SELECT id FROM lm_parts ORDER BY fp <~> $1 LIMIT 3;
+EXPLAIN (COSTS OFF) EXECUTE lm_plan(NULL);
+DEALLOCATE lm_plan;
+RESET plan_cache_mode;
 RESET max_parallel_workers_per_gather;
 RESET enable_seqscan;
 SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
@@ -350,8 +364,11 @@ SELECT i.clip, i.top_id AS by_index, s.top_id AS by_seqscan
 FROM pg_temp.top_rows('lm_temp', true) i JOIN pg_temp.top_rows('lm_temp', false) s USING (clip)
 WHERE i.clip <> 'unknown' ORDER BY i.clip;
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF)
-SELECT id FROM lm_temp ORDER BY afp_slice(fp, 0, 10) <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 1;
+SET plan_cache_mode = force_generic_plan;
+PREPARE lm_plan(afp) AS SELECT id FROM lm_temp ORDER BY afp_slice(fp, 0, 10) <~> $1 LIMIT 1;
+EXPLAIN (COSTS OFF) EXECUTE lm_plan(NULL);
+DEALLOCATE lm_plan;
+RESET plan_cache_mode;
 SELECT id FROM lm_temp ORDER BY afp_slice(fp, 0, 10) <~> (SELECT q FROM lm_clips WHERE name = 'song3 at 7.5 s') LIMIT 1;
 RESET enable_seqscan;
 DROP TABLE lm_temp;

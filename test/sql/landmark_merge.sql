@@ -132,7 +132,10 @@ CREATE INDEX mg_bad ON mg_songs USING afp_landmark (fp) WITH (pending_limit = -2
 \echo :LAST_ERROR_SQLSTATE
 CREATE INDEX mg_bad ON mg_songs USING afp_landmark (fp) WITH (pending_limit = 'x');
 \echo :LAST_ERROR_SQLSTATE
+-- (by SQLSTATE: the message's range gained units in PostgreSQL 17)
+\set VERBOSITY sqlstate
 SET afp.index_pending_limit = 10;
+\set VERBOSITY default
 \echo :LAST_ERROR_SQLSTATE
 SET afp.index_pending_limit = '1MB';
 SHOW afp.index_pending_limit;
