@@ -1,3 +1,238 @@
 -- afp 0.6.0 -> 0.7.0: hardening (hostile-testing fixes), the catalogue outside the extension,
 -- and PostgreSQL 16-19.
 \echo Use "ALTER EXTENSION afp UPDATE TO '0.7.0'" to load this file. \quit
+
+-- The catalogue outside the extension ------------------------------------------------------
+-- A user's tracks are the user's data, never an extension member: afp_tracks used to be one, so a
+-- plain DROP EXTENSION afp dropped it, rows and all. A table with an afp column depends on the
+-- type afp, so DROP EXTENSION afp now refuses while any catalogue exists (as for any user table
+-- with an afp column), and pg_dump dumps the table itself, like any other.
+--
+-- CREATE EXTENSION afp no longer makes a catalogue: afp_create_catalog() does, owned by the
+-- role that calls it. A restore runs CREATE EXTENSION and then the dump's CREATE TABLE
+-- afp_tracks, which must not find a table the extension made.
+
+-- The default catalogue of match_clip(), match_afp(), match_segments() and afp_catalog_stats():
+-- afp_tracks of afp's schema, looked up at each call (a default naming the table would bind its
+-- oid when the function is created, and make the extension depend on a user's table).
+CREATE FUNCTION afp_default_catalog() RETURNS regclass
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    catalog regclass;
+BEGIN
+    SELECT to_regclass(quote_ident(n.nspname) || '.afp_tracks') INTO catalog
+    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+    WHERE e.extname = 'afp';
+    IF catalog IS NULL THEN
+        RAISE EXCEPTION 'the default catalogue afp_tracks does not exist'
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Create it with SELECT afp_create_catalog(); or pass a catalogue, as in match_clip(clip, ''my_table'').';
+    END IF;
+    RETURN catalog;
+END $$;
+COMMENT ON FUNCTION afp_default_catalog() IS 'afp_tracks of afp''s schema, the catalogue match_clip() searches when given none';
+
+-- A catalogue as match_*() expect it, owned by the caller (who needs CREATE on the schema):
+-- id, title, fp, meta, added_at, the afp_landmark index match_*() search with, and the GIN index
+-- that serves && and %. An unqualified name goes into afp's schema, where the default is found.
+CREATE FUNCTION afp_create_catalog(catalog text DEFAULT 'afp_tracks') RETURNS regclass
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts text[] := parse_ident(catalog);
+    ext_schema text;
+    target text;
+    rel text;
+    created regclass;
+BEGIN
+    SELECT quote_ident(n.nspname) INTO ext_schema
+    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'afp';
+    IF array_length(parts, 1) = 1 THEN
+        rel := parts[1];
+        target := ext_schema || '.' || quote_ident(rel);
+    ELSIF array_length(parts, 1) = 2 THEN
+        rel := parts[2];
+        target := quote_ident(parts[1]) || '.' || quote_ident(rel);
+    ELSE
+        RAISE EXCEPTION 'a catalogue name is a table name, optionally schema-qualified: "%"', catalog
+            USING ERRCODE = 'invalid_name';
+    END IF;
+    EXECUTE format('CREATE TABLE %s (
+        id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        title    text,
+        fp       %s.afp NOT NULL,
+        meta     jsonb,
+        added_at timestamptz NOT NULL DEFAULT pg_catalog.now())', target, ext_schema);
+    created := target::regclass;
+    -- LZ4 decompresses fingerprints ~5x faster than pglz, and matching decompresses every
+    -- candidate (docs/performance.md). Only where the server has it.
+    IF EXISTS (SELECT 1 FROM pg_settings
+               WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN fp SET COMPRESSION lz4', created);
+    END IF;
+    EXECUTE format('CREATE INDEX %I ON %s USING gin (fp)', left(rel, 56) || '_fp_idx', created);
+    EXECUTE format('CREATE INDEX %I ON %s USING afp_landmark (fp)', left(rel, 47) || '_fp_landmark_idx', created);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', created, 'an afp catalogue: the tracks match_clip() searches');
+    RETURN created;
+END $$;
+COMMENT ON FUNCTION afp_create_catalog(text) IS 'creates a catalogue table (default afp_tracks in afp''s schema) with the indexes match_clip() searches with';
+
+CREATE OR REPLACE FUNCTION match_clip(
+    clip bytea,
+    catalog regclass DEFAULT afp_default_catalog(),
+    max_results int DEFAULT 5,
+    OUT track_id bigint, OUT title text, OUT score int, OUT offset_s float8, OUT confidence float4,
+    OUT matched_s float8, OUT clip_start_s float8, OUT clip_end_s float8,
+    OUT track_start_s float8, OUT track_end_s float8, OUT speed float8, OUT tempo float8, OUT pitch float8)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'afp_match_clip' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 5;
+COMMENT ON FUNCTION match_clip(bytea, regclass, int) IS 'tracks of a catalogue (default afp_tracks) that contain the audio clip, best first';
+
+CREATE OR REPLACE FUNCTION match_afp(
+    query afp,
+    catalog regclass DEFAULT afp_default_catalog(),
+    max_results int DEFAULT 5,
+    OUT track_id bigint, OUT title text, OUT score int, OUT offset_s float8, OUT confidence float4,
+    OUT matched_s float8, OUT clip_start_s float8, OUT clip_end_s float8,
+    OUT track_start_s float8, OUT track_end_s float8, OUT speed float8, OUT tempo float8, OUT pitch float8)
+RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'afp_match_afp' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 5;
+COMMENT ON FUNCTION match_afp(afp, regclass, int) IS 'tracks of a catalogue that contain the fingerprinted clip, best first';
+
+CREATE OR REPLACE FUNCTION match_segments(
+    audio bytea,
+    catalog regclass DEFAULT afp_default_catalog(),
+    window_s float8 DEFAULT 10,
+    hop_s float8 DEFAULT 5,
+    OUT track_id bigint, OUT title text, OUT start_s float8, OUT end_s float8,
+    OUT track_start_s float8, OUT confidence float4, OUT windows int)
+    RETURNS SETOF record
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED ROWS 10
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fp @extschema@.afp;
+    duration float8;
+    max_window float8;
+    w float8 := 0;
+    m record;
+    found_one boolean;
+    open_segment boolean := false;
+    shift float8;            -- track time minus recording time of the open segment
+BEGIN
+    -- NaN compares greater than every number in PostgreSQL and infinities pass every lower bound:
+    -- name them, or the loop below never ends. hop_s >= 1 bounds the windows at one per second
+    -- of audio (afp.max_audio_seconds of them at most).
+    IF window_s IN ('NaN', 'Infinity', '-Infinity') OR hop_s IN ('NaN', 'Infinity', '-Infinity')
+       OR NOT (window_s >= 1 AND hop_s >= 1 AND hop_s <= window_s) THEN
+        RAISE EXCEPTION 'match_segments needs finite window_s and hop_s with 1 <= hop_s <= window_s'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('window_s is %s and hop_s is %s.', window_s, hop_s);
+    END IF;
+    fp := @extschema@.fingerprint(audio);
+    -- fingerprint() has loaded the module, so its settings are known now.
+    max_window := (SELECT setting::float8 FROM pg_catalog.pg_settings WHERE name = 'afp.max_clip_seconds');
+    IF window_s > max_window THEN
+        RAISE EXCEPTION 'match_segments needs window_s <= afp.max_clip_seconds (% s)', max_window
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = format('window_s is %s.', window_s),
+                  HINT = 'Use a shorter window, or ask a superuser to raise afp.max_clip_seconds.';
+    END IF;
+    duration := @extschema@.afp_duration(fp);
+    LOOP
+        SELECT r.track_id, r.title, r.confidence, r.clip_start_s, r.clip_end_s, r.offset_s INTO m
+        FROM @extschema@.match_afp(@extschema@.afp_slice(fp, w, w + window_s), catalog, 1) r;
+        found_one := FOUND;
+        IF open_segment AND found_one AND m.track_id = track_id AND abs((m.offset_s - w) - shift) < 1.0 THEN
+            -- The same track at the same alignment: the segment goes on.
+            end_s := greatest(end_s, w + m.clip_end_s);
+            confidence := greatest(confidence, m.confidence);
+            windows := windows + 1;
+        ELSE
+            IF open_segment THEN
+                track_start_s := start_s + shift;
+                RETURN NEXT;
+                open_segment := false;
+            END IF;
+            IF found_one THEN
+                track_id := m.track_id; title := m.title; confidence := m.confidence; windows := 1;
+                start_s := w + m.clip_start_s; end_s := w + m.clip_end_s; shift := m.offset_s - w;
+                open_segment := true;
+            END IF;
+        END IF;
+        w := w + hop_s;
+        EXIT WHEN w + window_s > duration + hop_s;
+    END LOOP;
+    IF open_segment THEN
+        track_start_s := start_s + shift;
+        RETURN NEXT;
+    END IF;
+END $$;
+COMMENT ON FUNCTION match_segments(bytea, regclass, float8, float8) IS
+    'every catalogue track a long recording contains, with where it plays in the recording';
+
+CREATE OR REPLACE FUNCTION afp_catalog_stats(
+    catalog regclass DEFAULT afp_default_catalog(),
+    OUT tracks bigint, OUT hours float8, OUT landmarks bigint, OUT landmarks_per_second float8,
+    OUT table_bytes bigint, OUT index_bytes bigint, OUT bytes_per_hour float8, OUT param_sets int[])
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name := @extschema@.afp_catalog_column(catalog);
+BEGIN
+    EXECUTE format('SELECT count(%1$I), coalesce(sum(@extschema@.afp_duration(%1$I)), 0) / 3600,
+                           coalesce(sum(@extschema@.afp_landmark_count(%1$I)), 0),
+                           array_agg(DISTINCT @extschema@.afp_param_set(%1$I)) FILTER (WHERE %1$I IS NOT NULL)
+                    FROM %2$s', col, catalog)
+        INTO tracks, hours, landmarks, param_sets;
+    landmarks_per_second := CASE WHEN hours > 0 THEN landmarks / (hours * 3600) END;
+    table_bytes := pg_table_size(catalog);
+    index_bytes := pg_indexes_size(catalog);
+    bytes_per_hour := CASE WHEN hours > 0 THEN (table_bytes + index_bytes) / hours END;
+END $$;
+COMMENT ON FUNCTION afp_catalog_stats(regclass) IS
+    'tracks, hours of audio, landmarks, bytes of table and indexes, and parameter sets of a catalogue';
+
+-- afp_tracks leaves the extension. An installation being upgraded keeps it, with its rows,
+-- indexes and grants, as a table of its own (pg_dump dumps it as one). CREATE EXTENSION, which
+-- ran afp--0.1.0.sql in this same transaction, drops the empty one it made: a restore creates
+-- the dumped afp_tracks after CREATE EXTENSION, and a fresh database gets its catalogue from
+-- afp_create_catalog().
+DO $$
+DECLARE
+    tracks regclass := to_regclass('@extschema@.afp_tracks');
+    member boolean;
+    made_now boolean;
+BEGIN
+    IF tracks IS NULL THEN
+        RETURN;
+    END IF;
+    -- Made by this same CREATE EXTENSION: its membership was recorded by the (sub)transaction
+    -- that created afp_default_catalog() above.
+    SELECT count(*) > 0, bool_or(d.xmin = (SELECT p.xmin FROM pg_catalog.pg_proc p
+                                   WHERE p.oid = '@extschema@.afp_default_catalog()'::regprocedure))
+    INTO member, made_now
+    FROM pg_catalog.pg_depend d
+    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = tracks AND d.deptype = 'e'
+      AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+      AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'afp');
+    IF NOT coalesce(member, false) THEN
+        RETURN;
+    END IF;
+    -- ALTER EXTENSION ... DROP also takes them out of extconfig (a DROP TABLE would leave their
+    -- oids there).
+    ALTER EXTENSION afp DROP TABLE @extschema@.afp_tracks;
+    -- The identity sequence was a member of its own (and a pg_extension_config_dump entry).
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+               WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e'
+                 AND d.objid = to_regclass('@extschema@.afp_tracks_id_seq')) THEN
+        ALTER EXTENSION afp DROP SEQUENCE @extschema@.afp_tracks_id_seq;
+    END IF;
+    IF made_now AND NOT EXISTS (SELECT 1 FROM @extschema@.afp_tracks) THEN
+        DROP TABLE @extschema@.afp_tracks;
+    END IF;
+END $$;

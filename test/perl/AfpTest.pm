@@ -28,7 +28,7 @@ our %clips = (
 	'clip_song5_at_3s_quiet.flac'       => 5,
 	'clip_unknown.wav'                  => undef);
 
-# A started node with the extension, the tables songs (id, title, fp) and clips (name, expect_id,
+# A started node with the extension, an empty afp_tracks, the tables songs (id, title, fp) and clips (name, expect_id,
 # q afp), and the function distractor(fp, k). Extra postgresql.conf lines may be passed (conf), the
 # installation of another PostgreSQL major (install_path) and parameters of init (init).
 sub node
@@ -61,6 +61,7 @@ sub load
 		  sort keys %clips);
 	$node->safe_psql('postgres', qq{
 		CREATE EXTENSION afp;
+		SELECT afp_create_catalog();
 		CREATE TABLE songs (id int PRIMARY KEY, title text, fp afp NOT NULL);
 		INSERT INTO songs SELECT n, 'song' || n, fingerprint(audio) FROM (VALUES $values) v(n, audio);
 		CREATE TABLE clips (name text PRIMARY KEY, expect_id int, q afp NOT NULL);

@@ -1,6 +1,6 @@
 -- Signatures and labels of everything the extension installs.
 BEGIN;
-SELECT plan(143);
+SELECT plan(153);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -38,7 +38,9 @@ INSERT INTO expected_labels VALUES
   ('afp_shard_vote(afp, bigint[], float8[], float8[], float8[])', 'record', 's', true, 'r'),
   ('afp_shard_insert(bigint, text, afp, jsonb)', 'bigint', 'v', false, 'u'),
   ('afp_shard_delete(bigint)',       'bigint',           'v', false, 'u'),
-  ('afp_catalog_columns(regclass)',  'record',           's', true, 's');
+  ('afp_catalog_columns(regclass)',  'record',           's', true, 's'),
+  ('afp_default_catalog()',          'regclass',         's', false, 's'),
+  ('afp_create_catalog(text)',       'regclass',         'v', true, 'u');
 
 SELECT is(format_type(p.prorettype, NULL), e.returns, e.sig::text || ' returns ' || e.returns)
 FROM expected_labels e JOIN pg_proc p ON p.oid = e.sig ORDER BY e.sig::text;
@@ -58,7 +60,7 @@ SELECT is(
   'match_clip returns track_id, title, score, offset_s, confidence, the matched time ranges, the speed, tempo and pitch');
 SELECT is(
   (SELECT pg_get_function_arguments(oid) FROM pg_proc WHERE oid = 'match_clip(bytea, regclass, int)'::regprocedure),
-  'clip bytea, catalog regclass DEFAULT ''afp_tracks''::regclass, max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision, OUT tempo double precision, OUT pitch double precision',
+  'clip bytea, catalog regclass DEFAULT afp_default_catalog(), max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision, OUT tempo double precision, OUT pitch double precision',
   'match_clip(clip, catalog DEFAULT afp_tracks, max_results DEFAULT 5): one function, no ambiguous overloads');
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'match_clip'), 1::bigint, 'match_clip has a single signature');
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.7.0', 'CREATE EXTENSION installs 0.7.0');
@@ -84,7 +86,7 @@ SELECT ok(
     LIKE 'query afp, catalog regclass, max_results integer, OUT track_id bigint%',
   'match_afp(query, catalog, max_results) returns the columns of match_clip');
 SELECT ok((SELECT pg_get_function_arguments(oid) FROM pg_proc WHERE oid = 'match_afp(afp, regclass, int)'::regprocedure)
-          LIKE '%catalog regclass DEFAULT ''afp_tracks''::regclass%', 'match_afp searches afp_tracks by default');
+          LIKE '%catalog regclass DEFAULT afp_default_catalog()%', 'match_afp searches afp_tracks by default');
 
 -- Operators and the GIN operator class.
 SELECT has_operator('afp', '&&', 'afp', 'boolean');
@@ -99,7 +101,7 @@ SELECT is((SELECT array_agg(amprocnum ORDER BY amprocnum) FROM pg_amproc p JOIN 
            WHERE c.opcname = 'afp_ops'), ARRAY[1, 2, 3, 4, 6]::int2[],
           'afp_ops has compare, extractValue, extractQuery, consistent and triConsistent');
 
--- The catalogue table.
+-- The catalogue table, as afp_create_catalog() makes it (the test database's setup calls it).
 SELECT has_table('afp_tracks');
 SELECT columns_are('afp_tracks', ARRAY['id', 'title', 'fp', 'meta', 'added_at']);
 SELECT col_type_is('afp_tracks', 'id', 'bigint');
@@ -114,8 +116,12 @@ SELECT col_type_is('afp_tracks', 'added_at', 'timestamp with time zone');
 SELECT col_has_default('afp_tracks', 'added_at');
 SELECT has_index('afp_tracks', 'afp_tracks_fp_idx', 'fp');
 SELECT index_is_type('afp_tracks', 'afp_tracks_fp_idx', 'gin');
-SELECT ok((SELECT 'afp_tracks'::regclass = ANY (extconfig) FROM pg_extension WHERE extname = 'afp'),
-          'pg_dump keeps the rows of afp_tracks');
+SELECT is((SELECT count(*) FROM pg_depend WHERE deptype = 'e' AND classid = 'pg_class'::regclass
+            AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'afp')), 0::bigint,
+          'no table or sequence is a member of the extension: a catalogue is the user''s (pg_dump dumps it as a table)');
+SELECT is((SELECT extconfig FROM pg_extension WHERE extname = 'afp'), NULL, 'the extension lists no configuration tables');
+SELECT throws_ok('DROP EXTENSION afp', '2BP01', 'cannot drop extension afp because other objects depend on it',
+                 'a plain DROP EXTENSION afp refuses while a catalogue exists');
 
 -- Settings.
 SELECT is(current_setting('afp.max_audio_seconds'), '1h', 'afp.max_audio_seconds defaults to one hour');

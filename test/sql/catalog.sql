@@ -5,6 +5,7 @@
 -- dropped), update, find the new functions.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS afp CASCADE;
+DROP TABLE IF EXISTS afp_tracks;
 RESET client_min_messages;
 CREATE EXTENSION afp VERSION '0.1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'afp';

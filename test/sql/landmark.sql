@@ -447,12 +447,14 @@ DROP ROLE afp_regress_landmark;
 
 -- 16. The upgrade from 0.2.0 builds afp_tracks's index over the rows it already has, and
 -- match_clip then searches with it. (The extension is dropped and made again: the fingerprints
--- wait in a table of text, which does not depend on the type.)
+-- wait in a table of text, which does not depend on the type; DROP EXTENSION ... CASCADE drops the
+-- column fp of afp_tracks, a table of the user's since 0.7.0, and the table goes with DROP TABLE.)
 CREATE TEMP TABLE lm_saved AS
 SELECT a.n, a.title, a.fp::text AS fp, c.name, c.audio FROM lm_audio a LEFT JOIN lm_clips c ON c.expect_id = a.n;
 DROP TABLE lm_songs, lm_empty, lm_nulls, lm_unlogged, lm_parts, lm_long, lm_audio, lm_clips;
 SET client_min_messages = warning;
 DROP EXTENSION afp CASCADE;
+DROP TABLE afp_tracks;
 RESET client_min_messages;
 CREATE EXTENSION afp VERSION '0.2.0';
 INSERT INTO afp_tracks (title, fp) SELECT title, fp::afp FROM lm_saved ORDER BY n;

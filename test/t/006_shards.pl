@@ -33,7 +33,7 @@ $standby->start;
 
 # Three shards with the afp extension, and a coordinator with afp, plproxy and afp_shards.
 my @shards = map { AfpTest::node("shard$_", empty => 1) } 1 .. 3;
-$_->safe_psql($db, 'CREATE EXTENSION afp') for @shards;
+$_->safe_psql($db, 'CREATE EXTENSION afp; SELECT afp_create_catalog()') for @shards;
 my $coord = AfpTest::node('coordinator');
 my $partitions = join(', ', map { sprintf("p%d '%s'", $_, $shards[$_]->connstr($db) =~ s/'//gr) } 0 .. $#shards);
 $coord->safe_psql($db, qq{

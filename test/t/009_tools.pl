@@ -1,4 +1,4 @@
-# The command-line tools against a throwaway node: afp-ingest (recursive, skips what is there,
+# The command-line tools against a throwaway node: afp-ingest (makes the catalogue, recursive, skips what is there,
 # names what fails with its SQLSTATE, --csv titles, a worker that cannot connect), afp-match
 # (track and offset, "-" for no match, exit status) and afp-plot (a PNG), run as a user runs them.
 use strict;
@@ -35,6 +35,9 @@ sub one { return $node->safe_psql($db, shift) }
 
 my ($rc, $out, $err) = tool('afp-ingest', '-d', $dsn, '-j', '2', $lib);
 is($rc, 1, 'afp-ingest exits 1 when a file fails');
+like($err, qr/created the catalogue afp_tracks \(afp_create_catalog\)/, 'afp-ingest makes the catalogue CREATE EXTENSION no longer makes');
+like($err, qr/nothing to run afterwards: afp_tracks_fp_landmark_idx is searchable as it stands/,
+	'afp-ingest says that nothing is left to run (no REINDEX, no VACUUM needed)');
 like($err, qr/failed: .*truncated\.flac: 22000 audio data is truncated/, 'afp-ingest names the undecodable file and its SQLSTATE');
 is(one('SELECT count(*) FROM afp_tracks'), '4', 'afp-ingest walks directories recursively, skipping non-audio files');
 like($err, qr/4 ingested.*1 already there, 1 failed/, 'afp-ingest skips a second file with the same bytes');

@@ -4,7 +4,8 @@
 Each file's bytes are sent to fingerprint() (the server needs no access to the files), N files
 at a time on N connections. Files already in the catalogue (same SHA-256 of their bytes, kept in
 meta->>'sha256') are skipped, so an interrupted run resumes where it stopped. Files the server
-cannot decode are listed at the end; the exit status is 1 if there were any.
+cannot decode are listed at the end; the exit status is 1 if there were any. A catalogue that does
+not exist yet is made with afp_create_catalog(). The last line says what, if anything, is left to do.
 """
 import argparse
 import concurrent.futures
@@ -112,6 +113,10 @@ def main():
     table = sql.SQL(".").join(sql.Identifier(part) for part in args.table.split("."))
     try:
         with connect(args.dbname) as conn:
+            # A catalogue is the user's table, not part of the extension: a first run makes it.
+            if conn.execute("SELECT to_regclass(%s) IS NULL", (args.table,)).fetchone()[0]:
+                made = conn.execute("SELECT afp_create_catalog(%s)::text", (args.table,)).fetchone()[0]
+                print("afp-ingest: created the catalogue %s (afp_create_catalog)" % made, file=sys.stderr)
             have = {r[0] for r in conn.execute(sql.SQL("SELECT meta->>'sha256' FROM {} WHERE meta ? 'sha256'")
                                                .format(table)).fetchall()}
     except psycopg.Error as e:
@@ -169,7 +174,31 @@ def main():
              len(failures), elapsed), file=sys.stderr)
     for path, why in sorted(failures):
         print("  failed: %s: %s" % (path, why), file=sys.stderr)
+    print("afp-ingest: %s" % afterwards(args.dbname, args.table), file=sys.stderr)
     sys.exit(1 if failures else 0)
+
+
+def afterwards(dsn, table):
+    """What, if anything, the user must do once the files are in: the catalogue's afp_landmark
+    index is searchable as inserts go (it merges itself; autovacuum packs the rest), so nothing,
+    unless the catalogue has no such index."""
+    try:
+        with connect(dsn) as conn:
+            row = conn.execute(
+                "SELECT i.indexrelid::regclass::text, s.runs, s.pending_postings"
+                "  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam,"
+                "       LATERAL afp_index_stats(i.indexrelid::regclass) s"
+                " WHERE i.indrelid = to_regclass(%s) AND a.amname = 'afp_landmark' AND i.indisvalid"
+                " LIMIT 1", (table,)).fetchone()
+    except psycopg.Error as e:
+        return "could not read the catalogue's index: %s" % describe(e)
+    if row is None:
+        return ("%s has no afp_landmark index, so match_clip() reads every row: "
+                "CREATE INDEX ON %s USING afp_landmark (fp)" % (table, table))
+    index, runs, pending = row
+    return ("nothing to run afterwards: %s is searchable as it stands (%d runs, %d pending postings); "
+            "it merges as inserts go and autovacuum packs it (VACUUM %s does that now, optionally)"
+            % (index, runs, pending, table))
 
 
 if __name__ == "__main__":
