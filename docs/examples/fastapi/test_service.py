@@ -41,6 +41,7 @@ admin.execute("DROP DATABASE IF EXISTS %s" % DB)
 admin.execute("CREATE DATABASE %s" % DB)
 with psycopg.connect(dbname=DB, autocommit=True) as c:
     c.execute("CREATE EXTENSION afp")
+    c.execute("SELECT afp_create_catalog()")
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
