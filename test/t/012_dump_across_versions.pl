@@ -26,7 +26,6 @@ die "AFP_OLD_PG_CONFIG=$old_config: no installation around $old_bindir" unless -
 my $db = 'postgres';
 my $old = AfpTest::node('old', install_path => $old_install);
 $old->safe_psql($db, q{
-	DO $$BEGIN IF to_regclass('afp_tracks') IS NULL THEN PERFORM afp_create_catalog(); END IF; END$$;
 	INSERT INTO afp_tracks (title, fp, meta) SELECT title, fp, jsonb_build_object('n', id) FROM songs ORDER BY id;
 	CREATE TABLE my_music (id int PRIMARY KEY, title text, fp afp COMPRESSION lz4 NOT NULL);
 	INSERT INTO my_music SELECT id, title, fp FROM songs;
