@@ -9,6 +9,8 @@ With a pool, register in its ``init`` callback: ``asyncpg.create_pool(..., init=
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from . import errors
 from .fingerprint import Fingerprint
 
@@ -25,7 +27,7 @@ async def register_afp(conn, format: str = "binary", schema: str = None):
             "SELECT n.nspname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
             "WHERE t.oid = to_regtype('afp')")
         if schema is None:
-            raise errors.AfpError("type afp not found: run CREATE EXTENSION afp in this database")
+            raise errors.AfpNotInstalled(detail="type afp not found")
     if format == "binary":
         await conn.set_type_codec("afp", schema=schema, encoder=Fingerprint.to_binary,
                                   decoder=Fingerprint.from_binary, format="binary")
@@ -34,6 +36,9 @@ async def register_afp(conn, format: str = "binary", schema: str = None):
                                   decoder=Fingerprint.from_text, format="text")
 
 
-def translate(exc: BaseException):
-    """The afp exception for an asyncpg.PostgresError, or None when the error is not one of afp's."""
-    return errors.from_exception(exc)
+def translate(exc: BaseException, statement: Optional[str] = None, audio: Optional[bytes] = None):
+    """The afp exception (an afp.errors.AfpError) for an asyncpg.PostgresError raised by the afp
+    statement named (a key of afp.errors.STATEMENTS, e.g. "match_clip"), or None when it is not one of that statement's errors;
+    without a statement, only errors raised by the extension's own code are translated
+    (afp.errors.translate)."""
+    return errors.translate(exc, statement, audio)

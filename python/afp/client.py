@@ -7,24 +7,37 @@
             print(m.title, m.offset_s, m.confidence)
 
 ``Client`` runs on a psycopg 3 Connection, ``AsyncClient`` on a psycopg 3 AsyncConnection and
-``AsyncpgClient`` on an asyncpg connection (or pool); all three have the same methods and raise
-afp's exceptions (afp.errors) for afp's SQLSTATEs, the driver's own for anything else (a lost
-connection, say). They need no adapters registered: fingerprints come back as text and are
-parsed here. Audio always travels as a bound bytea parameter, never inlined in the SQL.
+``AsyncpgClient`` on an asyncpg connection (or pool). The six methods are written once, in
+``_Catalog``: each builds a ``_Statement`` (SQL, arguments, how to read the rows) and hands it to the
+client's ``_run``, which is the only part that differs between the drivers (sync or async, psycopg's
+``%s`` placeholders or asyncpg's ``$n``). Errors are afp's exceptions (afp.errors) for the SQLSTATEs
+the statement that ran reports, the driver's own for anything else (a lost connection, say). No
+adapters need registering: fingerprints come back as text and are parsed here. Audio always
+travels as a bound bytea parameter, and the catalogue's name as a quoted identifier composed into
+the SQL, never through % formatting.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Sequence, Tuple, Union
 
 from . import errors
 from .fingerprint import Fingerprint
 
 Audio = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+# A catalogue: a table name, schema-qualified with a dot ("music.tracks"), or its parts as a tuple
+# when a part contains a dot itself (("my.schema", "tracks")).
+CatalogName = Union[str, Sequence[str]]
 
 __all__ = ["Client", "AsyncClient", "AsyncpgClient", "Match", "CatalogStats"]
+
+# The largest max_results the server's integer argument holds.
+_MAX_RESULTS = 2 ** 31 - 1
+# How long a cancelled call may take to cancel its query on the server before the connection is closed.
+CANCEL_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,16 @@ class CatalogStats:
 _MATCH_COLUMNS = ", ".join(Match.__dataclass_fields__)
 _STATS_COLUMNS = ", ".join(CatalogStats.__dataclass_fields__)
 
+# The SQL, with {} for each parameter and {catalog} for the catalogue's quoted name.
+_LEARN = "INSERT INTO {catalog} (title, fp) VALUES ({}, fingerprint({})) RETURNING id"
+_LEARN_META = "INSERT INTO {catalog} (title, fp, meta) VALUES ({}, fingerprint({}), {}::jsonb) RETURNING id"
+_RECOGNIZE = "SELECT %s FROM match_clip({}, {}::regclass, {}::integer)" % _MATCH_COLUMNS
+_MATCH = "SELECT %s FROM match_afp({}::text::afp, {}::regclass, {}::integer)" % _MATCH_COLUMNS
+_FINGERPRINT = "SELECT fingerprint({})::text"
+_FORGET = "DELETE FROM {catalog} WHERE id = {} RETURNING id"
+_STATS = "SELECT %s FROM afp_catalog_stats({}::regclass)" % _STATS_COLUMNS
+_INSTALLED = "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'afp')"
+
 
 def audio_bytes(audio: Audio) -> bytes:
     """The bytes of audio given as bytes, or as a path (str or os.PathLike) to read."""
@@ -74,243 +97,319 @@ def audio_bytes(audio: Audio) -> bytes:
     raise TypeError("audio must be bytes or a path, not %s" % type(audio).__name__)
 
 
-def quote_name(name: str) -> str:
+def name_parts(name: CatalogName) -> Tuple[str, ...]:
+    """A catalogue's name as its parts: 'music.tracks' -> ('music', 'tracks'); a tuple stays as it is."""
+    parts = tuple(name.split(".")) if isinstance(name, str) else tuple(name)
+    if not parts or not all(isinstance(p, str) and p for p in parts):
+        raise ValueError("a catalogue name needs non-empty parts, not %r" % (name,))
+    if any("\0" in p for p in parts):
+        raise ValueError("a catalogue name cannot contain NUL")
+    return parts
+
+
+def quote_name(name: CatalogName) -> str:
     """A possibly schema-qualified table name as quoted identifiers: 'music.tracks' -> "music"."tracks"."""
-    return ".".join('"%s"' % part.replace('"', '""') for part in name.split("."))
+    return ".".join('"%s"' % part.replace('"', '""') for part in name_parts(name))
 
 
-class _Statements:
-    """The SQL every client runs, with %s placeholders (asyncpg's are numbered from these)."""
+@dataclass(frozen=True)
+class _Statement:
+    """One afp statement a client runs: its name in afp.errors.STATEMENTS (which errors it reports),
+    the SQL template, the arguments, the rows -> result function, and the audio it sends."""
 
-    def __init__(self, catalog: str):
-        self.catalog = quote_name(catalog)
-        self.learn = "INSERT INTO %s (title, fp) VALUES (%%s, fingerprint(%%s)) RETURNING id" % self.catalog
-        self.learn_meta = ("INSERT INTO %s (title, fp, meta) VALUES (%%s, fingerprint(%%s), %%s::jsonb) RETURNING id"
-                           % self.catalog)
-        self.recognize = "SELECT %s FROM match_clip(%%s, %%s::regclass, %%s)" % _MATCH_COLUMNS
-        self.match = "SELECT %s FROM match_afp(%%s::text::afp, %%s::regclass, %%s)" % _MATCH_COLUMNS
-        self.forget = "DELETE FROM %s WHERE id = %%s" % self.catalog
-        self.stats = "SELECT %s FROM afp_catalog_stats(%%s::regclass)" % _STATS_COLUMNS
-        self.fingerprint = "SELECT fingerprint(%s)::text"
+    name: str
+    template: str
+    args: tuple
+    result: Callable[[Sequence[Sequence[Any]]], Any]
+    audio: Optional[bytes] = None
 
-    def learn_args(self, title, audio, meta):
-        data = audio_bytes(audio)
-        if meta is None:
-            return self.learn, (title, data)
-        return self.learn_meta, (title, data, json.dumps(meta))
+
+def _first_value(rows):
+    return rows[0][0]
+
+
+def _matches(rows):
+    return [Match(*r) for r in rows]
 
 
 def _check_max_results(max_results):
     if not isinstance(max_results, int) or isinstance(max_results, bool):
         raise TypeError("max_results must be an int")
+    if max_results > _MAX_RESULTS:
+        raise errors.InvalidParameter("max_results must be at most %d" % _MAX_RESULTS, sqlstate="22023")
 
 
-def _raise_translated(exc: BaseException):
-    err = errors.from_exception(exc)
-    if err is None:
-        raise exc
-    raise err from exc
+def _check_title(title):
+    if title is not None and "\0" in title:
+        # PostgreSQL text cannot hold NUL; the driver would refuse it with its own error.
+        raise errors.InvalidParameter("a title cannot contain NUL characters", sqlstate="22021")
 
 
-class Client:
-    """A catalogue client on a psycopg 3 Connection."""
+class _Catalog:
+    """The methods of every client, defined once. A subclass supplies ``_run(statement)``, which runs
+    the steps of ``_steps`` on its driver and returns the result (or, async, an awaitable of it)."""
 
-    def __init__(self, conn, catalog: str = "afp_tracks"):
-        import psycopg
-        self._driver_error = psycopg.Error
+    _driver_error: type = Exception
+
+    def __init__(self, conn, catalog: CatalogName = "afp_tracks"):
         self.conn = conn
         self.catalog = catalog
-        self._sql = _Statements(catalog)
-
-    @classmethod
-    def connect(cls, conninfo: str = "", catalog: str = "afp_tracks", **kwargs) -> "Client":
-        """A new autocommit connection by libpq conventions (conninfo string or URI, PG* variables)."""
-        import psycopg
-        kwargs.setdefault("autocommit", True)
-        try:
-            conn = psycopg.connect(conninfo, **kwargs)
-        except psycopg.Error as e:
-            _raise_translated(e)
-        return cls(conn, catalog)
-
-    def _run(self, query, args, fetch):
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute(query, args)
-                return fetch(cur)
-        except self._driver_error as e:
-            _raise_translated(e)
+        self._name = name_parts(catalog)
+        self._regclass = quote_name(self._name)
 
     def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None) -> int:
         """Fingerprints audio on the server and adds it to the catalogue; returns the new id."""
-        query, args = self._sql.learn_args(title, audio, meta)
-        return self._run(query, args, lambda cur: cur.fetchone()[0])
+        _check_title(title)
+        data = audio_bytes(audio)
+        if meta is None:
+            return self._run(_Statement("learn", _LEARN, (title, data), _first_value, data))
+        return self._run(_Statement("learn", _LEARN_META, (title, data, json.dumps(meta)), _first_value, data))
 
     def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]:
         """The catalogue's tracks the clip is taken from, best first; [] when none."""
         _check_max_results(max_results)
-        return self._run(self._sql.recognize, (audio_bytes(clip), self._sql.catalog, max_results),
-                         lambda cur: [Match(*r) for r in cur.fetchall()])
+        data = audio_bytes(clip)
+        return self._run(_Statement("match_clip", _RECOGNIZE, (data, self._regclass, max_results), _matches, data))
 
     def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]:
         """match_afp: the same for a fingerprint made elsewhere."""
         _check_max_results(max_results)
-        return self._run(self._sql.match, (str(fp), self._sql.catalog, max_results),
-                         lambda cur: [Match(*r) for r in cur.fetchall()])
+        return self._run(_Statement("match_afp", _MATCH, (str(fp), self._regclass, max_results), _matches))
 
     def fingerprint(self, audio: Audio) -> Fingerprint:
-        return self._run(self._sql.fingerprint, (audio_bytes(audio),),
-                         lambda cur: Fingerprint.from_text(cur.fetchone()[0]))
+        """fingerprint(audio) made by the server."""
+        data = audio_bytes(audio)
+        return self._run(_Statement("fingerprint", _FINGERPRINT, (data,),
+                                    lambda rows: Fingerprint.from_text(rows[0][0]), data))
 
     def forget(self, track_id: int) -> bool:
         """Removes a track; False when there was none with that id."""
-        return self._run(self._sql.forget, (track_id,), lambda cur: cur.rowcount > 0)
+        return self._run(_Statement("forget", _FORGET, (track_id,), lambda rows: len(rows) > 0))
 
     def stats(self) -> CatalogStats:
-        return self._run(self._sql.stats, (self._sql.catalog,), lambda cur: CatalogStats(*cur.fetchone()))
+        """afp_catalog_stats() of the catalogue."""
+        return self._run(_Statement("afp_catalog_stats", _STATS, (self._regclass,),
+                                    lambda rows: CatalogStats(*rows[0])))
 
-    def close(self):
+    def _run(self, statement: _Statement) -> Any:
+        raise NotImplementedError
+
+    def _steps(self, st: _Statement) -> Generator[Tuple[str, tuple], Any, Any]:
+        """What running a statement takes, for any driver: yields (template, args) to run and receives
+        the rows, or has the driver's error thrown in; returns the result or raises afp's error."""
+        try:
+            rows = yield st.template, st.args
+        except self._driver_error as exc:
+            err = errors.from_exception(exc, st.name, st.audio)
+            if err is not None and err.sqlstate in ("42883", "42704", "42P01"):
+                # A missing function, type or table: is afp there at all? (Not askable in a failed
+                # transaction: then the SQLSTATE decides.)
+                try:
+                    installed = (yield _INSTALLED, ())[0][0]
+                except self._driver_error:
+                    installed = None
+                if installed is False:
+                    # The server's words ("function match_clip(...) does not exist") become the detail;
+                    # its hint (about casts) does not apply.
+                    err = errors.AfpNotInstalled(sqlstate=err.sqlstate, detail=errors.server_message(exc))
+                    err.__cause__ = exc
+                elif installed and isinstance(err, errors.AfpNotInstalled):
+                    err = None  # afp is there but not on the search_path: the server's words say it best
+            if err is None:
+                raise exc
+            raise err from exc
+        return st.result(rows)
+
+
+class Client(_Catalog):
+    """A catalogue client on a psycopg 3 Connection."""
+
+    def __init__(self, conn, catalog: CatalogName = "afp_tracks"):
+        import psycopg
+        self._driver_error = psycopg.Error
+        super().__init__(conn, catalog)
+        self._queries = _PsycopgQueries(self._name)
+
+    @classmethod
+    def connect(cls, conninfo: str = "", catalog: CatalogName = "afp_tracks", **kwargs) -> "Client":
+        """A new autocommit connection by libpq conventions (conninfo string or URI, PG* variables)."""
+        import psycopg
+        kwargs.setdefault("autocommit", True)
+        return cls(psycopg.connect(conninfo, **kwargs), catalog)
+
+    def _run(self, st: _Statement) -> Any:
+        steps = self._steps(st)
+        reply, failure = None, None
+        while True:
+            try:
+                template, args = steps.send(reply) if failure is None else steps.throw(failure)
+            except StopIteration as done:
+                return done.value
+            try:
+                with self.conn.cursor() as cur:
+                    cur.execute(self._queries[template], args)
+                    reply, failure = cur.fetchall(), None
+            except self._driver_error as e:
+                reply, failure = None, e
+
+    def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:
         self.close()
 
 
-class AsyncClient:
-    """A catalogue client on a psycopg 3 AsyncConnection (e.g. one from psycopg_pool)."""
+class _AsyncCatalog(_Catalog):
+    """The async clients: the same steps, awaited."""
 
-    def __init__(self, conn, catalog: str = "afp_tracks"):
+    async def _fetch(self, template: str, args: tuple) -> Sequence[Sequence[Any]]:
+        raise NotImplementedError
+
+    async def _run(self, st: _Statement) -> Any:  # type: ignore[override]
+        steps = self._steps(st)
+        reply, failure = None, None
+        while True:
+            try:
+                template, args = steps.send(reply) if failure is None else steps.throw(failure)
+            except StopIteration as done:
+                return done.value
+            try:
+                reply, failure = await self._fetch(template, args), None
+            except self._driver_error as e:
+                reply, failure = None, e
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    if TYPE_CHECKING:  # what the shared methods return here: awaitables of the same results
+        async def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None) -> int: ...
+        async def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]: ...
+        async def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]: ...
+        async def fingerprint(self, audio: Audio) -> Fingerprint: ...
+        async def forget(self, track_id: int) -> bool: ...
+        async def stats(self) -> CatalogStats: ...
+
+
+class AsyncClient(_AsyncCatalog):
+    """A catalogue client on a psycopg 3 AsyncConnection (e.g. one from psycopg_pool).
+
+    A call cancelled while its statement runs (asyncio.wait_for, a task's cancel(), a client that
+    went away) cancels the statement on the server and waits for the connection to be idle again
+    before the CancelledError goes on, so the connection stays usable; if the server does not
+    answer within CANCEL_TIMEOUT_S the connection is closed instead."""
+
+    def __init__(self, conn, catalog: CatalogName = "afp_tracks"):
         import psycopg
         self._driver_error = psycopg.Error
-        self.conn = conn
-        self.catalog = catalog
-        self._sql = _Statements(catalog)
+        super().__init__(conn, catalog)
+        self._queries = _PsycopgQueries(self._name)
 
     @classmethod
-    async def connect(cls, conninfo: str = "", catalog: str = "afp_tracks", **kwargs) -> "AsyncClient":
+    async def connect(cls, conninfo: str = "", catalog: CatalogName = "afp_tracks", **kwargs) -> "AsyncClient":
         import psycopg
         kwargs.setdefault("autocommit", True)
-        try:
-            conn = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
-        except psycopg.Error as e:
-            _raise_translated(e)
-        return cls(conn, catalog)
+        return cls(await psycopg.AsyncConnection.connect(conninfo, **kwargs), catalog)
 
-    async def _run(self, query, args, fetch):
+    async def _fetch(self, template, args):
         try:
             async with self.conn.cursor() as cur:
-                await cur.execute(query, args)
-                return await fetch(cur)
-        except self._driver_error as e:
-            _raise_translated(e)
-
-    async def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None) -> int:
-        query, args = self._sql.learn_args(title, audio, meta)
-        return await self._run(query, args, _first_value)
-
-    async def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]:
-        _check_max_results(max_results)
-        return await self._run(self._sql.recognize, (audio_bytes(clip), self._sql.catalog, max_results), _matches)
-
-    async def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]:
-        _check_max_results(max_results)
-        return await self._run(self._sql.match, (str(fp), self._sql.catalog, max_results), _matches)
-
-    async def fingerprint(self, audio: Audio) -> Fingerprint:
-        return Fingerprint.from_text(await self._run(self._sql.fingerprint, (audio_bytes(audio),), _first_value))
-
-    async def forget(self, track_id: int) -> bool:
-        async def deleted(cur):
-            return cur.rowcount > 0
-        return await self._run(self._sql.forget, (track_id,), deleted)
-
-    async def stats(self) -> CatalogStats:
-        async def one(cur):
-            return CatalogStats(*(await cur.fetchone()))
-        return await self._run(self._sql.stats, (self._sql.catalog,), one)
-
-    async def close(self):
-        await self.conn.close()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.close()
+                await cur.execute(self._queries[template], args)
+                return await cur.fetchall()
+        except asyncio.CancelledError:
+            await _settle_cancelled(self.conn)
+            raise
 
 
-async def _first_value(cur):
-    return (await cur.fetchone())[0]
+class AsyncpgClient(_AsyncCatalog):
+    """A catalogue client on an asyncpg Connection or Pool (asyncpg cancels a cancelled call's
+    statement on the server itself)."""
 
-
-async def _matches(cur):
-    return [Match(*r) for r in await cur.fetchall()]
-
-
-def _numbered(query: str) -> str:
-    """%s placeholders as asyncpg's $1, $2, ..."""
-    parts = query.split("%s")
-    return "".join(p + ("$%d" % (i + 1) if i < len(parts) - 1 else "") for i, p in enumerate(parts))
-
-
-class AsyncpgClient:
-    """A catalogue client on an asyncpg Connection or Pool."""
-
-    def __init__(self, conn, catalog: str = "afp_tracks"):
+    def __init__(self, conn, catalog: CatalogName = "afp_tracks"):
         import asyncpg
         self._driver_error = asyncpg.PostgresError
-        self.conn = conn
-        self.catalog = catalog
-        self._sql = _Statements(catalog)
+        super().__init__(conn, catalog)
+        catalog_sql = quote_name(self._name)
+        self._queries = _Queries(lambda t: t.format(*("$%d" % (i + 1) for i in range(t.count("{}"))),
+                                                    catalog=catalog_sql))
 
     @classmethod
-    async def connect(cls, dsn: Optional[str] = None, catalog: str = "afp_tracks", **kwargs) -> "AsyncpgClient":
+    async def connect(cls, dsn: Optional[str] = None, catalog: CatalogName = "afp_tracks",
+                      **kwargs) -> "AsyncpgClient":
         import asyncpg
-        try:
-            conn = await asyncpg.connect(dsn, **kwargs)
-        except asyncpg.PostgresError as e:
-            _raise_translated(e)
-        return cls(conn, catalog)
+        return cls(await asyncpg.connect(dsn, **kwargs), catalog)
 
-    async def _call(self, method, query, *args):
-        try:
-            return await getattr(self.conn, method)(_numbered(query), *args)
-        except self._driver_error as e:
-            _raise_translated(e)
+    async def _fetch(self, template, args):
+        return await self.conn.fetch(self._queries[template], *args)
 
-    async def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None) -> int:
-        query, args = self._sql.learn_args(title, audio, meta)
-        return await self._call("fetchval", query, *args)
 
-    async def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]:
-        _check_max_results(max_results)
-        rows = await self._call("fetch", self._sql.recognize, audio_bytes(clip), self._sql.catalog, max_results)
-        return [Match(*r) for r in rows]
+class _Queries(dict):
+    """Templates rendered for one driver and catalogue, once each."""
 
-    async def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]:
-        _check_max_results(max_results)
-        rows = await self._call("fetch", self._sql.match, str(fp), self._sql.catalog, max_results)
-        return [Match(*r) for r in rows]
+    def __init__(self, render):
+        super().__init__()
+        self._render = render
 
-    async def fingerprint(self, audio: Audio) -> Fingerprint:
-        return Fingerprint.from_text(await self._call("fetchval", self._sql.fingerprint, audio_bytes(audio)))
+    def __missing__(self, template):
+        self[template] = query = self._render(template)
+        return query
 
-    async def forget(self, track_id: int) -> bool:
-        status = await self._call("execute", self._sql.forget, track_id)
-        return status != "DELETE 0"
 
-    async def stats(self) -> CatalogStats:
-        row = await self._call("fetchrow", self._sql.stats, self._sql.catalog)
-        return CatalogStats(*row)
+def _PsycopgQueries(name: Tuple[str, ...]) -> _Queries:
+    from psycopg import sql
 
-    async def close(self):
-        await self.conn.close()
+    class QuotedName(sql.Composable):
+        """sql.Identifier with its % doubled: psycopg reads a composed query for %s placeholders again,
+        so a catalogue named "100%" or "a%sb" would otherwise be taken for one."""
 
-    async def __aenter__(self):
-        return self
+        def as_bytes(self, context):
+            return sql.Identifier(*self._obj).as_bytes(context).replace(b"%", b"%%")
 
-    async def __aexit__(self, *exc):
-        await self.close()
+    catalog = QuotedName(name)
+    return _Queries(lambda t: sql.SQL(t).format(*[sql.Placeholder()] * t.count("{}"), catalog=catalog))
+
+
+async def _settle_cancelled(conn) -> None:
+    """After a cancelled call on a psycopg AsyncConnection: cancel its statement on the server and read
+    what the server still sends, so the connection is idle again (psycopg 3.1 leaves it ACTIVE, and
+    every later statement fails with "another command is already in progress"); close it when that
+    does not finish in time."""
+    from psycopg import pq
+    pgconn = conn.pgconn
+    if conn.closed or pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+        return
+    try:
+        await asyncio.wait_for(_cancel_and_drain(pgconn), CANCEL_TIMEOUT_S)
+    except (Exception, asyncio.CancelledError):
+        await conn.close()
+
+
+async def _cancel_and_drain(pgconn) -> None:
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, pgconn.get_cancel().cancel)
+    while pgconn.flush() != 0:  # the rest of a statement interrupted while being sent
+        await _ready(loop, pgconn.socket, write=True)
+    while True:
+        pgconn.consume_input()
+        while not pgconn.is_busy():
+            if pgconn.get_result() is None:
+                return
+        await _ready(loop, pgconn.socket)
+
+
+async def _ready(loop, fd, write=False) -> None:
+    ready = loop.create_future()
+    add, remove = (loop.add_writer, loop.remove_writer) if write else (loop.add_reader, loop.remove_reader)
+    add(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        remove(fd)

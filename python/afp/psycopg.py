@@ -12,6 +12,8 @@ schema-qualified name), and applies to the connection or cursor given and what i
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
@@ -52,7 +54,7 @@ class AfpBinaryDumper(Dumper):
 
 def _register(context, info, name):
     if info is None:
-        raise errors.AfpError("type %s not found: run CREATE EXTENSION afp in this database" % name)
+        raise errors.AfpNotInstalled(detail="type %s not found" % name)
     info.register(context)  # by name too: COPY's set_types(["afp"])
     adapters = context.adapters
     # Dumpers carry the OID, so a Fingerprint parameter is typed afp, not unknown.
@@ -73,7 +75,9 @@ async def register_afp_async(context, name: str = "afp"):
     return _register(context, await TypeInfo.fetch(context, name), name)
 
 
-def translate(exc: BaseException):
-    """The afp exception (an afp.errors.AfpError) for a psycopg.Error, or None when the error is not
-    one of afp's SQLSTATEs."""
-    return errors.from_exception(exc)
+def translate(exc: BaseException, statement: Optional[str] = None, audio: Optional[bytes] = None):
+    """The afp exception (an afp.errors.AfpError) for a psycopg.Error raised by the afp statement named (a key
+    of afp.errors.STATEMENTS, e.g. "match_clip"), or None when it is not one of that statement's errors;
+    without a statement, only errors raised by the extension's own code are translated
+    (afp.errors.translate)."""
+    return errors.translate(exc, statement, audio)

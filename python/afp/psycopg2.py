@@ -13,6 +13,8 @@ so failed statements log them: see docs/sql-reference.md on sending audio as byt
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import psycopg2
 import psycopg2.extensions
 
@@ -46,7 +48,7 @@ def register_afp(conn_or_cursor, name: str = "afp", globally: bool = False):
         if cur is not conn_or_cursor:
             cur.close()
     if row is None or row[0] is None:
-        raise errors.AfpError("type %s not found: run CREATE EXTENSION afp in this database" % name)
+        raise errors.AfpNotInstalled(detail="type %s not found" % name)
     oid = row[0]
     caster = psycopg2.extensions.new_type((oid,), "AFP", _cast)
     psycopg2.extensions.register_type(caster, None if globally else conn_or_cursor)
@@ -54,6 +56,9 @@ def register_afp(conn_or_cursor, name: str = "afp", globally: bool = False):
     return oid
 
 
-def translate(exc: BaseException):
-    """The afp exception for a psycopg2.Error, or None when the error is not one of afp's."""
-    return errors.from_exception(exc)
+def translate(exc: BaseException, statement: Optional[str] = None, audio: Optional[bytes] = None):
+    """The afp exception (an afp.errors.AfpError) for a psycopg2.Error raised by the afp statement named (a key
+    of afp.errors.STATEMENTS, e.g. "match_clip"), or None when it is not one of that statement's errors;
+    without a statement, only errors raised by the extension's own code are translated
+    (afp.errors.translate)."""
+    return errors.translate(exc, statement, audio)

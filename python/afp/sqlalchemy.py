@@ -92,11 +92,22 @@ def _audio(value):
     return value  # a column or another SQL expression
 
 
+def _quoted(name) -> str:
+    """A Table's name or schema as regclass input reads it: quoted, so that it keeps its case and
+    its dots (Table("Tracks") is "Tracks", not tracks), unless SQLAlchemy was told not to quote it."""
+    if getattr(name, "quote", None) is False:
+        return str(name)
+    return '"%s"' % str(name).replace('"', '""')
+
+
 def _catalog(catalog):
+    """The catalogue argument as a regclass: a Table, a table name (regclass input: 'music.tracks',
+    '"Tracks"'), or a SQL expression."""
     if catalog is None:
         catalog = "afp_tracks"
-    if hasattr(catalog, "fullname"):  # a Table
-        catalog = catalog.fullname
+    if hasattr(catalog, "fullname"):  # a Table: its fullname is unquoted ("my.schema.Tracks")
+        parts = ([catalog.schema] if catalog.schema else []) + [catalog.name]
+        catalog = ".".join(_quoted(p) for p in parts)
     if isinstance(catalog, str):
         return cast(literal(catalog, Text), REGCLASS)
     return catalog

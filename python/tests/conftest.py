@@ -12,6 +12,8 @@ FIXTURES = os.environ.get("AFP_FIXTURES") or os.path.join(HERE, "..", "..", "tes
 
 SETUP = """
 CREATE EXTENSION afp;
+-- the default catalogue: made by CREATE EXTENSION up to 0.6.0, by afp_create_catalog() since 0.7.0
+DO $$ BEGIN IF to_regclass('afp_tracks') IS NULL THEN PERFORM afp_create_catalog(); END IF; END $$;
 CREATE TABLE afp_py_private (id bigint PRIMARY KEY, title text, fp afp);
 CREATE TABLE afp_py_noafp (id bigint PRIMARY KEY, title text);
 CREATE TABLE afp_py_twoafp (id bigint PRIMARY KEY, a afp, b afp);

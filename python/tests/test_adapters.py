@@ -201,3 +201,29 @@ def test_sqlalchemy_asyncpg(dsn, catalog):
     fp, best = asyncio.run(go())
     assert isinstance(fp, Fingerprint) and len(fp) > 100
     assert best.track_id == catalog["song2"] and abs(best.offset_s - 11.25) < 0.1
+
+
+def test_sqlalchemy_catalogue_tables_keep_case_and_dots(dsn, conn):
+    # Table("Tracks") is the table "Tracks", not tracks; a schema may contain a dot.
+    from sqlalchemy import BigInteger, Column, MetaData, Table, Text, create_engine, select
+    from afp.sqlalchemy import AFP, match_clip
+    conn.execute('DROP SCHEMA IF EXISTS "my.music" CASCADE; CREATE SCHEMA "my.music"')
+    conn.execute('DROP TABLE IF EXISTS "Tracks", tracks')
+    for table, song in (('"Tracks"', "song3.ogg"), ("tracks", "song2.flac"), ('"my.music"."Tracks"', "song3.ogg")):
+        conn.execute("CREATE TABLE %s (id bigint PRIMARY KEY, title text, fp afp)" % table)
+        conn.execute("INSERT INTO %s VALUES (7, %%s, fingerprint(%%s))" % table, [song, fixture_bytes(song)])
+    md = MetaData()
+    cols = lambda: (Column("id", BigInteger, primary_key=True), Column("title", Text), Column("fp", AFP))  # noqa: E731
+    upper = Table("Tracks", md, *cols())
+    lower = Table("tracks", md, *cols())
+    dotted = Table("Tracks", md, *cols(), schema="my.music")
+    engine = create_engine("postgresql+psycopg2:///" + dsn.split("=", 1)[1], future=True)
+    try:
+        with engine.connect() as c:
+            clip = fixture_bytes("clip_song3_at_7.5s.wav")
+            for table, title in ((upper, "song3.ogg"), (dotted, "song3.ogg"), (lower, None)):
+                m = match_clip(clip, catalog=table, max_results=1)
+                got = c.execute(select(m.c.title)).scalar_one_or_none()
+                assert got == title, (table.fullname, got)
+    finally:
+        engine.dispose()

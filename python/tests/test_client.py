@@ -94,3 +94,138 @@ def test_async_clients(dsn, kind):
     check_recognition(results, ids)
     assert stats.tracks == 2
     assert matched[0].track_id == ids["song3"] and forgot == (True, False)
+
+
+# -- the three clients are one definition, and behave alike -----------------------------------------
+
+METHODS = ("learn", "recognize", "match", "fingerprint", "forget", "stats")
+
+
+def test_the_six_methods_are_defined_once():
+    for name in METHODS:
+        assert getattr(afp.Client, name) is getattr(afp.AsyncClient, name) is getattr(afp.AsyncpgClient, name)
+
+
+def test_the_package_ships_py_typed():
+    import importlib.resources
+    assert importlib.resources.files("afp").joinpath("py.typed").is_file()
+
+
+class Blocking:
+    """Any of the three clients, its methods called and finished here (on one event loop for the
+    async ones), so that one test drives all three."""
+
+    def __init__(self, kind, dsn, catalog="afp_tracks"):
+        self.loop = asyncio.new_event_loop()
+        self.kind = kind
+        if kind == "Client":
+            self.client = afp.Client.connect(dsn, catalog=catalog)
+        elif kind == "AsyncClient":
+            self.client = self.loop.run_until_complete(afp.AsyncClient.connect(dsn, catalog=catalog))
+        else:
+            self.client = self.loop.run_until_complete(
+                afp.AsyncpgClient.connect(database=dsn.split("=", 1)[1], catalog=catalog))
+
+    def __getattr__(self, name):
+        method = getattr(self.client, name)
+
+        def call(*args, **kwargs):
+            out = method(*args, **kwargs)
+            return self.loop.run_until_complete(out) if asyncio.iscoroutine(out) else out
+        return call
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        self.loop.close()
+
+
+KINDS = ["Client", "AsyncClient", "AsyncpgClient"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", ["100%", "a%sb", 'say "%(x)s"', "Mixed Case"])
+def test_catalogue_names_with_percent_and_quotes(dsn, conn, kind, name):
+    ident = '"%s"' % name.replace('"', '""')
+    conn.execute("DROP TABLE IF EXISTS %s" % ident)  # (no parameters: psycopg reads no placeholders)
+    conn.execute("CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text, fp afp, meta jsonb)"
+                 % ident)
+    with Blocking(kind, dsn, catalog=(name,)) as client:
+        track = client.learn("song3", fixture_bytes("song3.ogg"), meta={"k": 1})
+        assert client.recognize(fixture_bytes("clip_song3_at_7.5s.wav"))[0].track_id == track
+        assert client.stats().tracks == 1
+        assert client.forget(track) is True and client.forget(track) is False
+    # a name without dots is the same as a string
+    if "." not in name:
+        with Blocking(kind, dsn, catalog=name) as client:
+            assert client.stats().tracks == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_arguments_the_server_cannot_take_are_afp_errors(dsn, kind):
+    with Blocking(kind, dsn) as client:
+        with pytest.raises(afp.InvalidParameter):
+            client.recognize(fixture_bytes("clip_unknown.wav"), max_results=2 ** 31)
+        with pytest.raises(afp.InvalidParameter):
+            client.learn("nul\0title", fixture_bytes("song3.ogg"))
+        with pytest.raises(afp.EmptyAudio):
+            client.recognize(b"")
+        assert client.recognize(fixture_bytes("clip_unknown.wav"), max_results=2 ** 31 - 1) == []
+
+
+@pytest.fixture(scope="module")
+def bare_dsn(dsn):
+    """A database without the extension."""
+    import psycopg
+    db = "afp_python_test_bare"
+    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS %s" % db)
+        admin.execute("CREATE DATABASE %s" % db)
+    yield "dbname=%s" % db
+    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_without_the_extension_every_method_says_so(bare_dsn, kind):
+    fp = afp.Fingerprint(n_samples=8000, landmarks=((1, 1),))
+    calls = {"learn": ("x", b"RIFF"), "recognize": (b"RIFF",), "match": (fp,), "fingerprint": (b"RIFF",),
+             "forget": (1,), "stats": ()}
+    with Blocking(kind, bare_dsn) as client:
+        for method, args in calls.items():
+            with pytest.raises(afp.AfpNotInstalled) as e:
+                getattr(client, method)(*args)
+            assert str(e.value).startswith("afp is not installed in this database: CREATE EXTENSION afp"), method
+            assert e.value.detail and "does not exist" in e.value.detail, (method, e.value.detail)
+
+
+@pytest.mark.parametrize("kind", ["AsyncClient", "AsyncpgClient"])
+def test_a_cancelled_call_cancels_its_statement_and_leaves_the_client_usable(dsn, conn, kind):
+    # The call waits for a lock another session holds, so it is still running when wait_for gives up.
+    import psycopg
+    fp = afp.Fingerprint.from_text(conn.execute("SELECT fingerprint(%s)::text", [fixture_bytes("song3.ogg")])
+                                   .fetchone()[0])
+    with psycopg.connect(dsn) as locker:
+        locker.execute("LOCK TABLE afp_py_items IN ACCESS EXCLUSIVE MODE")
+        with Blocking(kind, dsn, catalog="afp_py_items") as client:
+            if kind == "AsyncClient":
+                pid = client.client.conn.pgconn.backend_pid
+            else:
+                pid = client.loop.run_until_complete(client.client.conn.fetchval("SELECT pg_backend_pid()"))
+            with pytest.raises(asyncio.TimeoutError):
+                client.loop.run_until_complete(asyncio.wait_for(client.client.match(fp), 0.2))
+            # the statement stops running on the server, though the lock is still held (asyncpg sends
+            # its cancel request from a task of its own: the loop runs while we look)
+            for _ in range(50):
+                state = conn.execute("SELECT state, wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                                     [pid]).fetchone()
+                if state == ("idle", "Client"):
+                    break
+                client.loop.run_until_complete(asyncio.sleep(0.1))
+            assert state == ("idle", "Client"), state
+            locker.rollback()
+            # and the same connection answers the next call
+            assert isinstance(client.match(fp), list)
+            assert client.fingerprint(fixture_bytes("song3.ogg")) == fp

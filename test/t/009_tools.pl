@@ -72,14 +72,32 @@ one(q{CREATE ROLE afp_cli_one LOGIN CONNECTION LIMIT 1; GRANT INSERT, SELECT ON 
 ok($rc == 1 && $err =~ /^afp-ingest: .* ingested/m && $err =~ /failed: .*too many connections/ && $err !~ /Traceback/,
 	'afp-ingest: a worker that cannot connect is a failed file in the summary, not a crash');
 
+# The server's advice reaches the user: a clip over afp.max_clip_seconds, with the hint to use match_segments().
+($rc, $out, $err) = tool('afp-match', '-d', "$dsn options='-c afp.max_clip_seconds=1'", "$fx/clip_song3_at_7.5s.wav");
+ok($rc == 1 && $err =~ /54000 clip is longer than afp\.max_clip_seconds.* Hint: .*match_segments\(\)/,
+	'afp-match prints the server\'s hint') or diag($err);
+
+# A database without the extension: every tool says what to do, not "function ... does not exist".
+one('CREATE DATABASE no_afp_here');
+my $bare = $dsn =~ s/dbname='?\w+'?/dbname=no_afp_here/r;
+for my $run ([ 'afp-match', "$fx/clip_song3_at_7.5s.wav" ], [ 'afp-ingest', "$lib/song1.wav" ])
+{
+	($rc, $out, $err) = tool($run->[0], '-d', $bare, $run->[1]);
+	ok($rc == 2 && $err =~ /^$run->[0]: afp is not installed in this database: CREATE EXTENSION afp: The database "no_afp_here" has no extension afp\.$/m,
+		"$run->[0] in a database without afp says to CREATE EXTENSION afp") or diag($err);
+}
+
 SKIP:
 {
-	skip 'matplotlib is not installed', 1 if system('/usr/bin/python3', '-c', 'import matplotlib') != 0;
+	skip 'matplotlib is not installed', 2 if system('/usr/bin/python3', '-c', 'import matplotlib') != 0;
 	one(q{INSERT INTO afp_tracks (title, fp) SELECT 'song3', fingerprint(pg_read_binary_file('} . "$fx/song3.ogg" . q{'))});
 	my $png = $node->basedir . '/plot.png';
 	($rc, $out, $err) = tool('afp-plot', '-d', $dsn, "$fx/clip_song3_at_7.5s.wav", '-o', $png);
 	ok($rc == 0 && -s $png && do { open(my $p, '<', $png); my $head; read($p, $head, 4); substr($head, 1, 3) eq 'PNG' },
 		'afp-plot draws the clip, the match and the vote as a PNG') or diag($err);
+	($rc, $out, $err) = tool('afp-plot', '-d', $bare, "$fx/clip_song3_at_7.5s.wav", '-o', $png);
+	ok($rc == 2 && $err =~ /^afp-plot: afp is not installed in this database: CREATE EXTENSION afp/m,
+		'afp-plot in a database without afp says to CREATE EXTENSION afp') or diag($err);
 }
 
 done_testing();

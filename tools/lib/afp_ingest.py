@@ -119,7 +119,7 @@ def main():
                 print("afp-ingest: created the catalogue %s (afp_create_catalog)" % made, file=sys.stderr)
             have = {r[0] for r in conn.execute(sql.SQL("SELECT meta->>'sha256' FROM {} WHERE meta ? 'sha256'")
                                                .format(table)).fetchall()}
-    except psycopg.Error as e:
+    except (psycopg.Error, afp.AfpError) as e:
         die("afp-ingest: %s" % describe(e))
 
     progress = Progress(len(items))

@@ -22,7 +22,7 @@ def main():
     args = ap.parse_args()
     try:
         client = afp.Client(connect(args.dbname), catalog=args.table)
-    except psycopg.Error as e:
+    except (psycopg.Error, afp.AfpError) as e:
         die("afp-match: %s" % describe(e))
     failed = False
     for path in audio_files(args.paths):

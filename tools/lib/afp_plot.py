@@ -12,10 +12,11 @@ import subprocess
 import sys
 
 import numpy as np
+import psycopg
 from psycopg import sql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from afp_tools import connect  # noqa: E402
+from afp_tools import afp, connect, describe, die  # noqa: E402
 
 import matplotlib  # noqa: E402
 
@@ -130,4 +131,7 @@ def catalog_columns(cur, table):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (psycopg.Error, afp.AfpError) as e:
+        die("afp-plot: %s" % describe(e))

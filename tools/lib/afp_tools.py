@@ -17,20 +17,30 @@ AUDIO_EXTENSIONS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", "
 
 def connect(dsn):
     """An autocommit psycopg 3 connection by libpq conventions: a URI or key=value string, a bare
-    database name (as psql -d takes it), else the PG* environment."""
+    database name (as psql -d takes it), else the PG* environment. Raises afp.AfpNotInstalled when
+    the database has no afp, which says what to do (rather than "function ... does not exist")."""
     if dsn and "=" not in dsn and "://" not in dsn:
         dsn = "dbname=" + dsn
-    return psycopg.connect(dsn or "", autocommit=True)
+    conn = psycopg.connect(dsn or "", autocommit=True)
+    if not conn.execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'afp')").fetchone()[0]:
+        name = conn.info.dbname
+        conn.close()
+        raise afp.AfpNotInstalled(detail='The database "%s" has no extension afp.' % name)
+    return conn
+
+
+def _line(sqlstate, message, detail, hint):
+    return "".join((sqlstate + " " if sqlstate else "", message or "", ": " + detail if detail else "",
+                    " Hint: " + hint if hint else ""))
 
 
 def describe(error):
-    """One line for a database error: SQLSTATE, message and detail."""
+    """One line for a database error: SQLSTATE, message, and the server's detail and hint."""
     if isinstance(error, afp.AfpError):
-        return "%s %s%s" % (error.sqlstate, error.message, (": " + error.detail) if error.detail else "")
+        return _line(error.sqlstate, error.message, error.detail, error.hint)
     diag = getattr(error, "diag", None)
     if getattr(error, "sqlstate", None) and diag is not None:
-        detail = diag.message_detail
-        return "%s %s%s" % (error.sqlstate, diag.message_primary, (": " + detail) if detail else "")
+        return _line(error.sqlstate, diag.message_primary, diag.message_detail, diag.message_hint)
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
