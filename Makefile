@@ -3,7 +3,7 @@
 EXTENSION = afp afp_shards
 MODULE_big = afp
 DATA = sql/afp--0.1.0.sql sql/afp--0.1.0--0.2.0.sql sql/afp--0.2.0--0.3.0.sql sql/afp--0.3.0--0.4.0.sql sql/afp--0.4.0--0.5.0.sql sql/afp--0.5.0--0.6.0.sql sql/afp--0.6.0--0.7.0.sql \
-       sql/afp_shards--0.5.0.sql
+       sql/afp_shards--0.5.0.sql sql/afp_shards--0.5.0--0.7.0.sql sql/afp_shards--0.7.0.sql
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 GLUE_SRCS = $(sort $(wildcard src/pg/*.c))

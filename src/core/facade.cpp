@@ -168,6 +168,10 @@ bool afp_core_slice(const void* body, double from_s, double to_s, AfpBuffer* out
     });
 }
 
+double afp_core_anchored_seconds(const void* body) {
+    return afp::anchored_seconds(static_cast<const uint8_t*>(body));
+}
+
 bool afp_core_validate(const void* body, size_t size, AfpStatus* status) {
     return guarded(status, [&] { afp::validate_body(static_cast<const uint8_t*>(body), size); });
 }

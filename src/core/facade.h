@@ -101,6 +101,9 @@ bool afp_core_keep_hashes(const AfpHeader *body, const uint8_t *keep, uint32_t n
 /* The landmarks of a valid body anchored between from_s and to_s seconds, moved to start at 0. */
 bool afp_core_slice(const void *body, double from_s, double to_s, AfpBuffer *out, AfpStatus *status);
 
+/* Seconds from the start of a valid body's audio to the start of its last analysis frame. */
+double afp_core_anchored_seconds(const void *body);
+
 /* Checks that size bytes form a well-formed datum body. */
 bool afp_core_validate(const void *body, size_t size, AfpStatus *status);
 

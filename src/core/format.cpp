@@ -237,6 +237,15 @@ std::vector<uint8_t> parse_binary(const uint8_t* data, size_t size) {
     return body;
 }
 
+double anchored_seconds(const uint8_t* body) noexcept {
+    AfpHeader h;
+    std::memcpy(&h, body, sizeof h);
+    const ParamSet* params = find_params(h.param_set);
+    if (h.sample_rate == 0) return 0.0;
+    const uint32_t window = params != nullptr ? params->fft_size : 0;
+    return h.n_samples > window ? static_cast<double>(h.n_samples - window) / h.sample_rate : 0.0;
+}
+
 std::vector<uint8_t> slice_body(const uint8_t* body, uint32_t first_frame, uint32_t end_frame) {
     AfpHeader h;
     std::memcpy(&h, body, sizeof h);
@@ -249,8 +258,14 @@ std::vector<uint8_t> slice_body(const uint8_t* body, uint32_t first_frame, uint3
         if (frames[i] >= first_frame && frames[i] < end_frame) kept.push_back(Landmark{hashes[i], frames[i] - first_frame});
     }
     // Still sorted by (hash, frame): the shift is the same for every landmark.
+    // The slice's audio ends where the window of its last frame (end_frame - 1) ends: it holds
+    // exactly the frames its landmarks can be anchored in, so afp_slice(fp, 0, 60) passes a 60 s
+    // clip limit (it used to claim one frame more, and last 60.128 s).
     const uint64_t start_sample = uint64_t{first_frame} * params->hop;
-    const uint64_t end_sample = std::min<uint64_t>(uint64_t{end_frame} * params->hop + params->fft_size, h.n_samples);
+    const uint64_t end_sample =
+        end_frame > first_frame
+            ? std::min<uint64_t>(uint64_t{end_frame - 1} * params->hop + params->fft_size, h.n_samples)
+            : start_sample;
     const uint32_t n_samples = end_sample > start_sample ? static_cast<uint32_t>(end_sample - start_sample) : 0;
     return encode_body(*params, std::max<uint32_t>(n_samples, params->fft_size), kept);
 }

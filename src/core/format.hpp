@@ -27,6 +27,10 @@ std::vector<uint8_t> parse_text(const char* text);
 // the fingerprint of that stretch of the audio, up to the pairs that crossed its start.
 std::vector<uint8_t> slice_body(const uint8_t* body, uint32_t first_frame, uint32_t end_frame);
 
+// Seconds from the start of a valid body's audio to the start of its last analysis frame (its
+// duration less one FFT window): the span its landmarks can be anchored in.
+double anchored_seconds(const uint8_t* body) noexcept;
+
 // Decodes the binary wire form (afp_send: version u8, param_set u8, hop u16, sample_rate, n_samples,
 // count u32, then count (hash, frame) pairs, all big-endian) into a valid body.
 std::vector<uint8_t> parse_binary(const uint8_t* data, size_t size);

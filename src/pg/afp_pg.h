@@ -123,7 +123,7 @@ extern AfpDatum *afp_datum_from_buffer(AfpBuffer *buffer);
 
 /* Reports a failed core call with the SQLSTATE, message and hint of its status code. */
 extern void afp_raise(const AfpStatus *status) pg_attribute_noreturn();
-extern void afp_raise_clip_too_long(double seconds) pg_attribute_noreturn();
+extern void afp_raise_clip_too_long(double seconds, double anchored) pg_attribute_noreturn();
 extern void afp_check_query_landmarks(const AfpDatum *query);
 
 /* The distinct hashes of a fingerprint as int4 Datums, ascending; NULL when it has none. */

@@ -10,14 +10,20 @@
     "Supported formats: WAV and AIFF (PCM 8 to 32-bit, float, mu-law, A-law; WAV also GSM 6.10), FLAC, Ogg Vorbis, " \
     "Ogg Opus and MP3."
 
-/* A clip longer than afp.max_clip_seconds: match_* refuse it (seconds < 0: not known yet). */
+/*
+ * A clip longer than afp.max_clip_seconds: match_* refuse it (seconds < 0: not
+ * known yet). anchored is where its last analysis frame starts, what the limit
+ * bounds: the detail gives both, to the millisecond, so that a clip of 60.1 s
+ * refused under a 60 s limit does not read "60.1 s".
+ */
 void
-afp_raise_clip_too_long(double seconds)
+afp_raise_clip_too_long(double seconds, double anchored)
 {
     ereport(ERROR,
             (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
              errmsg("clip is longer than afp.max_clip_seconds (%d s)", afp_max_clip_seconds),
-             seconds >= 0 ? errdetail("The clip lasts %.1f s.", seconds) : 0,
+             seconds >= 0 ? errdetail("The clip lasts %.3f s: its last analysis frame starts %.3f s into it, "
+                                      "after the limit of %d s.", seconds, anchored, afp_max_clip_seconds) : 0,
              errhint("Find the tracks in a long recording with match_segments(), or ask a superuser to raise "
                      "afp.max_clip_seconds.")));
     pg_unreachable();

@@ -61,7 +61,7 @@ afp_fingerprint_clip(const char *data, size_t size, AfpDatum **reference)
     if (!afp_core_fingerprint_clip(data, size, &limits, afp_interrupt_pending, &query_buffer, &reference_buffer, &status))
     {
         if (status.code == AFP_E_TOO_LONG && clip_capped)
-            afp_raise_clip_too_long(-1);
+            afp_raise_clip_too_long(-1, -1);
         afp_raise(&status);
     }
     /* Both buffers are malloc()ed by the core: allocate both copies before anything can raise. */

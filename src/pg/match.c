@@ -1029,11 +1029,17 @@ refine_drift(AfpDatum *query, const CatalogColumns *cols, const AfpSearchStage *
 void
 check_clip_query(const AfpDatum *query)
 {
-    /* Matching cost grows with the clip's hashes; afp.max_clip_seconds bounds it. */
+    /*
+     * Matching cost grows with the clip's hashes; afp.max_clip_seconds bounds it,
+     * counted to the start of the clip's last analysis frame: the landmarks of a
+     * clip of exactly the limit, or of afp_slice(fp, s, s + limit), start within it
+     * (the audio lasts one analysis window, 0.128 s, longer).
+     */
     double      seconds = (double) query->header.n_samples / query->header.sample_rate;
+    double      anchored = afp_core_anchored_seconds(&query->header);
 
-    if (seconds > afp_max_clip_seconds)
-        afp_raise_clip_too_long(seconds);
+    if (anchored > afp_max_clip_seconds)
+        afp_raise_clip_too_long(seconds, anchored);
     /*
      * The duration does not bound the landmarks of a value made elsewhere (a
      * crafted 60 s afp with 4 M landmarks cost 8.8 s and 809 MB).

@@ -1,12 +1,14 @@
 // format_test.cpp — the datum body: building, the one validation routine, and the text form.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "errors.hpp"
 #include "format.hpp"
 #include "landmarks.hpp"
 #include "params.hpp"
+#include "spectrogram.hpp"
 
 using namespace afp;
 
@@ -67,6 +69,34 @@ TEST(Format, BodyLayoutIsHeaderThenHashesThenFrames) {
     EXPECT_EQ(afp_body_hashes(hp)[0], lm[0].hash);
     EXPECT_EQ(afp_body_frames(hp)[2], lm[2].frame);
     EXPECT_NO_THROW(validate_body(body.data(), body.size()));
+}
+
+// afp_slice(fp, 10, 20) holds exactly the frames its landmarks can start in, so that its last
+// frame starts before 20 s: a slice as long as afp.max_clip_seconds passes that limit (it used to
+// claim one frame more, and afp_slice(fp, 0, 60) lasted 60.128 s).
+TEST(Format, SliceHoldsTheFramesItsLandmarksStartIn) {
+    const ParamSet& p = default_params();
+    const uint32_t n = 60 * p.sample_rate;
+    const uint32_t frames = Spectrogram::frames_for(p, n);
+    std::vector<Landmark> lm;
+    for (uint32_t f = 0; f < frames; f += 10) lm.push_back({pack_hash({p.id, 20, 3, 4}), f});
+    const auto body = encode_body(p, n, lm);
+    const double fps = static_cast<double>(p.sample_rate) / p.hop;
+    EXPECT_LE(anchored_seconds(body.data()), 60.0);
+    for (double from : {0.0, 10.0, 12.3}) {
+        const double to = from + 10.0;
+        const auto first = static_cast<uint32_t>(std::ceil(from * fps));
+        const auto end = static_cast<uint32_t>(std::ceil(to * fps));
+        const auto slice = slice_body(body.data(), first, end);
+        EXPECT_NO_THROW(validate_body(slice.data(), slice.size()));
+        EXPECT_EQ(Spectrogram::frames_for(p, header_of(slice).n_samples), end - first) << from;
+        EXPECT_LE(anchored_seconds(slice.data()), 10.0) << from;
+        EXPECT_GT(anchored_seconds(slice.data()), 10.0 - 2.0 / fps) << from;
+    }
+    // An empty stretch, and one past the end.
+    EXPECT_EQ(header_of(slice_body(body.data(), 100, 100)).count, 0u);
+    const auto tail = slice_body(body.data(), frames - 5, frames + 100);
+    EXPECT_EQ(header_of(tail).n_samples, n - (frames - 5) * p.hop);
 }
 
 TEST(Format, TextRoundTrips) {
