@@ -26,7 +26,7 @@ sub finish_psql { return AfpTest::finish_psql(@_); }
 # 1. SIGKILL during CREATE INDEX ... USING afp_landmark.
 $node->safe_psql($db, q{
 	CREATE TABLE big (id int PRIMARY KEY, fp afp);
-	INSERT INTO big SELECT g, s.fp FROM generate_series(1, 4000) g JOIN songs s ON s.id = (g - 1) % 6 + 1;
+	INSERT INTO big SELECT g, s.fp FROM generate_series(1, 12000) g JOIN songs s ON s.id = (g - 1) % 6 + 1;
 });
 my $build_sql = "SET maintenance_work_mem = '512MB';\nCREATE INDEX big_fp_idx ON big USING afp_landmark (fp);\n\\echo built\n";
 
@@ -34,7 +34,11 @@ my $build_sql = "SET maintenance_work_mem = '512MB';\nCREATE INDEX big_fp_idx ON
 # new index's file, which grows page by page while the build writes (the meta page is allocated
 # first, the rest once the heap scan is done): early (only the meta page: the heap scan), in the
 # middle (half the pages written) and late (every page allocated: the meta page, WAL-logging every
-# page, and the commit are left).
+# page, and the commit are left). The test makes its own timing: the building backend is stopped
+# (SIGSTOP) the moment its file reaches the mark, before the server is killed, so however busy the
+# machine, the build cannot run on while the crash is being prepared (listing the server's
+# processes takes a fork); the table (12,000 rows, a ~45 MB index) leaves the second half of the
+# writing far longer than the few system calls between seeing the mark and stopping the backend.
 $node->safe_psql($db, $build_sql);
 my $final_bytes = $node->safe_psql($db, "SELECT bytes FROM afp_index_stats('big_fp_idx')");
 $node->safe_psql($db, 'DROP INDEX big_fp_idx; CHECKPOINT');
@@ -53,15 +57,26 @@ for my $when ([ 'early', 1 ], [ 'in the middle', int($final_bytes / 2) ], [ 'lat
 	my ($label, $trigger) = @$when;
 	my %before = map { $_ => 1 } relation_files();
 	my $run = start_psql($build_sql);
-	my ($file, $size) = (undef, 0);
+	my ($file, $size, $pid) = (undef, 0, undef);
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	while (time < $deadline && $run->[0]->pumpable)
 	{
 		($file) = grep { !$before{$_} } relation_files() unless defined $file;
 		$size = -s "$dbdir/$file" // 0 if defined $file;
-		last if $size >= $trigger;
+		if ($size >= $trigger && defined $pid)
+		{
+			kill 'STOP', $pid;
+			$size = -s "$dbdir/$file" // 0;
+			last;
+		}
+		if (!defined $pid)
+		{
+			my $p = $node->safe_psql($db, q{SELECT pid FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX big_fp_idx%'});
+			$pid = $p if $p =~ /^\d+$/;
+		}
 		usleep(1000);
 	}
+	note "$label: the building backend " . (defined $pid ? "($pid) was stopped" : 'was not found');
 	AfpTest::crash_server($node);
 	my ($out, $err) = finish_psql($run);
 	note "$label: killed with the new index file at $size of $final_bytes bytes";
@@ -80,7 +95,7 @@ for my $when ([ 'early', 1 ], [ 'in the middle', int($final_bytes / 2) ], [ 'lat
 		is($node->safe_psql($db, "SELECT count(*) FROM pg_class WHERE relname = 'big_fp_idx'"), '0',
 			"$label in the build: after recovery the interrupted index does not exist");
 	}
-	is($node->safe_psql($db, 'SELECT count(*) FROM big'), '4000', "$label in the build: the table is whole");
+	is($node->safe_psql($db, 'SELECT count(*) FROM big'), '12000', "$label in the build: the table is whole");
 }
 
 $node->safe_psql($db, $build_sql);
