@@ -79,6 +79,8 @@
 #define LANDMARK_MAX_FRAME      ((1U << LANDMARK_FRAME_BITS) - 1)
 /* Bits of the heap line pointer in a posting (MaxHeapTuplesPerPage is 291 at 8 kB, 1169 at 32 kB). */
 #define LANDMARK_OFFSET_BITS    11
+/* The largest row id (a heap block and line pointer): larger ones are damage. */
+#define LANDMARK_MAX_ROW_ID     ((((uint64) 1) << (32 + LANDMARK_OFFSET_BITS)) - 1)
 
 /* One posting of a chain: 12 bytes. A removed posting has block == InvalidBlockNumber. */
 typedef struct LandmarkPosting

@@ -576,6 +576,7 @@ typedef struct ByteCursor
     bool        copy;
     char       *local;          /* copy: BLCKSZ bytes */
     uint64      consumed;       /* bytes read or skipped since opened */
+    BlockNumber pages;          /* pages moved to since opened: more than the run has is a loop */
     BlockNumber next;           /* the page after the current one */
 } ByteCursor;
 
@@ -630,6 +631,7 @@ cursor_open(ByteCursor *c, LandmarkRunReader *r, BlockNumber blkno, uint32 offse
     c->open = false;
     c->avail = 0;
     c->consumed = 0;
+    c->pages = 0;
     return cursor_seek(c, blkno, offset);
 }
 
@@ -637,7 +639,7 @@ cursor_open(ByteCursor *c, LandmarkRunReader *r, BlockNumber blkno, uint32 offse
 static bool
 cursor_next_page(ByteCursor *c)
 {
-    if (!BlockNumberIsValid(c->next))
+    if (!BlockNumberIsValid(c->next) || ++c->pages > c->r->run->data_pages)
     {
         cursor_close(c);
         c->r->stale = true;
@@ -726,7 +728,9 @@ landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref)
     if (!cursor_open(&c, r, entry.block, entry.offset))
         return false;
     prev = (uint32) ((uint64) bucket << (32 - run->dir_bits));
-    if (!cursor_varint(&c, &nhashes) || nhashes > run->postings)
+    /* Bounded by the stream's bytes, not by postings: those count only the run's range, and a bucket
+     * can straddle its low end. */
+    if (!cursor_varint(&c, &nhashes) || nhashes > run->bytes)
         goto stale;
     /* The whole header is read: the postings start after it. */
     for (uint64 j = 0; j < nhashes; j++)
@@ -885,7 +889,7 @@ iterator_open_bucket(LandmarkRunIterator *it)
         if (!BlockNumberIsValid(entry.block))
             continue;
         if (!cursor_open(&it->c, &it->r, entry.block, entry.offset) ||
-            !cursor_varint(&it->c, &nhashes) || nhashes == 0 || nhashes > it->run.postings ||
+            !cursor_varint(&it->c, &nhashes) || nhashes == 0 || nhashes > it->run.bytes ||
             nhashes > PG_UINT32_MAX / sizeof(uint64))
             iterator_corrupted(it);
         if (nhashes > it->capacity)
@@ -903,7 +907,11 @@ iterator_open_bucket(LandmarkRunIterator *it)
             uint64      bytes;
 
             if (!cursor_varint(&it->c, &delta) || !cursor_varint(&it->c, &it->counts[j]) ||
-                !cursor_varint(&it->c, &bytes) || it->counts[j] == 0)
+                !cursor_varint(&it->c, &bytes) || it->counts[j] == 0 || it->counts[j] > it->run.bytes)
+                iterator_corrupted(it);
+            /* Mixes rise strictly within their bucket: anything else would reach a merge out of order. */
+            if ((j > 0 && delta == 0) || delta > PG_UINT32_MAX || (uint64) prev + delta > PG_UINT32_MAX ||
+                ((prev + (uint32) delta) >> (32 - it->run.dir_bits)) != b)
                 iterator_corrupted(it);
             prev += (uint32) delta;
             it->mixes[j] = prev;
@@ -942,7 +950,8 @@ landmark_run_iterator_next(LandmarkRunIterator *it, LandmarkKey *key)
             }
         }
         first = it->left == it->counts[it->hash];
-        if (!cursor_varint(&it->c, &a) || !cursor_varint(&it->c, &b))
+        if (!cursor_varint(&it->c, &a) || !cursor_varint(&it->c, &b) ||
+            a > LANDMARK_MAX_ROW_ID || b > LANDMARK_MAX_FRAME)
             iterator_corrupted(it);
         if (first)
         {
@@ -956,6 +965,9 @@ landmark_run_iterator_next(LandmarkRunIterator *it, LandmarkKey *key)
             it->row += a;
             it->frame = b;
         }
+        /* Rows and frames within their bits, so keys keep their order (nothing wraps). */
+        if (it->row > LANDMARK_MAX_ROW_ID || it->frame > LANDMARK_MAX_FRAME)
+            iterator_corrupted(it);
         it->left--;
         it->read++;
         if (it->mixes[it->hash] < it->mix_lo)

@@ -46,6 +46,9 @@ landmark_check_meta(Relation index, const LandmarkMetaData *meta)
                 (errcode(ERRCODE_INDEX_CORRUPTED),
                  errmsg("index \"%s\" is not an afp_landmark index", RelationGetRelationName(index)),
                  errhint("REINDEX INDEX %s;", quote_identifier(RelationGetRelationName(index)))));
+    /* Layout 1 (afp 0.3.0 to 0.5.0) is the only other layout there ever was: any other number is damage. */
+    if (meta->version != LANDMARK_VERSION && meta->version != 1)
+        landmark_page_corrupted(index, LANDMARK_META_BLKNO, "meta page");
     if (meta->version != LANDMARK_VERSION)
         ereport(ERROR,
                 (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -457,15 +460,19 @@ void
 landmark_collect_rows(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback, void *cb_state,
                       BufferAccessStrategy strategy, LandmarkRowIds *out)
 {
+    BlockNumber seen = 0;
+
     while (BlockNumberIsValid(blkno))
     {
         Buffer      buf;
         Page        page;
         const LandmarkRow *rows;
         uint32      n;
+        BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 
         vacuum_delay_point();
-        if (blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(index))
+        /* A damaged next link can point back into the chain: more pages than the index has is a loop. */
+        if (blkno == LANDMARK_META_BLKNO || blkno >= nblocks || ++seen > nblocks)
             landmark_page_corrupted(index, blkno, "row page");
         buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
         LockBuffer(buf, BUFFER_LOCK_SHARE);

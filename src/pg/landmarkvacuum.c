@@ -20,6 +20,8 @@
 static void
 forget_dead_rows(Relation index, BlockNumber blkno, const LandmarkRowIds *dead, BufferAccessStrategy strategy)
 {
+    BlockNumber seen = 0;
+
     while (BlockNumberIsValid(blkno))
     {
         Buffer      buf;
@@ -30,7 +32,9 @@ forget_dead_rows(Relation index, BlockNumber blkno, const LandmarkRowIds *dead, 
         BlockNumber next;
 
         vacuum_delay_point();
-        if (blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(index))
+        /* As landmark_collect_rows: a loop in the chain is damage. */
+        if (blkno == LANDMARK_META_BLKNO || blkno >= RelationGetNumberOfBlocks(index) ||
+            ++seen > RelationGetNumberOfBlocks(index))
             landmark_page_corrupted(index, blkno, "row page");
         buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
