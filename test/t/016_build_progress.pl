@@ -1,0 +1,80 @@
+# CREATE INDEX ... USING afp_landmark says where it is: pg_stat_progress_create_index shows the
+# build's own phases (ambuildphasename: collecting postings, sorting postings, writing run) in
+# that order, the heap blocks scanned while collecting, and the postings written out of the total
+# while writing. The test makes its own timing: the building backend is stopped (SIGSTOP) for each
+# sample and let run a few milliseconds between samples, so every phase is seen however busy the
+# machine is.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use AfpTest;
+
+my $node = AfpTest::node('progress');
+my $db = 'postgres';
+$node->safe_psql($db, q{
+	CREATE TABLE big (id int PRIMARY KEY, fp afp);
+	INSERT INTO big SELECT g, s.fp FROM generate_series(1, 12000) g JOIN songs s ON s.id = (g - 1) % 6 + 1;
+	VACUUM ANALYZE big;
+});
+my $heap_blocks = $node->safe_psql($db, q{SELECT pg_relation_size('big') / current_setting('block_size')::int});
+
+my $run = AfpTest::start_psql($node, $db,
+	"SET maintenance_work_mem = '512MB';\nCREATE INDEX big_fp_idx ON big USING afp_landmark (fp);\n\\echo built\n");
+my $sampler = $node->background_psql($db);
+my $pid;
+my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+until (defined $pid || time > $deadline)
+{
+	my $p = $sampler->query_safe(q{SELECT pid FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX big_fp_idx%'});
+	$pid = $p if $p =~ /^\d+$/;
+}
+ok(defined $pid, 'the building backend is found');
+
+# Samples while the build runs: phase|blocks_total|blocks_done|tuples_total|tuples_done.
+my @samples;
+while (defined $pid && time < $deadline && $run->[0]->pumpable)
+{
+	kill 'STOP', $pid;
+	my $row = $sampler->query_safe(qq{SELECT phase, blocks_total, blocks_done, tuples_total, tuples_done
+		FROM pg_stat_progress_create_index WHERE pid = $pid});
+	kill 'CONT', $pid;
+	last if $row eq '';
+	push @samples, $row;
+	usleep(3000);
+}
+my ($out, $err) = AfpTest::finish_psql($run);
+like($out, qr/built/, 'the build completes') or diag $err;
+$sampler->quit;
+note scalar(@samples) . ' samples';
+
+my @phases;
+for (@samples)
+{
+	my ($phase) = split /\|/;
+	push @phases, $phase unless @phases && $phases[-1] eq $phase;
+}
+note "phases in order: @phases";
+my @own = grep { /^building index: / } @phases;
+is(join(', ', @own), 'building index: collecting postings, building index: sorting postings, building index: writing run',
+	"the build's own phases are reported, in order, once each");
+
+my @collect = map { [ split /\|/ ] } grep { /^building index: collecting postings\|/ } @samples;
+ok(@collect && !(grep { $_->[1] != $heap_blocks } @collect),
+	"while collecting, blocks_total is the table's $heap_blocks blocks");
+ok((grep { $_->[2] > 0 && $_->[2] < $_->[1] } @collect), 'blocks_done is seen part-way through the table');
+ok(!(grep { $collect[$_]->[2] < $collect[$_ - 1]->[2] } 1 .. $#collect), 'blocks_done never goes back');
+
+my @write = map { [ split /\|/ ] } grep { /^building index: writing run\|/ } @samples;
+my $postings = $node->safe_psql($db, q{SELECT sum(afp_landmark_count(fp)) FROM big});
+ok(@write && !(grep { $_->[3] != $postings } @write), "while writing, tuples_total is the $postings postings of the table");
+ok((grep { $_->[4] > 0 && $_->[4] < $_->[3] } @write), 'tuples_done is seen part-way through the postings');
+ok(!(grep { $write[$_]->[4] < $write[$_ - 1]->[4] } 1 .. $#write), 'tuples_done never goes back');
+note scalar(@collect) . ' samples collecting, ' . scalar(grep { /sorting/ } @samples) . ' sorting, ' . scalar(@write)
+  . ' writing (' . scalar(grep { $_->[4] == $_->[3] } @write) . ' of them with every posting written: the run\'s directory, the meta page and the WAL)';
+is($node->safe_psql($db, q{SELECT rows FROM afp_index_stats('big_fp_idx')}), '12000', 'the index built holds every row');
+
+done_testing();
