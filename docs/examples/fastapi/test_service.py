@@ -1,5 +1,6 @@
 """Starts the example service with uvicorn against a fresh database and drives it over real HTTP."""
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import psycopg
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.environ["AFP_FIXTURES"]
 DB = "afp_fastapi_test"
+LIMIT = 8 * 1024 * 1024  # the service's AFP_MAX_UPLOAD_BYTES here
 n = 0
 
 
@@ -36,6 +38,40 @@ def concurrently(calls):
         return list(pool.map(run, calls))
 
 
+def endless_upload(port, declared=None, give_up_bytes=16 * LIMIT, give_up_s=60):
+    """POSTs to /recognize a multipart body that never ends: chunked, or (declared) with a Content-Length
+    of that many bytes and then nothing sent at all. Returns (HTTP status or None, bytes of body sent
+    before the answer came)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    head = "POST /recognize HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
+    head += ("Content-Length: %d\r\n" % declared) if declared else "Transfer-Encoding: chunked\r\n"
+    s.sendall((head + "\r\n").encode())
+    s.setblocking(False)
+    out = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\n" \
+          b"Content-Type: audio/x-wav\r\n\r\n"
+    out = b"%x\r\n%s\r\n" % (len(out), out)
+    frame = b"%x\r\n%s\r\n" % (65536, b"\x01" * 65536)
+    sent, answer, t0 = 0, b"", time.time()
+    try:
+        while time.time() - t0 < give_up_s and sent < give_up_bytes and b"\r\n" not in answer:
+            readable, writable, _ = select.select([s], [] if declared else [s], [], 1)
+            if readable:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+            if writable:
+                n = s.send(out)
+                sent += n
+                out = out[n:] or frame
+    except ConnectionError:
+        pass
+    finally:
+        s.close()
+    status = int(answer.split(b" ")[1]) if answer.startswith(b"HTTP/1.1 ") else None
+    return status, sent
+
+
 admin = psycopg.connect(dbname="postgres", autocommit=True)
 admin.execute("DROP DATABASE IF EXISTS %s" % DB)
 admin.execute("CREATE DATABASE %s" % DB)
@@ -46,7 +82,7 @@ with psycopg.connect(dbname=DB, autocommit=True) as c:
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
-env = dict(os.environ, AFP_DSN="dbname=%s" % DB, AFP_MAX_UPLOAD_BYTES=str(8 * 1024 * 1024))
+env = dict(os.environ, AFP_DSN="dbname=%s" % DB, AFP_MAX_UPLOAD_BYTES=str(LIMIT))
 server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)],
                           cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 try:
@@ -82,6 +118,26 @@ try:
         ok("a non-audio content type: 415", r.status_code == 415)
         r = client.post("/recognize", files={"file": ("big.wav", b"\0" * (8 * 1024 * 1024 + 1), "audio/x-wav")})
         ok("an upload over the size limit: 413", r.status_code == 413)
+        status, sent = endless_upload(port, declared=800 * 1024 * 1024)
+        ok("an upload declaring 800 MB: 413 before any of it is sent", status == 413 and sent == 0)
+        status, sent = endless_upload(port)
+        ok("a chunked upload that never ends: 413 once the limit is passed, reading stops (%d MB sent)"
+           % (sent >> 20), status == 413 and sent < 4 * LIMIT)
+        r = client.get("/stats")
+        ok("... and the service goes on answering", r.status_code == 200)
+
+        for params, what in (({"limit": -1}, "limit=-1"), ({"offset": -1}, "offset=-1"),
+                             ({"limit": "1" * 20}, "a 20-digit limit"), ({"offset": "9" * 20}, "a 20-digit offset")):
+            r = client.get("/tracks", params=params)
+            ok("GET /tracks with %s: 422" % what, r.status_code == 422)
+        r = upload(client, os.path.join(FIXTURES, "clip_unknown.wav"), "/recognize", max_results=2147483648)
+        ok("POST /recognize with max_results=2147483648: 422", r.status_code == 422)
+        r = upload(client, os.path.join(FIXTURES, "clip_unknown.wav"), "/recognize", max_results=0)
+        ok("POST /recognize with max_results=0: 422", r.status_code == 422)
+        r = upload(client, os.path.join(FIXTURES, "song3.ogg"), "/tracks", title="nul\0title")
+        ok("POST /tracks with a title containing NUL: 422", r.status_code == 422)
+        r = client.delete("/tracks/" + "9" * 20)
+        ok("DELETE /tracks/{20 digits}: 422", r.status_code == 422)
 
         r = client.get("/tracks")
         ok("GET /tracks lists both tracks", r.status_code == 200 and [t["title"] for t in r.json()] == ["Song Two", "song3"])
