@@ -23,7 +23,8 @@ afp_raise_clip_too_long(double seconds, double anchored)
             (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
              errmsg("clip is longer than afp.max_clip_seconds (%d s)", afp_max_clip_seconds),
              seconds >= 0 ? errdetail("The clip lasts %.3f s: its last analysis frame starts %.3f s into it, "
-                                      "after the limit of %d s.", seconds, anchored, afp_max_clip_seconds) : 0,
+                                      "after the limit of %d s.", seconds, anchored, afp_max_clip_seconds)
+             : errdetail("The clip's audio goes on past %d s, where its decoding stopped.", afp_max_clip_seconds),
              errhint("Find the tracks in a long recording with match_segments(), or ask a superuser to raise "
                      "afp.max_clip_seconds.")));
     pg_unreachable();

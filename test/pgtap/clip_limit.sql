@@ -2,7 +2,7 @@
 -- with window_s = the limit finds its track), a longer one is refused with 54000, and the refusal
 -- says how long the clip lasts and where its last analysis frame starts, to the millisecond.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 \set wav `base64 -w0 "$AFP_FIXTURES/song1.wav"`
 CREATE TEMP TABLE limit_cat (id bigint PRIMARY KEY, title text, fp afp NOT NULL);
@@ -37,6 +37,8 @@ SELECT is(pg_temp.error_detail($$SELECT count(*) FROM limit_cat c, match_afp(afp
           '... and its detail gives both durations to the millisecond');
 SELECT throws_ok($$SELECT count(*) FROM limit_src s, match_clip(s.wav, 'limit_cat')$$,
                  '54000', 'clip is longer than afp.max_clip_seconds (6 s)', 'a 20 s clip: 54000');
+SELECT is(pg_temp.error_detail($$SELECT count(*) FROM limit_src s, match_clip(s.wav, 'limit_cat')$$),
+          'The clip''s audio goes on past 6 s, where its decoding stopped.', '... and its detail says where decoding stopped');
 RESET afp.max_clip_seconds;
 SELECT is((SELECT count(*) FROM limit_src s, match_clip(s.wav, 'limit_cat') m WHERE m.track_id = 1),
           1::bigint, 'under the default limit the whole song matches');
