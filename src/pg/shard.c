@@ -373,7 +373,8 @@ afp_shard_vote(PG_FUNCTION_ARGS)
     v.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
     v.result_cxt = CurrentMemoryContext;
     v.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp shard vote row", ALLOCSET_DEFAULT_SIZES);
-    sql = psprintf("SELECT c.%s::pg_catalog.int8, c.%s, %s FROM %s c WHERE c.%s = ANY ($1)", cols.id, cols.fp,
+    /* Every name qualified: the caller's search_path on this shard may hold objects of its own. */
+    sql = psprintf("SELECT c.%s::pg_catalog.int8, c.%s, %s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) ANY ($1)", cols.id, cols.fp,
                    cols.title ? psprintf("c.%s::pg_catalog.text", cols.title) : "NULL::pg_catalog.text",
                    cols.relation, cols.id);
     scan_candidate_rows(sql, 1, argtypes, args, vote_items, &v);
