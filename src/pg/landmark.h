@@ -351,7 +351,16 @@ typedef struct LandmarkListRef
     uint32      skip;           /* bytes from there to the hash's postings */
     uint32      bytes;          /* of the hash's postings */
     uint64      count;
+    uint32      decoded;        /* where the lookup decoded them in the caller's pool; LANDMARK_NOT_DECODED */
 } LandmarkListRef;
+
+#define LANDMARK_NOT_DECODED    PG_UINT32_MAX
+/*
+ * A lookup decodes a list of up to this many postings at once, from the page it
+ * has just parsed the bucket header on: the rare hashes a search reads are short,
+ * and reading them later would visit each page a second time.
+ */
+#define LANDMARK_DECODE_AT_LOOKUP 32
 
 /* Pages of one run kept pinned between lookups (hashes are looked up in bucket order). */
 typedef struct LandmarkRunReader
@@ -368,7 +377,8 @@ typedef struct LandmarkRunReader
 } LandmarkRunReader;
 
 extern void landmark_run_reader_begin(LandmarkRunReader *r, Relation index, const LandmarkRun *run);
-extern bool landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref);
+extern bool landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref,
+                                uint64 *rows, uint32 *frames);
 extern uint32 landmark_run_read_list(LandmarkRunReader *r, const LandmarkListRef *ref, uint64 *rows,
                                      uint32 *frames);
 extern void landmark_run_reader_end(LandmarkRunReader *r);

@@ -703,12 +703,50 @@ cursor_skip(ByteCursor *c, uint64 n)
 }
 
 /*
+ * Decodes count postings at the cursor into rows and frames; returns how many
+ * (fewer only when stale).
+ */
+static uint32
+decode_postings(ByteCursor *c, uint64 count, uint64 *rows, uint32 *frames)
+{
+    uint64      row = 0;
+    uint64      frame = 0;
+    uint32      n = 0;
+
+    for (; n < count; n++)
+    {
+        uint64      a;
+        uint64      b;
+
+        if (!cursor_varint(c, &a) || !cursor_varint(c, &b))
+            break;
+        if (n == 0)
+        {
+            row = a;
+            frame = b;
+        }
+        else if (a == 0)
+            frame += b;
+        else
+        {
+            row += a;
+            frame = b;
+        }
+        rows[n] = row;
+        frames[n] = (uint32) frame;
+    }
+    return n;
+}
+
+/*
  * Finds a hash in the run: true with *ref set when the run holds postings of it.
+ * With rows and frames (room for LANDMARK_DECODE_AT_LOOKUP), a list that short is
+ * decoded into them at once (ref->decoded 0; LANDMARK_NOT_DECODED otherwise).
  * On a page that is not the run's (a merge freed and reused it since the caller
  * read the meta page), r->stale is set and false returned.
  */
 bool
-landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref)
+landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref, uint64 *rows, uint32 *frames)
 {
     const LandmarkRun *run = r->run;
     uint32      mix = landmark_mix(hash);
@@ -753,17 +791,24 @@ landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRef *ref)
         else
             before += bytes;
     }
-    cursor_close(&c);
     if (!found)
-        return false;
-    if (ref->count > run->postings || before + c.consumed > run->bytes)
     {
-        r->stale = true;
+        cursor_close(&c);
         return false;
     }
+    if (ref->count > run->postings || before + c.consumed > run->bytes)
+        goto stale;
     ref->block = entry.block;
     ref->offset = entry.offset;
     ref->skip = (uint32) (c.consumed + before);
+    ref->decoded = LANDMARK_NOT_DECODED;
+    if (rows != NULL && ref->count <= LANDMARK_DECODE_AT_LOOKUP)
+    {
+        if (!cursor_skip(&c, before) || decode_postings(&c, ref->count, rows, frames) < ref->count)
+            goto stale;
+        ref->decoded = 0;
+    }
+    cursor_close(&c);
     return true;
 stale:
     cursor_close(&c);
@@ -779,41 +824,15 @@ uint32
 landmark_run_read_list(LandmarkRunReader *r, const LandmarkListRef *ref, uint64 *rows, uint32 *frames)
 {
     ByteCursor  c = {0};
-    uint64      row = 0;
-    uint64      frame = 0;
     uint32      n = 0;
 
     if (!cursor_open(&c, r, ref->block, ref->offset))
         return 0;
-    if (!cursor_skip(&c, ref->skip))
-        goto stale;
-    for (; n < ref->count; n++)
-    {
-        uint64      a;
-        uint64      b;
-
-        if (!cursor_varint(&c, &a) || !cursor_varint(&c, &b))
-            goto stale;
-        if (n == 0)
-        {
-            row = a;
-            frame = b;
-        }
-        else if (a == 0)
-            frame += b;
-        else
-        {
-            row += a;
-            frame = b;
-        }
-        rows[n] = row;
-        frames[n] = (uint32) frame;
-    }
+    if (cursor_skip(&c, ref->skip))
+        n = decode_postings(&c, ref->count, rows, frames);
     cursor_close(&c);
-    return n;
-stale:
-    cursor_close(&c);
-    r->stale = true;
+    if (n < ref->count)
+        r->stale = true;
     return n;
 }
 

@@ -84,15 +84,28 @@ compare_bucket_order(const void *a, const void *b)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* Postings decoded by lookups (short lists), for the vote to take without reading their pages again. */
+typedef struct DecodedPool
+{
+    uint64     *rows;
+    uint32     *frames;
+    Size        used;
+    Size        capacity;
+} DecodedPool;
+
+/* At most this many postings are kept decoded per search (12 bytes each). */
+#define DECODED_POOL_MAX ((Size) 1 << 20)
+
 /*
  * Looks up every hash in every run: refs[r * nhashes + i] says where hash i's
  * postings lie in run r (count 0: none), and estimates[i] gets their sum. Hashes
- * are visited in each run's bucket order, where neighbours share pages. False
+ * are visited in each run's bucket order, where neighbours share pages. With a
+ * pool, short lists are decoded into it on the way (ref->decoded is where). False
  * when a page was not the run's (reused by a merge since the meta page was read).
  */
 static bool
 lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
-            uint64 *estimates, LandmarkListRef *refs)
+            uint64 *estimates, LandmarkListRef *refs, DecodedPool *pool)
 {
     uint64     *order = palloc(sizeof(uint64) * Max(nhashes, 1));
     uint32     *mixes = palloc(sizeof(uint32) * Max(nhashes, 1));
@@ -123,10 +136,33 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
             uint32      i = (uint32) order[k];
             LandmarkListRef *ref = &refs[(Size) r * nhashes + i];
 
+            uint64     *rows = NULL;
+            uint32     *frames = NULL;
+
             if (k % 256 == 255)
                 CHECK_FOR_INTERRUPTS();
-            if (landmark_run_lookup(&reader, hashes[i], ref))
+            if (pool != NULL && pool->used + LANDMARK_DECODE_AT_LOOKUP <= DECODED_POOL_MAX)
+            {
+                if (pool->used + LANDMARK_DECODE_AT_LOOKUP > pool->capacity)
+                {
+                    pool->capacity = Min(Max(pool->capacity * 2, (Size) 4096), DECODED_POOL_MAX);
+                    pool->rows = pool->rows ? repalloc(pool->rows, pool->capacity * sizeof(uint64))
+                        : palloc(pool->capacity * sizeof(uint64));
+                    pool->frames = pool->frames ? repalloc(pool->frames, pool->capacity * sizeof(uint32))
+                        : palloc(pool->capacity * sizeof(uint32));
+                }
+                rows = pool->rows + pool->used;
+                frames = pool->frames + pool->used;
+            }
+            if (landmark_run_lookup(&reader, hashes[i], ref, rows, frames))
+            {
                 estimates[i] += ref->count;
+                if (ref->decoded != LANDMARK_NOT_DECODED)
+                {
+                    ref->decoded = (uint32) pool->used;
+                    pool->used += ref->count;
+                }
+            }
             else
                 ref->count = 0;
             if (reader.stale)
@@ -268,7 +304,7 @@ landmark_estimates(Relation index, const int32 *hashes, uint32 nhashes, uint64 *
         landmark_read_meta(index, &meta);
         memset(estimates, 0, sizeof(uint64) * nhashes);
         refs = palloc(sizeof(LandmarkListRef) * Max((Size) nhashes * meta.nruns, 1));
-        ok = lookup_runs(index, &meta, hashes, nhashes, estimates, refs) &&
+        ok = lookup_runs(index, &meta, hashes, nhashes, estimates, refs, NULL) &&
             read_chains(index, &meta, hashes, nhashes, estimates, &chain, &nchain);
         pfree(refs);
         if (ok)
@@ -280,6 +316,16 @@ landmark_estimates(Relation index, const int32 *hashes, uint32 nhashes, uint64 *
         if (attempt >= 8)
             landmark_page_corrupted(index, LANDMARK_META_BLKNO, "run list");
     }
+}
+
+static void
+free_pool(DecodedPool *pool)
+{
+    if (pool->rows)
+        pfree(pool->rows);
+    if (pool->frames)
+        pfree(pool->frames);
+    memset(pool, 0, sizeof(*pool));
 }
 
 /*
@@ -306,6 +352,7 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     Size        c = 0;
     bool        ok = true;
     uint32     *planned_sorted;
+    DecodedPool pool = {0};
 
     landmark_read_meta(index, &meta);
     so->search = afp_core_search_new(&query->header, (uint64) afp_index_max_postings,
@@ -315,11 +362,12 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     nhashes = afp_core_search_hashes(so->search, &hashes);
     estimates = palloc0(sizeof(uint64) * Max(nhashes, 1));
     refs = palloc(sizeof(LandmarkListRef) * Max((Size) nhashes * meta.nruns, 1));
-    if (!lookup_runs(index, &meta, hashes, nhashes, estimates, refs) ||
+    if (!lookup_runs(index, &meta, hashes, nhashes, estimates, refs, &pool) ||
         !read_chains(index, &meta, hashes, nhashes, estimates, &chain, &nchain))
     {
         pfree(estimates);
         pfree(refs);
+        free_pool(&pool);
         return false;
     }
     if (!afp_core_search_plan(so->search, estimates, &order, &nplanned, &status))
@@ -331,7 +379,8 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     qsort(planned_sorted, nplanned, sizeof(uint32), compare_bucket_order_u32);
     for (uint32 r = 0; r < meta.nruns; r++)
         for (uint32 k = 0; k < nplanned; k++)
-            room = Max(room, refs[(Size) r * nhashes + planned_sorted[k]].count);
+            if (refs[(Size) r * nhashes + planned_sorted[k]].decoded == LANDMARK_NOT_DECODED)
+                room = Max(room, refs[(Size) r * nhashes + planned_sorted[k]].count);
     if (nchain > 0)
         room = Max(room, 1);
     if (room > 0)
@@ -357,6 +406,13 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
 
                 if (ref->count == 0)
                     continue;
+                if (ref->decoded != LANDMARK_NOT_DECODED)
+                {
+                    if (!afp_core_search_add(so->search, i, pool.rows + ref->decoded, pool.frames + ref->decoded,
+                                             (size_t) ref->count, &status))
+                        afp_raise(&status);
+                    continue;
+                }
                 got = landmark_run_read_list(&readers[r], ref, rows, frames);
                 if (readers[r].stale)
                 {
@@ -392,6 +448,7 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     }
     pfree(estimates);
     pfree(refs);
+    free_pool(&pool);
     pfree(planned_sorted);
     if (chain)
         pfree(chain);
