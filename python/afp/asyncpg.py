@@ -17,7 +17,7 @@ from .fingerprint import Fingerprint
 __all__ = ["register_afp", "translate"]
 
 
-async def register_afp(conn, format: str = "binary", schema: str = None):
+async def register_afp(conn, format: str = "binary", schema: Optional[str] = None):
     """Sets the codec for afp on an asyncpg connection. The schema defaults to the one the
     extension was created in."""
     if format not in ("binary", "text"):

@@ -22,7 +22,7 @@ import asyncio
 import json
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Sequence, Tuple, Type, Union
 
 from . import errors
 from .fingerprint import Fingerprint
@@ -149,7 +149,7 @@ class _Catalog:
     """The methods of every client, defined once. A subclass supplies ``_run(statement)``, which runs
     the steps of ``_steps`` on its driver and returns the result (or, async, an awaitable of it)."""
 
-    _driver_error: type = Exception
+    _driver_error: Type[Exception] = Exception
 
     def __init__(self, conn, catalog: CatalogName = "afp_tracks"):
         self.conn = conn
@@ -239,7 +239,8 @@ class Client(_Catalog):
 
     def _run(self, st: _Statement) -> Any:
         steps = self._steps(st)
-        reply, failure = None, None
+        reply: Any = None
+        failure: Optional[BaseException] = None
         while True:
             try:
                 template, args = steps.send(reply) if failure is None else steps.throw(failure)
@@ -270,7 +271,8 @@ class _AsyncCatalog(_Catalog):
 
     async def _run(self, st: _Statement) -> Any:  # type: ignore[override]
         steps = self._steps(st)
-        reply, failure = None, None
+        reply: Any = None
+        failure: Optional[BaseException] = None
         while True:
             try:
                 template, args = steps.send(reply) if failure is None else steps.throw(failure)
@@ -291,12 +293,12 @@ class _AsyncCatalog(_Catalog):
         await self.close()
 
     if TYPE_CHECKING:  # what the shared methods return here: awaitables of the same results
-        async def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None) -> int: ...
-        async def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]: ...
-        async def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]: ...
-        async def fingerprint(self, audio: Audio) -> Fingerprint: ...
-        async def forget(self, track_id: int) -> bool: ...
-        async def stats(self) -> CatalogStats: ...
+        async def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None) -> int: ...  # type: ignore[override]
+        async def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]: ...  # type: ignore[override]
+        async def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]: ...  # type: ignore[override]
+        async def fingerprint(self, audio: Audio) -> Fingerprint: ...  # type: ignore[override]
+        async def forget(self, track_id: int) -> bool: ...  # type: ignore[override]
+        async def stats(self) -> CatalogStats: ...  # type: ignore[override]
 
 
 class AsyncClient(_AsyncCatalog):

@@ -50,7 +50,7 @@ else that tells them apart.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Type
+from typing import Dict, Optional, Tuple, Type
 
 __all__ = ["AfpError", "InvalidParameter", "EmptyAudio", "UnreadableAudio", "SilentAudio", "MalformedFingerprint",
            "LimitExceeded", "InvalidCatalog", "InsufficientPrivilege", "QueryCanceled", "ResourceExhausted",
@@ -63,7 +63,7 @@ NOT_INSTALLED = "afp is not installed in this database: CREATE EXTENSION afp"
 class AfpError(Exception):
     """An error reported by the afp extension (or by this package about an afp value)."""
 
-    sqlstates: tuple = ()
+    sqlstates: Tuple[str, ...] = ()
 
     def __init__(self, message: str = "", sqlstate: Optional[str] = None, detail: Optional[str] = None,
                  hint: Optional[str] = None):
@@ -135,7 +135,7 @@ class ReadOnly(AfpError):
 
 class ShardError(AfpError):
     """A sharded catalogue (afp_shards) cannot answer: misconfigured or mismatched shards."""
-    sqlstates = ("42704", "55000", "08P01")
+    sqlstates: Tuple[str, ...] = ("42704", "55000", "08P01")
 
 
 class ShardUnavailable(ShardError, ConnectionError):
@@ -153,12 +153,15 @@ class AfpNotInstalled(AfpError):
         super().__init__(message, sqlstate, detail, hint)
 
 
-def _states(*classes: type) -> Dict[str, type]:
+Table = Dict[str, Type[AfpError]]
+
+
+def _states(*classes: Type[AfpError]) -> Table:
     return {s: cls for cls in classes for s in cls.sqlstates}
 
 
 # What each kind of afp statement reports (docs/sql-reference.md, "Errors"), by SQLSTATE.
-_MISSING = {"42883": AfpNotInstalled, "42704": AfpNotInstalled}   # no such function / type afp
+_MISSING: Table = {"42883": AfpNotInstalled, "42704": AfpNotInstalled}   # no such function / type afp
 _AUDIO = _states(InvalidParameter, UnreadableAudio, LimitExceeded, ResourceExhausted, QueryCanceled)
 _CATALOG = _states(InvalidCatalog, InsufficientPrivilege, QueryCanceled)
 _INDEX = _states(CorruptedData, IndexOutdated, LimitExceeded)
@@ -168,7 +171,7 @@ _MATCH = {**_MISSING, **_AUDIO, **_CATALOG, **_INDEX}
 _INDEX_TOOLS = {**_MISSING, **_states(InvalidCatalog, InsufficientPrivilege, QueryCanceled, CorruptedData,
                                       IndexOutdated, ReadOnly)}
 
-STATEMENTS: Dict[str, Dict[str, type]] = {
+STATEMENTS: Dict[str, Table] = {
     "fingerprint": {**_MISSING, **_AUDIO},                                # fingerprint(audio)
     "learn": {**_MISSING, **_AUDIO, **_CATALOG, **_INDEX, **_states(ReadOnly)},  # INSERT ... fingerprint(audio)
     "match_clip": _MATCH,
@@ -184,7 +187,7 @@ STATEMENTS: Dict[str, Dict[str, type]] = {
 }
 
 # The SQLSTATEs afp reports at all (docs/sql-reference.md's table, and 53200 from src/pg/errors.c).
-_ANY = {s: cls for table in STATEMENTS.values() for s, cls in table.items() if cls is not AfpNotInstalled}
+_ANY: Table = {s: cls for table in STATEMENTS.values() for s, cls in table.items() if cls is not AfpNotInstalled}
 _ANY.update(_SHARDS)
 SQLSTATES = tuple(sorted(_ANY))
 
@@ -195,7 +198,9 @@ AFP_SOURCE_FILES = frozenset(("coordinator.c", "errors.c", "fingerprint.c", "gin
 
 
 def _is_afp_source(filename: Optional[str]) -> bool:
-    return bool(filename) and (filename in AFP_SOURCE_FILES or filename.startswith("landmark"))
+    if not filename:
+        return False
+    return filename in AFP_SOURCE_FILES or filename.startswith("landmark")
 
 
 def class_for(sqlstate: Optional[str], statement: Optional[str] = None, audio: Optional[bytes] = None,

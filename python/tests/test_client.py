@@ -111,6 +111,32 @@ def test_the_package_ships_py_typed():
     assert importlib.resources.files("afp").joinpath("py.typed").is_file()
 
 
+def test_a_type_checker_sees_the_clients_types(tmp_path):
+    # The installed package, as an application's type checker sees it: sync results for Client,
+    # awaitables of the same results for the async clients, and a wrong use caught.
+    api = pytest.importorskip("mypy.api", reason="mypy is not installed (Debian: python3-mypy)")
+    (tmp_path / "app.py").write_text('''
+from typing import List
+import afp
+
+def sync(c: afp.Client) -> None:
+    track: int = c.learn("t", b"x")
+    found: List[afp.Match] = c.recognize(b"x")
+    gone: bool = c.forget(track)
+    stats: afp.CatalogStats = c.stats()
+
+async def run(a: afp.AsyncClient, b: afp.AsyncpgClient) -> None:
+    track: int = await a.learn("t", b"x")
+    found: List[afp.Match] = await b.recognize(b"x")
+    fp: afp.Fingerprint = await a.fingerprint(b"x")
+    stats: afp.CatalogStats = await b.stats()
+    wrong: str = await a.learn("t", b"x")
+''')
+    out, err, status = api.run([str(tmp_path / "app.py"), "--cache-dir", str(tmp_path / "cache")])
+    errors_found = [line for line in out.splitlines() if ": error:" in line]
+    assert len(errors_found) == 1 and "app.py:16:" in errors_found[0] and '"int"' in errors_found[0], out + err
+
+
 class Blocking:
     """Any of the three clients, its methods called and finished here (on one event loop for the
     async ones), so that one test drives all three."""
