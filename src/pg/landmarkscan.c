@@ -107,33 +107,37 @@ static bool
 lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
             uint64 *estimates, LandmarkListRef *refs, DecodedPool *pool)
 {
-    uint64     *order = palloc(sizeof(uint64) * Max(nhashes, 1));
-    uint32     *mixes = palloc(sizeof(uint32) * Max(nhashes, 1));
+    uint64     *by_mix = palloc(sizeof(uint64) * Max(nhashes, 1));
+    uint32     *order = palloc(sizeof(uint32) * Max(nhashes, 1));
     bool        ok = true;
 
+    /*
+     * The hashes in mix order (the mix in the high bits, the hash index in the low ones), sorted
+     * once: a bucket of any run is the top bits of the mix, so this is every run's bucket order.
+     */
     for (uint32 i = 0; i < nhashes; i++)
-        mixes[i] = landmark_mix(hashes[i]);
+        by_mix[i] = (uint64) landmark_mix(hashes[i]) << 32 | i;
+    qsort(by_mix, nhashes, sizeof(uint64), compare_bucket_order);
     for (uint32 r = 0; r < meta->nruns && ok; r++)
     {
         const LandmarkRun *run = &meta->runs[r];
         LandmarkRunReader reader;
         uint32      n = 0;
 
-        /*
-         * The hashes of the run's range (a full merge's runs each hold a slice of the mixes), in
-         * bucket order: the bucket in the high bits, the hash index in the low ones.
-         */
+        /* The hashes of the run's range (a full merge's runs each hold a slice of the mixes). */
         for (uint32 i = 0; i < nhashes; i++)
-        {
             refs[(Size) r * nhashes + i].count = 0;
-            if (mixes[i] >= run->mix_lo && mixes[i] <= run->mix_hi)
-                order[n++] = (uint64) (mixes[i] >> (32 - run->dir_bits)) << 32 | i;
+        for (uint32 k = 0; k < nhashes; k++)
+        {
+            uint32      mix = (uint32) (by_mix[k] >> 32);
+
+            if (mix >= run->mix_lo && mix <= run->mix_hi)
+                order[n++] = (uint32) by_mix[k];
         }
-        qsort(order, n, sizeof(uint64), compare_bucket_order);
         landmark_run_reader_begin(&reader, index, run);
         for (uint32 k = 0; k < n; k++)
         {
-            uint32      i = (uint32) order[k];
+            uint32      i = order[k];
             LandmarkListRef *ref = &refs[(Size) r * nhashes + i];
 
             uint64     *rows = NULL;
@@ -174,7 +178,7 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
         landmark_run_reader_end(&reader);
     }
     pfree(order);
-    pfree(mixes);
+    pfree(by_mix);
     return ok;
 }
 
