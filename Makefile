@@ -19,7 +19,7 @@ SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lopusfile -lstdc++
 # pg_regress: test/sql/*.sql against test/expected/*.out, each file on its own (it creates the
 # extension afresh); the fixtures come from test/data (scripts/make-fixtures writes them), or from
 # AFP_FIXTURES when set.
-REGRESS = type fingerprint gin match errors accuracy catalog landmark landmark_merge renditions drop_extension
+REGRESS = type fingerprint gin match errors accuracy catalog landmark landmark_merge renditions drop_extension duplicates
 REGRESS_OPTS = --inputdir=test --outputdir=build/regress
 export AFP_FIXTURES ?= $(CURDIR)/test/data
 # installcheck runs against the private cluster of scripts/cluster (scripts/setup starts it) unless

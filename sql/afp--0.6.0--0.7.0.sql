@@ -236,3 +236,110 @@ BEGIN
         DROP TABLE @extschema@.afp_tracks;
     END IF;
 END $$;
+
+-- Duplicates by audio ----------------------------------------------------------------------------
+-- The same recording ingested twice (as FLAC and as Ogg, or a track and an excerpt of it) has
+-- different bytes but shares its audio. afp_shared_audio() finds the catalogue tracks a
+-- fingerprint shares audio with: it matches windows of the fingerprint through the catalogue's
+-- index (match_afp) and keeps, per track, the windows that agree on one alignment, so the cost is
+-- one indexed search per window whatever the catalogue's size.
+CREATE FUNCTION afp_shared_audio(
+    query afp,
+    catalog regclass DEFAULT afp_default_catalog(),
+    window_s float8 DEFAULT 10,
+    hop_s float8 DEFAULT 20,
+    OUT track_id bigint, OUT title text, OUT start_s float8, OUT end_s float8,
+    OUT track_start_s float8, OUT windows int, OUT confidence float4)
+    RETURNS SETOF record
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED ROWS 5
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    duration float8 := @extschema@.afp_duration(query);
+    starts float8[] := '{}';
+    w float8 := 0;
+    ids bigint[] := '{}';
+    titles text[] := '{}';
+    shifts float8[] := '{}';
+    firsts float8[] := '{}';
+    lasts float8[] := '{}';
+    confs float4[] := '{}';
+    m record;
+BEGIN
+    IF window_s IN ('NaN', 'Infinity', '-Infinity') OR hop_s IN ('NaN', 'Infinity', '-Infinity')
+       OR NOT (window_s >= 1 AND hop_s >= 1) THEN
+        RAISE EXCEPTION 'afp_shared_audio needs finite window_s >= 1 and hop_s >= 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('window_s is %s and hop_s is %s.', window_s, hop_s);
+    END IF;
+    -- Windows from the start every hop_s, and one ending at the end if the last stopped short of
+    -- it; a fingerprint shorter than a window is one window.
+    WHILE w + window_s <= duration LOOP
+        starts := starts || w;
+        w := w + hop_s;
+    END LOOP;
+    IF cardinality(starts) = 0 THEN
+        starts := ARRAY[0::float8];
+    ELSIF starts[cardinality(starts)] + window_s < duration - 1 THEN
+        starts := starts || (duration - window_s);
+    END IF;
+    FOREACH w IN ARRAY starts LOOP
+        FOR m IN SELECT r.track_id, r.title, r.offset_s, r.clip_start_s, r.clip_end_s, r.confidence
+                 FROM @extschema@.match_afp(@extschema@.afp_slice(query, w, w + window_s), catalog, 10) r LOOP
+            ids := ids || m.track_id;
+            titles := titles || m.title;
+            shifts := shifts || (m.offset_s - w);      -- track time minus query time
+            firsts := firsts || (w + m.clip_start_s);
+            lasts := lasts || (w + m.clip_end_s);
+            confs := confs || m.confidence;
+        END LOOP;
+    END LOOP;
+    -- Per track, the alignment most windows agree on (within a second), and the stretch of the
+    -- query those windows cover.
+    RETURN QUERY
+    SELECT DISTINCT ON (g.id) g.id, g.title, g.first, g.last, g.first + g.shift, g.n::int, g.conf
+    FROM (SELECT u.id, min(u.title) AS title, min(u.first) AS first, max(u.last) AS last,
+                 avg(u.shift) AS shift, count(*) AS n, max(u.conf) AS conf
+          FROM unnest(ids, titles, shifts, firsts, lasts, confs) u(id, title, shift, first, last, conf)
+          GROUP BY u.id, round(u.shift)) g
+    ORDER BY g.id, g.n DESC, g.last - g.first DESC;
+END $$;
+COMMENT ON FUNCTION afp_shared_audio(afp, regclass, float8, float8) IS
+    'catalogue tracks that share audio with a fingerprint: where in it, where in the track, over how many windows';
+
+-- Every pair of catalogue tracks that share at least min_shared_s of audio, each pair once (the
+-- lower id first), with where the shared audio starts in each and how long it is: one
+-- afp_shared_audio() per track.
+CREATE FUNCTION afp_duplicates(
+    catalog regclass DEFAULT afp_default_catalog(),
+    min_shared_s float8 DEFAULT 10,
+    OUT track_id bigint, OUT other_id bigint, OUT track_start_s float8, OUT other_start_s float8,
+    OUT shared_s float8, OUT track_s float8, OUT other_s float8)
+    RETURNS SETOF record
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols record;
+BEGIN
+    SELECT c.id, c.fp INTO cols FROM @extschema@.afp_catalog_columns(catalog) c;
+    RETURN QUERY EXECUTE format($q$
+        WITH found AS (
+            SELECT t.%1$I::bigint AS a, s.track_id AS b, s.start_s AS a_start, s.track_start_s AS b_start,
+                   s.end_s - s.start_s AS shared, @extschema@.afp_duration(t.%2$I) AS a_len
+            FROM %3$s t, LATERAL @extschema@.afp_shared_audio(t.%2$I, $1) s
+            WHERE t.%2$I IS NOT NULL AND s.track_id <> t.%1$I),
+        pairs AS (
+            SELECT f.*, @extschema@.afp_duration(o.%2$I) AS b_len
+            FROM found f JOIN %3$s o ON o.%1$I = f.b
+            WHERE f.shared >= $2)
+        SELECT DISTINCT ON (least(a, b), greatest(a, b))
+               least(a, b), greatest(a, b),
+               CASE WHEN a < b THEN a_start ELSE b_start END, CASE WHEN a < b THEN b_start ELSE a_start END,
+               shared, CASE WHEN a < b THEN a_len ELSE b_len END, CASE WHEN a < b THEN b_len ELSE a_len END
+        FROM pairs
+        ORDER BY least(a, b), greatest(a, b), shared DESC$q$, cols.id, cols.fp, catalog)
+    USING catalog, min_shared_s;
+END $$;
+COMMENT ON FUNCTION afp_duplicates(regclass, float8) IS
+    'pairs of catalogue tracks that share audio (the same recording twice, or an excerpt), with offsets and lengths';

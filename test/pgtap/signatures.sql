@@ -1,6 +1,6 @@
 -- Signatures and labels of everything the extension installs.
 BEGIN;
-SELECT plan(153);
+SELECT plan(161);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -40,7 +40,9 @@ INSERT INTO expected_labels VALUES
   ('afp_shard_delete(bigint)',       'bigint',           'v', false, 'u'),
   ('afp_catalog_columns(regclass)',  'record',           's', true, 's'),
   ('afp_default_catalog()',          'regclass',         's', false, 's'),
-  ('afp_create_catalog(text)',       'regclass',         'v', true, 'u');
+  ('afp_create_catalog(text)',       'regclass',         'v', true, 'u'),
+  ('afp_shared_audio(afp, regclass, float8, float8)', 'record', 's', true, 'r'),
+  ('afp_duplicates(regclass, float8)', 'record',        's', true, 'r');
 
 SELECT is(format_type(p.prorettype, NULL), e.returns, e.sig::text || ' returns ' || e.returns)
 FROM expected_labels e JOIN pg_proc p ON p.oid = e.sig ORDER BY e.sig::text;

@@ -41,6 +41,8 @@ like($err, qr/nothing to run afterwards: afp_tracks_fp_landmark_idx is searchabl
 like($err, qr/failed: .*truncated\.flac: 22000 audio data is truncated/, 'afp-ingest names the undecodable file and its SQLSTATE');
 is(one('SELECT count(*) FROM afp_tracks'), '4', 'afp-ingest walks directories recursively, skipping non-audio files');
 like($err, qr/4 ingested.*1 already there, 1 failed/, 'afp-ingest skips a second file with the same bytes');
+like($err, qr/1 files not taken for audio.*not audio \(by its extension\), skipped: \S*notes\.txt/s,
+	'afp-ingest counts and lists the files it does not take for audio');
 like($err, qr/files\/s, .* h of audio, .*ETA/, 'afp-ingest shows progress with files/s, hours and ETA');
 is(one(q{SELECT count(*) FROM afp_tracks WHERE length(meta->>'sha256') = 64 AND meta->>'path' LIKE '%/library/%'}), '4',
 	'afp-ingest keeps the content hash and the path');
@@ -48,6 +50,22 @@ is(one(q{SELECT count(*) FROM afp_tracks WHERE length(meta->>'sha256') = 64 AND 
 my $uri = sprintf('postgresql:///%s?host=%s&port=%d', $db, $node->host, $node->port);
 ($rc, $out, $err) = tool('afp-ingest', '-d', $uri, "$lib/song1.wav", "$lib/song2.flac");
 ok($rc == 0 && $err =~ /0 ingested.*2 already there, 0 failed/, 'a rerun skips what is already ingested (URI connection)');
+
+# Duplicates by audio: song1 again as FLAC (other bytes, the same recording) and an excerpt of
+# song3 are skipped with --skip-duplicates; song6, new, goes in.
+my $dups = $node->basedir . '/dups';
+make_path($dups);
+system('sox', "$fx/song1.wav", "$dups/song1_again.flac") == 0 or die 'sox failed';
+copy("$fx/clip_song3_at_7.5s.wav", "$dups/excerpt_of_song3.wav");
+copy("$fx/song6.wav", "$dups/song6.wav");
+my $before = one('SELECT count(*) FROM afp_tracks');
+($rc, $out, $err) = tool('afp-ingest', '-d', $dsn, '--skip-duplicates', $dups);
+ok($rc == 0 && $err =~ /1 ingested.* 0 already there, 0 failed, in [\d.]+ s; 2 duplicates by audio/,
+	'afp-ingest --skip-duplicates takes the new file and skips two whose audio is there') or diag $err;
+like($err, qr/duplicate: \S*song1_again\.flac: the audio of track \d+ \(song1[^)]*\), (19|20)\.\d of its 20\.0 s/,
+	'... the same recording in another format, with the track it duplicates');
+like($err, qr/duplicate: \S*excerpt_of_song3\.wav: the audio of track \d+ \(song3[^)]*\)/, '... and an excerpt of a track');
+is(one('SELECT count(*) FROM afp_tracks') - $before, 1, '... and only the new file went in');
 
 my $csv = $node->basedir . '/list.csv';
 open($fh, '>', $csv) or die; print $fh "path,title\n$fx/song5.opus,Song Five\n"; close $fh;

@@ -5,7 +5,10 @@ Each file's bytes are sent to fingerprint() (the server needs no access to the f
 at a time on N connections. Files already in the catalogue (same SHA-256 of their bytes, kept in
 meta->>'sha256') are skipped, so an interrupted run resumes where it stopped. Files the server
 cannot decode are listed at the end; the exit status is 1 if there were any. A catalogue that does
-not exist yet is made with afp_create_catalog(). The last line says what, if anything, is left to do.
+not exist yet is made with afp_create_catalog(). With --skip-duplicates, a file whose audio the
+catalogue already holds (another format of the same recording, an excerpt) is skipped and listed,
+by afp_shared_audio(). Files under the directories that are not taken for audio (by extension) are
+counted and listed. The last line says what, if anything, is left to do.
 """
 import argparse
 import concurrent.futures
@@ -92,6 +95,15 @@ class Progress:
         self.stream.flush()
 
 
+# A file is a duplicate when the catalogue holds its audio over this share of its length.
+DUPLICATE_SHARE = 0.8
+DUPLICATE_SQL = """
+SELECT s.track_id, s.title, s.end_s - s.start_s, afp_duration(q.fp)
+FROM (SELECT fingerprint(%s) AS fp) q, afp_shared_audio(q.fp, %s::regclass) s
+WHERE s.end_s - s.start_s >= %s * afp_duration(q.fp)
+ORDER BY s.end_s - s.start_s DESC, s.track_id LIMIT 1"""
+
+
 def main():
     ap = argparse.ArgumentParser(prog="afp-ingest", description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="*", help="audio files and directories (searched recursively)")
@@ -101,9 +113,13 @@ def main():
                     help="catalogue with title text, fp afp and meta jsonb columns (default afp_tracks)")
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="files in parallel, one connection each")
     ap.add_argument("--max-bytes", type=int, default=256 * 1024 * 1024, help="skip larger files without sending them")
+    ap.add_argument("--skip-duplicates", action="store_true",
+                    help="skip a file whose audio the catalogue already has over %d%% of the file's length "
+                         "(afp_shared_audio), whatever its format or bytes" % round(DUPLICATE_SHARE * 100))
     args = ap.parse_args()
 
-    items = [(p, None) for p in audio_files(args.paths)]
+    passed_over = []
+    items = [(p, None) for p in audio_files(args.paths, passed_over)]
     if args.csv:
         base = os.path.dirname(os.path.abspath(args.csv))
         items += [(p if os.path.isabs(p) else os.path.join(base, p), t) for p, t in read_csv(args.csv)]
@@ -124,6 +140,7 @@ def main():
 
     progress = Progress(len(items))
     failures = []
+    duplicates = []
     claimed = set()
     lock = threading.Lock()
     local = threading.local()
@@ -154,6 +171,12 @@ def main():
         try:
             if client is None:  # one connection per worker, made on its first file
                 client = local.client = afp.Client(connect(args.dbname), catalog=args.table)
+            if args.skip_duplicates:
+                same = client.conn.execute(DUPLICATE_SQL, (data, args.table, DUPLICATE_SHARE)).fetchone()
+                if same is not None:
+                    duplicates.append((path, same))
+                    progress.add(skipped=True)
+                    return
             track_id = client.learn(title or auto_title, data, meta=meta)
             hours = client.conn.execute(hours_of, (track_id,)).fetchone()[0]
             progress.add(hours=hours)
@@ -170,10 +193,17 @@ def main():
     elapsed = time.time() - t0
     ingested = progress.done - progress.skipped - progress.failed
     print("afp-ingest: %d ingested (%.2f h of audio, %.0f x real time), %d already there, %d failed, in %.1f s"
-          % (ingested, progress.hours, progress.hours * 3600 / max(elapsed, 1e-6), progress.skipped,
-             len(failures), elapsed), file=sys.stderr)
+          % (ingested, progress.hours, progress.hours * 3600 / max(elapsed, 1e-6), progress.skipped - len(duplicates),
+             len(failures), elapsed)
+          + ("; %d duplicates by audio" % len(duplicates) if args.skip_duplicates else "")
+          + ("; %d files not taken for audio" % len(passed_over) if passed_over else ""), file=sys.stderr)
     for path, why in sorted(failures):
         print("  failed: %s: %s" % (path, why), file=sys.stderr)
+    for path, (track_id, track_title, shared, length) in sorted(duplicates):
+        print("  duplicate: %s: the audio of track %s (%s), %.1f of its %.1f s" % (path, track_id, track_title, shared, length),
+              file=sys.stderr)
+    for path in sorted(passed_over):
+        print("  not audio (by its extension), skipped: %s" % path, file=sys.stderr)
     print("afp-ingest: %s" % afterwards(args.dbname, args.table), file=sys.stderr)
     sys.exit(1 if failures else 0)
 

@@ -50,8 +50,10 @@ def die(msg):
     sys.exit(2)
 
 
-def audio_files(paths):
-    """Files given, and audio files under directories given (recursively), sorted, once each."""
+def audio_files(paths, passed_over=None):
+    """Files given, and audio files under directories given (recursively), sorted, once each.
+    Files under the directories that are not taken for audio (by their extension: images, tracker
+    modules, playlists) are appended to passed_over when it is a list, so a tool can say so."""
     seen = set()
     out = []
     for p in paths:
@@ -59,7 +61,10 @@ def audio_files(paths):
             for top, _, names in os.walk(p):
                 for n in sorted(names):
                     f = os.path.join(top, n)
-                    if os.path.splitext(n)[1].lower() in AUDIO_EXTENSIONS and f not in seen:
+                    if os.path.splitext(n)[1].lower() not in AUDIO_EXTENSIONS:
+                        if passed_over is not None:
+                            passed_over.append(f)
+                    elif f not in seen:
                         seen.add(f)
                         out.append(f)
         elif p not in seen:
