@@ -79,6 +79,19 @@ _STATS_COLUMNS = ", ".join(CatalogStats.__dataclass_fields__)
 # The SQL, with {} for each parameter and {catalog} for the catalogue's quoted name.
 _LEARN = "INSERT INTO {catalog} (title, fp) VALUES ({}, fingerprint({})) RETURNING id"
 _LEARN_META = "INSERT INTO {catalog} (title, fp, meta) VALUES ({}, fingerprint({}), {}::jsonb) RETURNING id"
+# learn(on_duplicate="skip"): the track holding the audio over DUPLICATE_SHARE of its length
+# (afp_shared_audio, through the index), else the new row; one statement, so any driver runs it.
+DUPLICATE_SHARE = 0.8
+_LEARN_UNIQUE = (
+    "WITH q AS (SELECT fingerprint({}) AS fp),"
+    " d AS (SELECT s.track_id FROM q, afp_shared_audio(q.fp, {}::regclass) s"
+    "       WHERE s.end_s - s.start_s >= %s * afp_duration(q.fp)"
+    "       ORDER BY s.end_s - s.start_s DESC, s.track_id LIMIT 1),"
+    " i AS (INSERT INTO {catalog} (title, fp%%s) SELECT {}, q.fp%%s FROM q"
+    "       WHERE NOT EXISTS (SELECT FROM d) RETURNING id)"
+    " SELECT id FROM i UNION ALL SELECT track_id FROM d" % DUPLICATE_SHARE)
+_LEARN_UNIQUE_META = _LEARN_UNIQUE % (", meta", ", {}::jsonb")
+_LEARN_UNIQUE = _LEARN_UNIQUE % ("", "")
 _RECOGNIZE = "SELECT %s FROM match_clip({}, {}::regclass, {}::integer)" % _MATCH_COLUMNS
 _MATCH = "SELECT %s FROM match_afp({}::text::afp, {}::regclass, {}::integer)" % _MATCH_COLUMNS
 _FINGERPRINT = "SELECT fingerprint({})::text"
@@ -157,10 +170,21 @@ class _Catalog:
         self._name = name_parts(catalog)
         self._regclass = quote_name(self._name)
 
-    def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None) -> int:
-        """Fingerprints audio on the server and adds it to the catalogue; returns the new id."""
+    def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None,
+              on_duplicate: str = "insert") -> int:
+        """Fingerprints audio on the server and adds it to the catalogue; returns the new id.
+        on_duplicate="skip" decides by audio: when the catalogue already holds this audio over 80%
+        of its length (another format of the recording, an excerpt), nothing is added and the id of
+        that track is returned."""
         _check_title(title)
         data = audio_bytes(audio)
+        if on_duplicate == "skip":
+            if meta is None:
+                return self._run(_Statement("learn", _LEARN_UNIQUE, (data, self._regclass, title), _first_value, data))
+            return self._run(_Statement("learn", _LEARN_UNIQUE_META, (data, self._regclass, title, json.dumps(meta)),
+                                        _first_value, data))
+        if on_duplicate != "insert":
+            raise ValueError("on_duplicate must be 'insert' or 'skip'")
         if meta is None:
             return self._run(_Statement("learn", _LEARN, (title, data), _first_value, data))
         return self._run(_Statement("learn", _LEARN_META, (title, data, json.dumps(meta)), _first_value, data))
@@ -293,7 +317,8 @@ class _AsyncCatalog(_Catalog):
         await self.close()
 
     if TYPE_CHECKING:  # what the shared methods return here: awaitables of the same results
-        async def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None) -> int: ...  # type: ignore[override]
+        async def learn(self, title: Optional[str], audio: Audio, meta: Optional[dict] = None,  # type: ignore[override]
+                        on_duplicate: str = "insert") -> int: ...
         async def recognize(self, clip: Audio, max_results: int = 5) -> List[Match]: ...  # type: ignore[override]
         async def match(self, fp: Fingerprint, max_results: int = 5) -> List[Match]: ...  # type: ignore[override]
         async def fingerprint(self, audio: Audio) -> Fingerprint: ...  # type: ignore[override]

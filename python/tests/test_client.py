@@ -255,3 +255,35 @@ def test_a_cancelled_call_cancels_its_statement_and_leaves_the_client_usable(dsn
             # and the same connection answers the next call
             assert isinstance(client.match(fp), list)
             assert client.fingerprint(fixture_bytes("song3.ogg")) == fp
+
+
+def test_learn_on_duplicate_skip_decides_by_audio(dsn):
+    """on_duplicate="skip": the same recording in another format, or an excerpt, is not added again;
+    the id of the track holding its audio comes back. New audio goes in."""
+    with afp.Client.connect(dsn, catalog="afp_py_dups") as client:
+        client.conn.execute("DROP TABLE IF EXISTS afp_py_dups")
+        client.conn.execute("SELECT afp_create_catalog('afp_py_dups')")
+        try:
+            song3 = client.learn("song3", fixture_bytes("song3.ogg"))
+            assert client.learn("song3 again", fixture_bytes("song3.ogg"), on_duplicate="skip") == song3
+            assert client.learn("excerpt", fixture_bytes("clip_song3_at_7.5s.wav"), meta={"n": 1},
+                                on_duplicate="skip") == song3
+            song2 = client.learn("song2", fixture_path("song2.flac"), meta={"n": 2}, on_duplicate="skip")
+            assert song2 != song3
+            assert client.conn.execute("SELECT count(*) FROM afp_py_dups").fetchone()[0] == 2
+            assert client.conn.execute("SELECT meta FROM afp_py_dups WHERE id = %s", [song2]).fetchone()[0] == {"n": 2}
+            assert client.learn("song3 anyway", fixture_bytes("song3.ogg")) not in (song2, song3)
+            with pytest.raises(ValueError):
+                client.learn("x", fixture_bytes("song3.ogg"), on_duplicate="replace")
+
+            async def with_asyncpg():
+                import asyncpg
+                conn = await asyncpg.connect(database=dsn.split("=", 1)[1])
+                try:
+                    aclient = afp.AsyncpgClient(conn, catalog="afp_py_dups")
+                    return await aclient.learn("song2 again", fixture_bytes("song2.flac"), on_duplicate="skip")
+                finally:
+                    await conn.close()
+            assert asyncio.run(with_asyncpg()) == song2
+        finally:
+            client.conn.execute("DROP TABLE afp_py_dups")
