@@ -293,18 +293,35 @@ used_blocks(Relation index)
 
 /*
  * Gives the free pages at the end of the index back to the file system, as
- * VACUUM does with a heap's: only if no one else has the index open (the lock is
- * only tried, never waited for), so no scan can be reading them. After a full
- * merge they are usually the old run's.
+ * VACUUM does with a heap's: only while no one else has the index open (the lock
+ * is only tried, never queued for), so no scan can be reading them. After a full
+ * merge they are usually the old runs'. Patient (VACUUM, afp_index_merge), it
+ * tries again every 50 ms for up to 5 s, as VACUUM's heap truncation does: on a
+ * catalogue that answers clips all the time, scans leave only short gaps between
+ * them, and a single try would keep the whole old index's size.
  */
+#define TRUNCATE_TRY_MS         50
+#define TRUNCATE_PATIENCE_MS    5000
+
 static void
-truncate_tail(Relation index)
+truncate_tail(Relation index, bool patient)
 {
     BlockNumber keep;
+    int         tries = patient ? TRUNCATE_PATIENCE_MS / TRUNCATE_TRY_MS : 1;
 
-    if (RecoveryInProgress() || used_blocks(index) >= RelationGetNumberOfBlocks(index) ||
-        !ConditionalLockRelation(index, AccessExclusiveLock))
+    if (RecoveryInProgress() || used_blocks(index) >= RelationGetNumberOfBlocks(index))
         return;
+    for (;;)
+    {
+        if (ConditionalLockRelation(index, AccessExclusiveLock))
+            break;
+        if (--tries <= 0)
+            return;
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, TRUNCATE_TRY_MS,
+                         WAIT_EVENT_VACUUM_TRUNCATE);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
     /* Again under the lock: an insert may have taken a page since. */
     keep = used_blocks(index);
     if (keep < RelationGetNumberOfBlocks(index))
@@ -857,7 +874,7 @@ landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds 
          */
         landmark_read_meta(index, &meta);
         free_orphans(index, &meta);
-        truncate_tail(index);
+        truncate_tail(index, wait);
     }
     UnlockPage(index, LANDMARK_META_BLKNO, ExclusiveLock);
     if (leftover && (everything || dead != NULL))
