@@ -39,6 +39,21 @@ include $(PGXS)
 # object would otherwise pass the compiler and corrupt values at run time.
 $(OBJS): $(wildcard src/core/*.h src/core/*.hpp src/pg/*.h)
 
-installcheck: build/regress
+installcheck: build/regress installcheck-prerequisites
 build/regress:
 	mkdir -p $@
+
+# What pg_regress needs beyond the installed extension, checked first so that a fresh clone's
+# `make installcheck` says in one line what to do rather than failing every test: the generated
+# audio fixtures (built here when they are missing and the CMake tree can make them) and a server.
+.PHONY: installcheck-prerequisites
+installcheck-prerequisites:
+	@if [ ! -f "$(AFP_FIXTURES)/song1.wav" ]; then \
+	  if [ "$(AFP_FIXTURES)" = "$(CURDIR)/test/data" ] && command -v cmake >/dev/null; then \
+	    scripts/make-fixtures || { echo "make installcheck: the fixtures could not be generated: run scripts/setup"; exit 1; }; \
+	  else \
+	    echo "make installcheck: no test fixtures in $(AFP_FIXTURES): run scripts/make-fixtures (or scripts/setup)"; exit 1; \
+	  fi; \
+	fi
+	@$(dir $(shell $(PG_CONFIG) --bindir)/)pg_isready -q -h "$(PGHOST)" -p "$(PGPORT)" || \
+	  { echo "make installcheck: no server at $(PGHOST):$(PGPORT): start one (scripts/cluster start) or set PGHOST, PGPORT and PGUSER"; exit 1; }

@@ -9,7 +9,7 @@ export AFP_FIXTURES
 
 # The private cluster: its own directory, a loopback port, trust authentication for local use only.
 export PGHOST=${PGHOST:-127.0.0.1}
-export PGPORT=${AFP_PGPORT:-54329}
+export PGPORT=${PGPORT:-${AFP_PGPORT:-54329}}   # as the Makefile: PGPORT, else AFP_PGPORT, else 54329
 export PGUSER=${PGUSER:-postgres}
 
 # PostgreSQL refuses to run as root; root runs the server as the "postgres" system user.
