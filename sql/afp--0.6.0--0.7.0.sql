@@ -60,6 +60,11 @@ BEGIN
         RAISE EXCEPTION 'a catalogue name is a table name, optionally schema-qualified: "%"', catalog
             USING ERRCODE = 'invalid_name';
     END IF;
+    IF to_regclass(target) IS NOT NULL THEN
+        RAISE EXCEPTION 'the catalogue % already exists', target
+            USING ERRCODE = 'duplicate_table',
+                  HINT = 'A catalogue is made once. To start again, DROP TABLE it first; to make another, name it: afp_create_catalog(''music.tracks'').';
+    END IF;
     EXECUTE format('CREATE TABLE %s (
         id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         title    text,
