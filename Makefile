@@ -16,11 +16,12 @@ PG_CXXFLAGS = -std=c++17
 PG_CFLAGS = -Werror=implicit-function-declaration
 SHLIB_LINK = -lsndfile -lfftw3f -lsoxr -lopusfile -lstdc++
 
-# pg_regress: test/sql/*.sql against test/expected/*.out, each file on its own (it creates the
+# pg_regress: sql/NAME.sql against expected/NAME.out (pg_regress's own layout; the install and
+# upgrade scripts beside them are the afp--*.sql files), each file on its own (it creates the
 # extension afresh); the fixtures come from test/data (scripts/make-fixtures writes them), or from
 # AFP_FIXTURES when set.
 REGRESS = type fingerprint gin match errors accuracy catalog landmark landmark_merge renditions drop_extension duplicates
-REGRESS_OPTS = --inputdir=test --outputdir=build/regress
+REGRESS_OPTS = --outputdir=build/regress
 export AFP_FIXTURES ?= $(CURDIR)/test/data
 # installcheck runs against the private cluster of scripts/cluster (scripts/setup starts it) unless
 # the PG* environment names another server.

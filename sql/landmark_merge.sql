@@ -2,15 +2,13 @@
 -- pending postings into runs, VACUUM and afp_index_merge() fold everything into one run, and a
 -- catalogue answers the same (rows, scores, offsets, confidences) whatever state its index is in:
 -- every posting pending, in several runs, merged, rebuilt. Prints no page counts.
-\i test/sql/include/fresh.psql
--- Each test file stands alone: a fresh extension and an empty afp_tracks, whatever ran before it.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-DROP TABLE IF EXISTS afp_tracks;
-CREATE EXTENSION afp;
-SELECT afp_create_catalog() \gset
-RESET client_min_messages;
+\i sql/include/fresh.psql
+
 \set ECHO none
+\i sql/include/songs.psql
+\i sql/include/clips.psql
+\set ECHO all
+
 CREATE TABLE mg_audio (n int PRIMARY KEY, fp afp);
 INSERT INTO mg_audio
 SELECT n, fingerprint(decode(a, 'base64'))
@@ -20,6 +18,7 @@ INSERT INTO mg_clips VALUES
   ('song1 at 12 s', decode(:'c1', 'base64')), ('song2 at 11.25 s', decode(:'c2', 'base64')),
   ('song3 at 7.5 s', decode(:'c3', 'base64')), ('song3 tempo 1.05', decode(:'c3t', 'base64')),
   ('song5 at 3 s', decode(:'c5', 'base64')), ('unknown', decode(:'cu', 'base64'));
+
 -- A catalogue of 72 rows (the six songs, each twelve times under other ids), indexed while empty,
 -- as CREATE EXTENSION leaves afp_tracks, in two tables: in one the pending limit is high enough
 -- that every posting stays pending, in the other inserts merge into runs as they go.
@@ -40,17 +39,7 @@ FROM afp_index_stats('mg_pending_fp_idx')
 UNION ALL
 SELECT 'runs', rows, packed_postings, pending_postings * 12 < 64 * 1024, runs
 FROM afp_index_stats('mg_songs_fp_idx');
-   tab   | rows | packed_postings | has_pending | runs 
----------+------+-----------------+-------------+------
- pending |   72 |               0 | t           |    0
- runs    |   72 |           76060 | t           |    2
-(2 rows)
-
 SELECT runs > 1 AS several_runs FROM afp_index_stats('mg_songs_fp_idx');
- several_runs 
---------------
- t
-(1 row)
 
 -- Every clip's answer, with the exact values a user sees.
 CREATE FUNCTION pg_temp.answers(state text, catalog regclass)
@@ -63,71 +52,24 @@ $$;
 CREATE TEMP TABLE mg_answers AS SELECT * FROM pg_temp.answers('all pending', 'mg_pending');
 SELECT clip, track_id % 10 AS song, score > 0 AS scored, offset_s, confidence >= 0.5 AS confident
 FROM mg_answers ORDER BY clip, score DESC, track_id;
-       clip       | song | scored | offset_s | confident 
-------------------+------+--------+----------+-----------
- song1 at 12 s    |    1 | t      |   12.000 | t
- song1 at 12 s    |    1 | t      |   12.000 | t
- song1 at 12 s    |    1 | t      |   12.000 | t
- song2 at 11.25 s |    2 | t      |   11.249 | t
- song2 at 11.25 s |    2 | t      |   11.249 | t
- song2 at 11.25 s |    2 | t      |   11.249 | t
- song3 at 7.5 s   |    3 | t      |    7.502 | t
- song3 at 7.5 s   |    3 | t      |    7.502 | t
- song3 at 7.5 s   |    3 | t      |    7.502 | t
- song3 tempo 1.05 |    3 | t      |    5.981 | t
- song3 tempo 1.05 |    3 | t      |    5.981 | t
- song5 at 3 s     |    5 | t      |    2.993 | t
- song5 at 3 s     |    5 | t      |    2.993 | t
- song5 at 3 s     |    5 | t      |    2.993 | t
- unknown          |      |        |          | 
-(15 rows)
-
 INSERT INTO mg_answers SELECT * FROM pg_temp.answers('runs', 'mg_songs');
 SELECT * FROM afp_index_check('mg_pending_fp_idx');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-   72 |    81480 |       0 |        0
-(1 row)
-
 SELECT * FROM afp_index_check('mg_songs_fp_idx');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-   72 |    81480 |       0 |        0
-(1 row)
 
 -- Merged by hand, then by VACUUM after a delete, then rebuilt: nothing pending; a full merge
 -- writes slices of the mix space, a run each (8 here), a build one run.
 SELECT afp_index_merge('mg_songs_fp_idx') = (SELECT sum(afp_landmark_count(fp)) FROM mg_songs) AS merged_every_posting;
- merged_every_posting 
-----------------------
- t
-(1 row)
-
 SELECT runs, pending_postings FROM afp_index_stats('mg_songs_fp_idx');
- runs | pending_postings 
-------+------------------
-    8 |                0
-(1 row)
-
 INSERT INTO mg_answers SELECT * FROM pg_temp.answers('merged', 'mg_songs');
 INSERT INTO mg_songs SELECT 1000 + n, 'late' || n, fp FROM mg_audio WHERE n = 1;
 DELETE FROM mg_songs WHERE id = 1001;
 VACUUM mg_songs;
 SELECT runs, pending_postings, packed_postings = (SELECT sum(afp_landmark_count(fp)) FROM mg_songs) AS only_live_postings
 FROM afp_index_stats('mg_songs_fp_idx');
- runs | pending_postings | only_live_postings 
-------+------------------+--------------------
-    8 |                0 | t
-(1 row)
-
 INSERT INTO mg_answers SELECT * FROM pg_temp.answers('vacuumed', 'mg_songs');
 REINDEX INDEX mg_songs_fp_idx;
 INSERT INTO mg_answers SELECT * FROM pg_temp.answers('rebuilt', 'mg_songs');
 SELECT * FROM afp_index_check('mg_songs_fp_idx');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-   72 |    81480 |       0 |        0
-(1 row)
 
 -- The promise: the same rows, scores, offsets and confidences in every state.
 SELECT state, count(*) AS answers_differing_from_all_pending FROM (
@@ -137,19 +79,7 @@ SELECT state, count(*) AS answers_differing_from_all_pending FROM (
   FROM mg_answers p CROSS JOIN (SELECT DISTINCT state FROM mg_answers WHERE state <> 'all pending') s
   WHERE p.state = 'all pending') d
 GROUP BY state ORDER BY state;
- state | answers_differing_from_all_pending 
--------+------------------------------------
-(0 rows)
-
 SELECT state, count(*) AS answers FROM mg_answers GROUP BY state ORDER BY state;
-    state    | answers 
--------------+---------
- all pending |      15
- merged      |      15
- rebuilt     |      15
- runs        |      15
- vacuumed    |      15
-(5 rows)
 
 -- Space comes back: the free space map takes the pages of merged runs, and new runs reuse them.
 -- A cycle of inserts and deletes, then VACUUM, leaves the file at a size the next cycle keeps.
@@ -162,46 +92,17 @@ BEGIN
   END LOOP;
 END $$;
 SELECT pg_temp.churn();
- churn 
--------
- 
-(1 row)
-
 VACUUM mg_songs;
 SELECT pg_temp.churn();
- churn 
--------
- 
-(1 row)
-
 VACUUM mg_songs;
 SELECT pg_relation_size('mg_songs_fp_idx') AS size_after_two \gset
 SELECT pg_temp.churn();
- churn 
--------
- 
-(1 row)
-
 VACUUM mg_songs;
 SELECT pg_temp.churn();
- churn 
--------
- 
-(1 row)
-
 VACUUM mg_songs;
 SELECT pg_relation_size('mg_songs_fp_idx') <= :size_after_two * 1.05 AS size_kept, s.runs, s.pending_postings
 FROM afp_index_stats('mg_songs_fp_idx') s;
- size_kept | runs | pending_postings 
------------+------+------------------
- t         |    8 |                0
-(1 row)
-
 SELECT * FROM afp_index_check('mg_songs_fp_idx');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-   72 |    81480 |       0 |        0
-(1 row)
 
 -- A parallel build (max_parallel_maintenance_workers) writes the serial build's index, byte for byte
 -- in what it holds: the same run, the same answers.
@@ -212,8 +113,6 @@ SET min_parallel_table_scan_size = 0;
 ALTER TABLE mg_pending SET (parallel_workers = 2);
 SET client_min_messages = debug1;
 CREATE INDEX mg_parallel ON mg_pending USING afp_landmark (fp);
-DEBUG:  building index "mg_parallel" on table "mg_pending" serially
-DEBUG:  afp_landmark build of "mg_parallel": 2 parallel workers
 RESET client_min_messages;
 RESET max_parallel_maintenance_workers;
 RESET maintenance_work_mem;
@@ -221,82 +120,44 @@ RESET min_parallel_table_scan_size;
 SELECT s.rows = p.rows AS same_rows, s.packed_postings = p.packed_postings AS same_postings,
        s.buckets = p.buckets AS same_buckets, s.largest_bucket = p.largest_bucket AS same_largest, s.pages = p.pages AS same_pages
 FROM afp_index_stats('mg_serial') s, afp_index_stats('mg_parallel') p;
- same_rows | same_postings | same_buckets | same_largest | same_pages 
------------+---------------+--------------+--------------+------------
- t         | t             | t            | t            | t
-(1 row)
-
 SELECT * FROM afp_index_check('mg_parallel');
- rows | postings | missing | orphaned 
-------+----------+---------+----------
-   72 |    81480 |       0 |        0
-(1 row)
-
 DROP INDEX mg_serial, mg_pending_fp_idx;
 SELECT count(*) AS answers_differing_from_the_serial_build FROM (
   SELECT clip, track_id, score, offset_s, confidence, speed FROM pg_temp.answers('parallel', 'mg_pending')
   EXCEPT ALL
   SELECT clip, track_id, score, offset_s, confidence, speed FROM mg_answers WHERE state = 'all pending') d;
- answers_differing_from_the_serial_build 
------------------------------------------
-                                       0
-(1 row)
 
 -- Options and errors.
 CREATE INDEX mg_bad ON mg_songs USING afp_landmark (fp) WITH (pending_limit = -2);
-ERROR:  value -2 out of bounds for option "pending_limit"
-DETAIL:  Valid values are between "-1" and "2147483647".
 \echo :LAST_ERROR_SQLSTATE
-22023
 CREATE INDEX mg_bad ON mg_songs USING afp_landmark (fp) WITH (pending_limit = 'x');
-ERROR:  invalid value for integer option "pending_limit": x
 \echo :LAST_ERROR_SQLSTATE
-22023
 -- (by SQLSTATE: the message's range gained units in PostgreSQL 17)
 \set VERBOSITY sqlstate
 SET afp.index_pending_limit = 10;
-ERROR:  22023
 \set VERBOSITY default
 \echo :LAST_ERROR_SQLSTATE
-22023
 SET afp.index_pending_limit = '1MB';
 SHOW afp.index_pending_limit;
- afp.index_pending_limit 
--------------------------
- 1MB
-(1 row)
-
 RESET afp.index_pending_limit;
 SELECT afp_index_merge('mg_songs');
-ERROR:  "mg_songs" is not an index
 \echo :LAST_ERROR_SQLSTATE
-42809
 SELECT afp_index_merge('mg_songs_pkey');
-ERROR:  index "mg_songs_pkey" is not an afp_landmark index
 \echo :LAST_ERROR_SQLSTATE
-42809
 SELECT afp_index_merge(NULL);
- afp_index_merge 
------------------
-                
-(1 row)
-
 CREATE ROLE mg_reader;
 GRANT SELECT ON mg_songs TO mg_reader;
 SET ROLE mg_reader;
 SELECT afp_index_merge('mg_songs_fp_idx');
-ERROR:  permission denied for function afp_index_merge
 \echo :LAST_ERROR_SQLSTATE
-42501
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION afp_index_merge(regclass) TO mg_reader;
 SET ROLE mg_reader;
 SELECT afp_index_merge('mg_songs_fp_idx');
-ERROR:  must be owner of table mg_songs
 \echo :LAST_ERROR_SQLSTATE
-42501
 RESET ROLE;
 REVOKE ALL ON mg_songs FROM mg_reader;
 REVOKE EXECUTE ON FUNCTION afp_index_merge(regclass) FROM mg_reader;
 DROP ROLE mg_reader;
+
 DROP TABLE mg_songs, mg_pending, mg_audio, mg_clips;

@@ -1,5 +1,5 @@
 -- The afp type: text form round trip, binary (COPY BINARY) round trip, accessors, malformed input.
-\i test/sql/include/fresh.psql
+\i sql/include/fresh.psql
 
 -- A hand-written fingerprint: 3 landmarks, 1 s of audio at 8 kHz.
 SELECT '1:1:8000:128:8000:23341697@5,23341697@9,23348097@1'::afp;

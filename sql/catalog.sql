@@ -19,7 +19,7 @@ WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'afp') AND d.de
 ORDER BY p.oid::regprocedure::text;
 
 \set ECHO none
-\i test/sql/include/songs.psql
+\i sql/include/songs.psql
 \set radio `base64 -w0 "$AFP_FIXTURES/radio_song2_song5.ogg"`
 \set ECHO all
 INSERT INTO afp_tracks (title, fp) VALUES

@@ -1,9 +1,9 @@
 -- Recall guard: a small accuracy benchmark on the generated fixtures (scripts/bench-accuracy is the
 -- full one, on real music). Every condition must keep at least the recall it had when this test
 -- was written, and clips of a song that is not in the catalogue must never match.
-\i test/sql/include/fresh.psql
+\i sql/include/fresh.psql
 \set ECHO none
-\i test/sql/include/songs.psql
+\i sql/include/songs.psql
 \set manifest `cat "$AFP_FIXTURES/accuracy.csv"`
 \set ECHO all
 CREATE TABLE accuracy_tracks (id int PRIMARY KEY, title text, fp afp);

@@ -1,8 +1,8 @@
 -- Duplicates by audio (0.7.0): afp_shared_audio() finds the catalogue tracks a fingerprint shares
 -- audio with, afp_duplicates() every pair of catalogue tracks that do, through the index.
-\i test/sql/include/fresh.psql
+\i sql/include/fresh.psql
 \set ECHO none
-\i test/sql/include/songs.psql
+\i sql/include/songs.psql
 \set excerpt `base64 -w0 "$AFP_FIXTURES/clip_song3_at_7.5s.wav"`
 \set radio `base64 -w0 "$AFP_FIXTURES/radio_song2_song5.ogg"`
 \set ECHO all

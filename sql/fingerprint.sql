@@ -1,20 +1,8 @@
 -- fingerprint(): every container decodes, the result is deterministic and sized as designed.
-\i test/sql/include/fresh.psql
--- Each test file stands alone: a fresh extension and an empty afp_tracks, whatever ran before it.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS afp CASCADE;
-DROP TABLE IF EXISTS afp_tracks;
-CREATE EXTENSION afp;
-SELECT afp_create_catalog() \gset
-RESET client_min_messages;
-\i test/sql/include/songs.psql
--- Loads the six fixture songs into psql variables song1 .. song6 (sent as bytes, base64 on the wire).
-\set song1 `base64 -w0 "$AFP_FIXTURES/song1.wav"`
-\set song2 `base64 -w0 "$AFP_FIXTURES/song2.flac"`
-\set song3 `base64 -w0 "$AFP_FIXTURES/song3.ogg"`
-\set song4 `base64 -w0 "$AFP_FIXTURES/song4.mp3"`
-\set song5 `base64 -w0 "$AFP_FIXTURES/song5.opus"`
-\set song6 `base64 -w0 "$AFP_FIXTURES/song6.wav"`
+\i sql/include/fresh.psql
+
+\i sql/include/songs.psql
+
 CREATE TEMP TABLE songs (name text, format text, audio bytea);
 INSERT INTO songs VALUES
   ('song1', 'WAV 16-bit 44.1 kHz stereo', decode(:'song1', 'base64')),
@@ -23,33 +11,16 @@ INSERT INTO songs VALUES
   ('song4', 'MP3 44.1 kHz stereo',        decode(:'song4', 'base64')),
   ('song5', 'Ogg Opus 48 kHz stereo',     decode(:'song5', 'base64')),
   ('song6', 'WAV float 22.05 kHz mono',   decode(:'song6', 'base64'));
+
 -- 20 s songs: the duration is exact for lossless input and within codec padding otherwise;
 -- 20 to 100 landmarks per second is the designed density.
 SELECT name, format,
        round(afp_duration(fingerprint(audio))::numeric, 1) AS seconds,
        afp_landmark_count(fingerprint(audio)) / afp_duration(fingerprint(audio)) BETWEEN 20 AND 100 AS density_ok
 FROM songs ORDER BY name;
- name  |           format           | seconds | density_ok 
--------+----------------------------+---------+------------
- song1 | WAV 16-bit 44.1 kHz stereo |    20.0 | t
- song2 | FLAC 48 kHz stereo         |    20.0 | t
- song3 | Ogg Vorbis 44.1 kHz stereo |    20.0 | t
- song4 | MP3 44.1 kHz stereo        |    20.0 | t
- song5 | Ogg Opus 48 kHz stereo     |    20.0 | t
- song6 | WAV float 22.05 kHz mono   |    20.0 | t
-(6 rows)
 
 -- Bit-for-bit deterministic: the same bytes give the same fingerprint, call after call.
 SELECT name, fingerprint(audio)::text = fingerprint(audio)::text AS deterministic FROM songs ORDER BY name;
- name  | deterministic 
--------+---------------
- song1 | t
- song2 | t
- song3 | t
- song4 | t
- song5 | t
- song6 | t
-(6 rows)
 
 -- Different songs share only a small part of their hashes (same scale, same instruments).
 SELECT a.name, b.name,
@@ -58,37 +29,10 @@ SELECT a.name, b.name,
          AS mostly_disjoint
 FROM songs a JOIN songs b ON a.name < b.name
 ORDER BY 1, 2;
- name  | name  | mostly_disjoint 
--------+-------+-----------------
- song1 | song2 | t
- song1 | song3 | t
- song1 | song4 | t
- song1 | song5 | t
- song1 | song6 | t
- song2 | song3 | t
- song2 | song4 | t
- song2 | song5 | t
- song2 | song6 | t
- song3 | song4 | t
- song3 | song5 | t
- song3 | song6 | t
- song4 | song5 | t
- song4 | song6 | t
- song5 | song6 | t
-(15 rows)
 
 -- NULL in, NULL out (STRICT).
 SELECT fingerprint(NULL) IS NULL AS null_gives_null;
- null_gives_null 
------------------
- t
-(1 row)
 
 -- A lone sample is audio too short to hold a landmark: an empty fingerprint, not an error.
 \set one `base64 -w0 "$AFP_FIXTURES/one_sample.wav"`
 SELECT afp_landmark_count(fingerprint(decode(:'one', 'base64'))) AS one_sample_landmarks;
- one_sample_landmarks 
-----------------------
-                    0
-(1 row)
-

@@ -1,6 +1,6 @@
 -- Every way audio can be bad gets its own message, detail and hint (SQLSTATEs are asserted in
 -- test/pgtap/errors.sql). Nothing here may crash the backend: the last query proves it is alive.
-\i test/sql/include/fresh.psql
+\i sql/include/fresh.psql
 
 SELECT fingerprint(''::bytea);
 SELECT fingerprint('\x00'::bytea);

@@ -4,11 +4,11 @@
 -- scan, match_clip() with and without the index, empty, NULL-only, unlogged, partitioned and
 -- TRUNCATEd tables, and the errors with their SQLSTATEs. Self-contained: its own tables, dropped
 -- at the end. Prints only values that do not depend on the page layout (no page counts).
-\i test/sql/include/fresh.psql
+\i sql/include/fresh.psql
 
 \set ECHO none
-\i test/sql/include/songs.psql
-\i test/sql/include/clips.psql
+\i sql/include/songs.psql
+\i sql/include/clips.psql
 \set ECHO all
 
 -- The fixture songs and clips, fingerprinted once.
