@@ -76,8 +76,13 @@
 #define PageSetChecksumInplace(page, blkno) PageSetChecksum((page), (blkno))
 #endif
 
-/* The set-returning functions fill a tuplestore; 19's executor headers no longer include it. */
+/*
+ * Headers the glue used through others that 19 no longer includes: the tuplestore the
+ * set-returning functions fill, and the latch and wait event a merge waits on.
+ */
+#include "storage/latch.h"
 #include "utils/tuplestore.h"
+#include "utils/wait_event.h"
 
 #include "afp_format.h"
 #include "facade.h"
