@@ -21,6 +21,7 @@
 #include "storage/buffile.h"
 #include "storage/sharedfileset.h"
 #include "storage/spin.h"
+#include "tcop/tcopprot.h"
 #include "utils/snapmgr.h"
 #include "storage/smgr.h"
 #include "utils/memutils.h"
@@ -342,6 +343,7 @@ finish_run(LandmarkBuildState *st, LandmarkMetaData *meta)
  */
 #define LANDMARK_SHARED_KEY     UINT64CONST(0xA0F0000000000001)
 #define LANDMARK_SCAN_KEY       UINT64CONST(0xA0F0000000000002)
+#define LANDMARK_QUERY_KEY      UINT64CONST(0xA0F0000000000003)
 /* The segment size of a BufFile (buffile.c's MAX_PHYSICAL_FILESIZE): BufFileSeek takes a segment and an offset. */
 #define LANDMARK_BUFFILE_SEGMENT ((uint64) 0x40000000)
 
@@ -418,6 +420,9 @@ landmark_parallel_build_main(dsm_segment *seg, shm_toc *toc)
     Relation    heap;
     Relation    index;
 
+    /* The statement, so that pg_stat_activity shows what the worker works for (as nbtree's do). */
+    debug_query_string = shm_toc_lookup(toc, LANDMARK_QUERY_KEY, true);
+    pgstat_report_activity(STATE_RUNNING, debug_query_string);
     SharedFileSetAttach(&shared->fileset, seg);
     heap = table_open(shared->heaprelid, heap_lock);
     index = index_open(shared->indexrelid, index_lock);
@@ -467,7 +472,9 @@ parallel_build(LandmarkBuildState *st, Relation heap, Relation index, IndexInfo 
     scan_size = table_parallelscan_estimate(heap, snapshot);
     shm_toc_estimate_chunk(&pcxt->estimator, sizeof(LandmarkBuildShared));
     shm_toc_estimate_chunk(&pcxt->estimator, scan_size);
-    shm_toc_estimate_keys(&pcxt->estimator, 2);
+    if (debug_query_string)
+        shm_toc_estimate_chunk(&pcxt->estimator, strlen(debug_query_string) + 1);
+    shm_toc_estimate_keys(&pcxt->estimator, 3);
     InitializeParallelDSM(pcxt);
     if (pcxt->seg == NULL)
     {
@@ -490,6 +497,13 @@ parallel_build(LandmarkBuildState *st, Relation heap, Relation index, IndexInfo 
     table_parallelscan_initialize(heap, pscan, snapshot);
     shm_toc_insert(pcxt->toc, LANDMARK_SHARED_KEY, shared);
     shm_toc_insert(pcxt->toc, LANDMARK_SCAN_KEY, pscan);
+    if (debug_query_string)
+    {
+        char       *query = shm_toc_allocate(pcxt->toc, strlen(debug_query_string) + 1);
+
+        strcpy(query, debug_query_string);
+        shm_toc_insert(pcxt->toc, LANDMARK_QUERY_KEY, query);
+    }
     LaunchParallelWorkers(pcxt);
     if (pcxt->nworkers_launched == 0)
     {

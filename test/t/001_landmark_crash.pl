@@ -1,5 +1,6 @@
 # Crash safety of the afp_landmark index: the whole server is killed with SIGKILL (postmaster
-# and every backend at once) during CREATE INDEX, early and late in the build, and during a stream
+# and every backend at once) during CREATE INDEX, early and late in the build and while a parallel
+# build's workers scan the table, and during a stream
 # of single-row inserts into an indexed table (with a checkpoint in the middle and a session holding
 # uncommitted rows); an unlogged table's index goes through an immediate shutdown. After crash
 # recovery: the interrupted build left no index and building it again works; every committed row is
@@ -96,6 +97,24 @@ for my $when ([ 'early', 1 ], [ 'in the middle', int($final_bytes / 2) ], [ 'lat
 			"$label in the build: after recovery the interrupted index does not exist");
 	}
 	is($node->safe_psql($db, 'SELECT count(*) FROM big'), '12000', "$label in the build: the table is whole");
+}
+
+# A parallel build (the table asks for two workers) killed while its workers scan the table: no
+# index after recovery either, and the serial build below works.
+{
+	$node->safe_psql($db, 'ALTER TABLE big SET (parallel_workers = 2)');
+	my $run = start_psql("SET maintenance_work_mem = '512MB';\nSET max_parallel_maintenance_workers = 2;\n"
+		  . "CREATE INDEX big_fp_idx ON big USING afp_landmark (fp);\n\\echo built\n");
+	my $workers = $node->poll_query_until($db, "SELECT count(*) > 0 FROM pg_stat_activity "
+		  . "WHERE backend_type = 'parallel worker' AND query LIKE 'CREATE INDEX big_fp_idx%'");
+	ok($workers, 'the parallel build ran with workers');
+	AfpTest::crash_server($node);
+	my ($out) = finish_psql($run);
+	$node->start;
+	unlike($out, qr/built/, 'the parallel build was killed before it committed');
+	is($node->safe_psql($db, "SELECT count(*) FROM pg_class WHERE relname = 'big_fp_idx'"), '0',
+		'after recovery the interrupted parallel build left no index');
+	$node->safe_psql($db, 'ALTER TABLE big RESET (parallel_workers)');
 }
 
 $node->safe_psql($db, $build_sql);
