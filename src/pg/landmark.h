@@ -382,7 +382,7 @@ extern bool landmark_run_lookup(LandmarkRunReader *r, int32 hash, LandmarkListRe
 extern uint32 landmark_run_read_list(LandmarkRunReader *r, const LandmarkListRef *ref, uint64 *rows,
                                      uint32 *frames);
 extern void landmark_run_reader_end(LandmarkRunReader *r);
-extern uint64 landmark_run_largest_bucket(Relation index, const LandmarkRun *run);
+extern uint64 landmark_run_largest_bucket(Relation index, const LandmarkRun *run, bool *stale);
 extern BlockNumber landmark_run_first_page_from(Relation index, const LandmarkRun *run, uint32 mix);
 
 /* landmarkmerge.c */
@@ -392,6 +392,7 @@ extern void landmark_merge_if_due(Relation index, uint64 pending_bytes);
 extern bool landmark_flush(Relation index);
 extern void landmark_merge_dead(Relation index, const LandmarkRowIds *dead);
 extern void landmark_merge_lock(Relation index, bool take);
+extern bool landmark_merge_lock_try(Relation index);
 extern Size landmark_pending_limit(Relation index);
 extern void landmark_read_chain(Relation index, const LandmarkChain *chain, LandmarkPosting **out, Size *n,
                                 Size *capacity, bool *stale, BlockNumber **pages, Size *npages);

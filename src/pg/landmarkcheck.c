@@ -65,20 +65,47 @@ afp_index_stats(PG_FUNCTION_ARGS)
     uint64      buckets = 0;
     uint64      packed = 0;
     int64       free_pages = 0;
+    bool        locked;
 
-    /* No merge frees pages while the runs are read (on a standby, replay may: see landmark_merge_lock). */
-    landmark_merge_lock(index, true);
-    landmark_read_meta(index, &meta);
-    for (uint32 r = 0; r < meta.nruns; r++)
+    /*
+     * No merge frees pages while the runs are read (on a standby, replay may: see
+     * landmark_merge_lock). The lock is only tried: a merge may run for a while, and
+     * waiting for one that autovacuum runs would cancel it. Without it, the runs are
+     * read as scans read them, again from the meta page when a merge reused a page.
+     */
+    locked = landmark_merge_lock_try(index);
+    for (int attempt = 0;; attempt++)
     {
-        buckets += meta.runs[r].dir_entries;
-        packed += meta.runs[r].postings;
-        largest = Max(largest, landmark_run_largest_bucket(index, &meta.runs[r]));
+        bool        stale = false;
+
+        landmark_read_meta(index, &meta);
+        largest = buckets = packed = 0;
+        for (uint32 r = 0; r < meta.nruns && !stale; r++)
+        {
+            buckets += meta.runs[r].dir_entries;
+            packed += meta.runs[r].postings;
+            largest = Max(largest, landmark_run_largest_bucket(index, &meta.runs[r], locked ? NULL : &stale));
+        }
+        if (!stale)
+            break;
+        if (attempt >= 8)
+        {
+            /* Merges kept reusing pages under the reads: the size of the largest bucket is not known. */
+            nulls[5] = true;
+            buckets = packed = 0;
+            for (uint32 r = 0; r < meta.nruns; r++)
+            {
+                buckets += meta.runs[r].dir_entries;
+                packed += meta.runs[r].postings;
+            }
+            break;
+        }
     }
     for (BlockNumber b = 1; b < RelationGetNumberOfBlocks(index); b++)
         if (GetRecordedFreeSpace(index, b) > 0)
             free_pages++;
-    landmark_merge_lock(index, false);
+    if (locked)
+        landmark_merge_lock(index, false);
     if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
         elog(ERROR, "afp_index_stats must return a record");
     values[0] = Int64GetDatum((int64) meta.rows);

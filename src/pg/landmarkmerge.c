@@ -86,6 +86,26 @@ landmark_pending_limit(Relation index)
  * cannot take it; there, replay is the only writer and the readers' page checks
  * report a page reused under them.
  */
+/*
+ * The merge and flush locks in share mode, only if no merge or flush holds them:
+ * a reader that can do without (stats) never waits for a merge, because waiting
+ * for a lock autovacuum holds cancels autovacuum, and its merge with it.
+ */
+bool
+landmark_merge_lock_try(Relation index)
+{
+    if (RecoveryInProgress())
+        return true;
+    if (!ConditionalLockPage(index, LANDMARK_META_BLKNO, ShareLock))
+        return false;
+    if (!ConditionalLockPage(index, LANDMARK_FLUSH_LOCK, ShareLock))
+    {
+        UnlockPage(index, LANDMARK_META_BLKNO, ShareLock);
+        return false;
+    }
+    return true;
+}
+
 void
 landmark_merge_lock(Relation index, bool take)
 {

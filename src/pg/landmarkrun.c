@@ -1020,11 +1020,12 @@ landmark_run_iterator_end(LandmarkRunIterator *it)
 }
 
 /*
- * The postings of the run's largest bucket (headers only are read). The caller
- * keeps merges away (the merge lock), so every page is the run's.
+ * The postings of the run's largest bucket (headers only are read). With stale
+ * NULL the caller keeps merges away (the merge lock), so every page is the run's
+ * and one that is not is damage; else *stale says a merge reused one meanwhile.
  */
 uint64
-landmark_run_largest_bucket(Relation index, const LandmarkRun *run)
+landmark_run_largest_bucket(Relation index, const LandmarkRun *run, bool *stale)
 {
     LandmarkRunReader r;
     uint64      largest = 0;
@@ -1061,7 +1062,9 @@ landmark_run_largest_bucket(Relation index, const LandmarkRun *run)
         largest = Max(largest, sum);
     }
     landmark_run_reader_end(&r);
-    if (r.stale)
+    if (stale != NULL)
+        *stale = r.stale;
+    else if (r.stale)
         landmark_page_corrupted(index, run->dir_maps[0], "run");
     return largest;
 }

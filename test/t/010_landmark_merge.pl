@@ -60,6 +60,14 @@ ok($seen, 'the slowed VACUUM reached the index');
 $node->safe_psql($db, q{
 	INSERT INTO t SELECT 5000 + g, distractor(s.fp, 5000 + g) FROM generate_series(1, 60) g JOIN songs s ON s.id = g % 6 + 1;
 });
+# Monitoring never waits for a merge: waiting for a lock autovacuum holds cancels autovacuum (and
+# its merge with it), so afp_index_stats only tries the merge lock and reads the runs as scans do.
+{
+	my ($ret, $out, $err) = $node->psql($db,
+		"SET lock_timeout = '2s'; SELECT rows > 0, largest_bucket IS NULL OR largest_bucket > 0 FROM afp_index_stats('t_fp_idx')");
+	is($out, 't|t', 'afp_index_stats answers at once while VACUUM merges (no wait for the merge lock)')
+	  or diag $err;
+}
 cmp_ok($node->safe_psql($db, "SELECT pending_postings * 12 FROM afp_index_stats('t_fp_idx')"), '<', 64 * 1024 + 20000,
 	'inserts during the merge kept the pending postings near the limit (flushed into runs)');
 ok($node->safe_psql($db, "SELECT count(*) > 0 FROM pg_stat_progress_vacuum WHERE relid = 't'::regclass"),
