@@ -91,6 +91,11 @@ is_keyword_char(char c)
  * and the password of a URI's user:password@ part. Connection strings are shown
  * to whoever calls the sharded functions, and go to the server log. A message
  * (not a connection string) also ends an unquoted value at a double quote.
+ *
+ * Values end where libpq ends them, or later: libpq ends a URI's user:password
+ * part only at the first '@' (or '/' before it) and a URI query value only at
+ * '&', so a password holding '?', a space or a quote is left out whole (ending
+ * them at those characters showed the rest of the password).
  */
 static char *
 redact_secrets(const char *text, bool message)
@@ -118,7 +123,11 @@ redact_secrets(const char *text, bool message)
                 q++;
                 while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
                     q++;
-                if (*q == '\'')
+                if (uri && !message)
+                    /* A URI query value ends only at '&' (libpq keeps its quotes and spaces). */
+                    while (*q && *q != '&')
+                        q++;
+                else if (*q == '\'')
                 {
                     for (q++; *q && *q != '\''; q++)
                         if (*q == '\\' && q[1])
@@ -149,7 +158,8 @@ redact_secrets(const char *text, bool message)
         if (p[0] == ':' && p[1] == '/' && p[2] == '/')
         {
             const char *auth = p + 3;
-            const char *end = auth + strcspn(auth, "/?@ \t\n\"");
+            /* As libpq reads it: up to the first '@', unless a '/' comes before. */
+            const char *end = auth + strcspn(auth, "/@");
             const char *colon = memchr(auth, ':', end - auth);
 
             uri = true;
