@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Sequence, Tuple, Type, Union
 
@@ -332,7 +333,8 @@ class AsyncClient(_AsyncCatalog):
     A call cancelled while its statement runs (asyncio.wait_for, a task's cancel(), a client that
     went away) cancels the statement on the server and waits for the connection to be idle again
     before the CancelledError goes on, so the connection stays usable; if the server does not
-    answer within CANCEL_TIMEOUT_S the connection is closed instead."""
+    answer within CANCEL_TIMEOUT_S the connection is closed instead. Tasks sharing the connection
+    take turns: a call waiting for its turn when cancelled has sent nothing, and touches nothing."""
 
     def __init__(self, conn, catalog: CatalogName = "afp_tracks"):
         import psycopg
@@ -347,13 +349,17 @@ class AsyncClient(_AsyncCatalog):
         return cls(await psycopg.AsyncConnection.connect(conninfo, **kwargs), catalog)
 
     async def _fetch(self, template, args):
-        try:
-            async with self.conn.cursor() as cur:
-                await cur.execute(self._queries[template], args)
-                return await cur.fetchall()
-        except asyncio.CancelledError:
-            await _settle_cancelled(self.conn)
-            raise
+        # Calls of tasks sharing the connection take turns, the settling of a cancelled one included:
+        # psycopg's own lock is free while it settles, and a call let in then failed with "another
+        # command is already in progress" (or read the cancelled statement's results).
+        async with _call_lock(self.conn):
+            try:
+                async with self.conn.cursor() as cur:
+                    await cur.execute(self._queries[template], args)
+                    return await cur.fetchall()
+            except asyncio.CancelledError:
+                await _settle_cancelled(self.conn)
+                raise
 
 
 class AsyncpgClient(_AsyncCatalog):
@@ -404,6 +410,17 @@ def _PsycopgQueries(name: Tuple[str, ...]) -> _Queries:
     return _Queries(lambda t: sql.SQL(t).format(*[sql.Placeholder()] * t.count("{}"), catalog=catalog))
 
 
+_CALL_LOCKS: "weakref.WeakKeyDictionary[Any, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+def _call_lock(conn) -> asyncio.Lock:
+    """One lock per psycopg AsyncConnection, shared by every AsyncClient on it."""
+    lock = _CALL_LOCKS.get(conn)
+    if lock is None:
+        lock = _CALL_LOCKS[conn] = asyncio.Lock()
+    return lock
+
+
 async def _settle_cancelled(conn) -> None:
     """After a cancelled call on a psycopg AsyncConnection: cancel its statement on the server and read
     what the server still sends, so the connection is idle again (psycopg 3.1 leaves it ACTIVE, and
@@ -411,7 +428,10 @@ async def _settle_cancelled(conn) -> None:
     does not finish in time."""
     from psycopg import pq
     pgconn = conn.pgconn
-    if conn.closed or pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+    # psycopg runs one statement at a time under conn.lock, which the call that held it has released
+    # by now: still held, it is another call's (a task sharing the connection), and this one was
+    # cancelled while waiting for it, having sent nothing. Its statement and results are not ours.
+    if conn.closed or conn.lock.locked() or pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
         return
     try:
         await asyncio.wait_for(_cancel_and_drain(pgconn), CANCEL_TIMEOUT_S)

@@ -257,6 +257,54 @@ def test_a_cancelled_call_cancels_its_statement_and_leaves_the_client_usable(dsn
             assert client.fingerprint(fixture_bytes("song3.ogg")) == fp
 
 
+def test_a_call_cancelled_while_waiting_for_the_connection_leaves_the_others_statement_alone(dsn, conn):
+    """Two tasks share one AsyncClient: the second, cancelled while the first's statement holds the
+    connection, has sent nothing, so neither the first's statement nor its results are touched."""
+    import psycopg
+    fp = afp.Fingerprint.from_text(conn.execute("SELECT fingerprint(%s)::text", [fixture_bytes("song3.ogg")])
+                                   .fetchone()[0])
+
+    async def scenario(client):
+        first = asyncio.ensure_future(client.match(fp))
+        await asyncio.sleep(0.1)                   # the first call's statement waits for the lock
+        with pytest.raises(asyncio.TimeoutError):  # the second waits for the connection, and gives up
+            await asyncio.wait_for(client.stats(), 0.2)
+        await asyncio.sleep(0.2)
+        locker.rollback()
+        return await asyncio.wait_for(first, 10)
+
+    with psycopg.connect(dsn) as locker:
+        locker.execute("LOCK TABLE afp_py_items IN ACCESS EXCLUSIVE MODE")
+        with Blocking("AsyncClient", dsn, catalog="afp_py_items") as client:
+            assert isinstance(client.loop.run_until_complete(scenario(client.client)), list)
+            assert client.fingerprint(fixture_bytes("song3.ogg")) == fp
+
+
+def test_a_call_waiting_for_the_connection_runs_after_a_cancelled_one_settles(dsn, conn):
+    """Two tasks share one AsyncClient: the first is cancelled while its statement runs; the second,
+    waiting for the connection, runs only once the first's statement is cancelled and its results
+    read, and gets its own answer."""
+    import psycopg
+    fp = afp.Fingerprint.from_text(conn.execute("SELECT fingerprint(%s)::text", [fixture_bytes("song3.ogg")])
+                                   .fetchone()[0])
+
+    async def scenario(client):
+        first = asyncio.ensure_future(asyncio.wait_for(client.match(fp), 0.3))
+        await asyncio.sleep(0.1)
+        second = asyncio.ensure_future(client.stats())
+        with pytest.raises(asyncio.TimeoutError):
+            await first
+        await asyncio.sleep(0.2)
+        locker.rollback()
+        return await asyncio.wait_for(second, 10)
+
+    with psycopg.connect(dsn) as locker:
+        locker.execute("LOCK TABLE afp_py_items IN ACCESS EXCLUSIVE MODE")
+        with Blocking("AsyncClient", dsn, catalog="afp_py_items") as client:
+            assert isinstance(client.loop.run_until_complete(scenario(client.client)), afp.CatalogStats)
+            assert client.fingerprint(fixture_bytes("song3.ogg")) == fp
+
+
 def test_learn_on_duplicate_skip_decides_by_audio(dsn):
     """on_duplicate="skip": the same recording in another format, or an excerpt, is not added again;
     the id of the track holding its audio comes back. New audio goes in."""
