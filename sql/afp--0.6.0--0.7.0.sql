@@ -46,15 +46,20 @@ DECLARE
     ext_schema text;
     target text;
     rel text;
+    nsp text;
     created regclass;
+    idx text;
+    index_name text;
 BEGIN
     SELECT quote_ident(n.nspname) INTO ext_schema
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'afp';
     IF array_length(parts, 1) = 1 THEN
         rel := parts[1];
+        nsp := ext_schema;
         target := ext_schema || '.' || quote_ident(rel);
     ELSIF array_length(parts, 1) = 2 THEN
         rel := parts[2];
+        nsp := quote_ident(parts[1]);
         target := quote_ident(parts[1]) || '.' || quote_ident(rel);
     ELSE
         RAISE EXCEPTION 'a catalogue name is a table name, optionally schema-qualified: "%"', catalog
@@ -78,8 +83,19 @@ BEGIN
                WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
         EXECUTE format('ALTER TABLE %s ALTER COLUMN fp SET COMPRESSION lz4', created);
     END IF;
-    EXECUTE format('CREATE INDEX %I ON %s USING gin (fp)', left(rel, 56) || '_fp_idx', created);
-    EXECUTE format('CREATE INDEX %I ON %s USING afp_landmark (fp)', left(rel, 47) || '_fp_landmark_idx', created);
+    -- The indexes are named <table>_fp_idx and <table>_fp_landmark_idx when those fit (in bytes)
+    -- and are free in the schema; else PostgreSQL picks free names. (Cutting the table's name to
+    -- a count of characters made a name of multibyte characters, or one sharing its first 56
+    -- characters with a catalogue's, give both indexes, or another table's, the same name.)
+    FOREACH idx IN ARRAY ARRAY['gin', 'afp_landmark'] LOOP
+        index_name := rel || CASE idx WHEN 'gin' THEN '_fp_idx' ELSE '_fp_landmark_idx' END;
+        IF octet_length(index_name) <= current_setting('max_identifier_length')::int
+           AND to_regclass(nsp || '.' || quote_ident(index_name)) IS NULL THEN
+            EXECUTE format('CREATE INDEX %I ON %s USING %s (fp)', index_name, created, idx);
+        ELSE
+            EXECUTE format('CREATE INDEX ON %s USING %s (fp)', created, idx);
+        END IF;
+    END LOOP;
     EXECUTE format('COMMENT ON TABLE %s IS %L', created, 'an afp catalogue: the tracks match_clip() searches');
     RETURN created;
 END $$;

@@ -14,6 +14,18 @@ SELECT afp_create_catalog();
 SELECT afp_create_catalog();
 SELECT afp_create_catalog('a.b.c');
 SELECT afp_create_catalog('public.de_music');
+-- Index names that fit in 63 bytes and are free: a catalogue sharing 62 characters with another,
+-- and one of 30 two-byte characters (the names were cut by characters, and collided).
+SELECT afp_create_catalog(repeat('a', 63)) IS NOT NULL AS made_63,
+       afp_create_catalog(repeat('a', 62) || 'b') IS NOT NULL AS made_62_shared,
+       afp_create_catalog(repeat('ü', 30)) IS NOT NULL AS made_multibyte;
+SELECT a.amname, count(*) AS indexes, count(DISTINCT c.relname) AS names, bool_and(octet_length(c.relname) <= 63) AS fit
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+WHERE i.indrelid IN (repeat('a', 63)::regclass, (repeat('a', 62) || 'b')::regclass, quote_ident(repeat('ü', 30))::regclass)
+GROUP BY 1 ORDER BY 1;
+SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'afp_tracks'::regclass ORDER BY 1;
+SELECT format('DROP TABLE %I, %I, %I', repeat('a', 63), repeat('a', 62) || 'b', repeat('ü', 30)) \gexec
 SELECT c.relname, a.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
 WHERE i.indrelid IN ('afp_tracks'::regclass, 'de_music'::regclass) ORDER BY 1;
 SELECT attname, format_type(atttypid, atttypmod), attnotnull, attidentity FROM pg_attribute
