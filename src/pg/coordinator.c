@@ -58,6 +58,7 @@ typedef struct ShardSet
     Oid         afp_array_type;
     const char *schema;         /* of the PL/Proxy functions, quoted */
     MemoryContext cxt;          /* where results are copied */
+    List       *secrets;        /* the passwords of connstr, as written there (scrubbed from messages) */
 } ShardSet;
 
 /* Rows returned by one call, copied out of SPI. */
@@ -96,9 +97,11 @@ is_keyword_char(char c)
  * part only at the first '@' (or '/' before it) and a URI query value only at
  * '&', so a password holding '?', a space or a quote is left out whole (ending
  * them at those characters showed the rest of the password).
+ *
+ * With secrets, each value left out is appended to it (palloc'd), as written.
  */
 static char *
-redact_secrets(const char *text, bool message)
+redact_secrets(const char *text, bool message, List **secrets)
 {
     StringInfoData out;
     const char *p = text;
@@ -120,9 +123,12 @@ redact_secrets(const char *text, bool message)
                 q++;
             if (*q == '=' && key_end - p >= 8 && pg_strncasecmp(key_end - 8, "password", 8) == 0)
             {
+                const char *value;
+
                 q++;
                 while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
                     q++;
+                value = q;
                 if (uri && !message)
                     /* A URI query value ends only at '&' (libpq keeps its quotes and spaces). */
                     while (*q && *q != '&')
@@ -144,6 +150,17 @@ redact_secrets(const char *text, bool message)
                             q++;
                         q++;
                     }
+                if (secrets != NULL && q > value)
+                {
+                    /* A quoted value as libpq reads it: inside its quotes. */
+                    bool        quoted = *value == '\'' && !(uri && !message);
+                    const char *v_end = quoted && q > value + 1 && q[-1] == '\'' ? q - 1 : q;
+
+                    if (quoted)
+                        value++;
+                    if (v_end > value)
+                        *secrets = lappend(*secrets, pnstrdup(value, v_end - value));
+                }
                 /* the pair and the separator after it */
                 while (*q == ' ' || *q == '&')
                     q++;
@@ -166,6 +183,8 @@ redact_secrets(const char *text, bool message)
             appendStringInfoString(&out, "://");
             if (*end == '@' && colon != NULL)
             {
+                if (secrets != NULL && end > colon + 1)
+                    *secrets = lappend(*secrets, pnstrdup(colon + 1, end - colon - 1));
                 appendBinaryStringInfo(&out, auth, colon - auth);
                 p = end;
             }
@@ -176,6 +195,47 @@ redact_secrets(const char *text, bool message)
         appendStringInfoChar(&out, *p++);
     }
     return out.data;
+}
+
+/*
+ * text with every secret (of at least 4 bytes: a shorter one would take common
+ * letters out of every message) left out, wherever it appears: libpq quotes a
+ * token of the connection string it cannot read (an invalid percent-encoding of a
+ * URI is the password itself) in messages that name no keyword.
+ */
+static char *
+scrub_secrets(const char *text, const List *secrets)
+{
+    ListCell   *lc;
+    char       *result = pstrdup(text);
+
+    foreach(lc, secrets)
+    {
+        const char *secret = lfirst(lc);
+        size_t      len = strlen(secret);
+        StringInfoData out;
+        const char *p = result;
+        const char *hit;
+
+        if (len < 4)
+            continue;
+        initStringInfo(&out);
+        while ((hit = strstr(p, secret)) != NULL)
+        {
+            appendBinaryStringInfo(&out, p, hit - p);
+            p = hit + len;
+        }
+        appendStringInfoString(&out, p);
+        result = out.data;
+    }
+    return result;
+}
+
+/* What a shard said, without secrets: as redact_secrets, then every secret of the shards scrubbed. */
+static char *
+shard_message(const ShardSet *set, const char *text)
+{
+    return text ? scrub_secrets(redact_secrets(text, true, NULL), set->secrets) : NULL;
 }
 
 /* The partitions of the cluster, from the foreign server's options (SPI connected). */
@@ -202,12 +262,15 @@ load_shards(ShardSet *set)
     set->n = (int) SPI_processed;
     set->connstr = MemoryContextAlloc(set->cxt, sizeof(char *) * set->n);
     set->live = MemoryContextAlloc(set->cxt, sizeof(bool) * set->n);
+    set->secrets = NIL;
     for (int p = 0; p < set->n; p++)
     {
         char       *value = SPI_getvalue(SPI_tuptable->vals[p], SPI_tuptable->tupdesc, 1);
+        MemoryContext old = MemoryContextSwitchTo(set->cxt);
 
-        /* Only ever shown: without its secrets. */
-        set->connstr[p] = MemoryContextStrdup(set->cxt, redact_secrets(value ? value : "", false));
+        /* Only ever shown: without its secrets, which are kept to scrub from what the shards say. */
+        set->connstr[p] = redact_secrets(value ? value : "", false, &set->secrets);
+        MemoryContextSwitchTo(old);
         set->live[p] = true;
     }
     set->failed = 0;
@@ -278,9 +341,10 @@ try_call(ShardSet *set, const char *sql, int nargs, Oid *argtypes, Datum *args, 
         if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
             ReThrowError(edata);
         /* What the shards said is shown and logged: without secrets. */
-        edata->message = edata->message ? redact_secrets(edata->message, true) : NULL;
-        edata->detail = edata->detail ? redact_secrets(edata->detail, true) : NULL;
-        edata->context = edata->context ? redact_secrets(edata->context, true) : NULL;
+        edata->message = shard_message(set, edata->message);
+        edata->detail = shard_message(set, edata->detail);
+        edata->context = shard_message(set, edata->context);
+        edata->hint = shard_message(set, edata->hint);
         *error = edata;
     }
     PG_END_TRY();

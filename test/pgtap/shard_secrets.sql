@@ -3,7 +3,7 @@
 -- only at '@' (or at a '/' before any '@'), so '?', '#', spaces and quotes are part of it, and a
 -- query parameter's value ends only at '&' (quotes are part of it). Skipped where PL/Proxy is not installed.
 BEGIN;
-SELECT plan(8);
+SELECT plan(10);
 
 CREATE FUNCTION pg_temp.shard_error(connstr text) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE
@@ -29,7 +29,7 @@ $$;
 
 SELECT (SELECT count(*) = 0 FROM pg_available_extensions WHERE name = 'plproxy') AS no_plproxy \gset
 \if :no_plproxy
-SELECT skip('PL/Proxy is not installed', 8);
+SELECT skip('PL/Proxy is not installed', 10);
 \else
 CREATE EXTENSION plproxy;
 CREATE EXTENSION afp_shards;
@@ -51,6 +51,11 @@ SELECT unalike(pg_temp.shard_error('postgresql://127.0.0.1:1/db?user=app&passwor
               'a password query parameter with a space is left out whole');
 SELECT unalike(pg_temp.shard_error('postgresql://127.0.0.1:1/db?password=''Sec''ret8'), '%ret8%',
               'a password query parameter starting with a quote is left out whole');
+-- libpq's own message quotes a token it cannot percent-decode: the password itself.
+SELECT unalike(pg_temp.shard_error('postgresql://app:Se%zzcret9@127.0.0.1:1/db'), '%cret9%',
+               'a password libpq cannot percent-decode is left out of what the shard said');
+SELECT unalike(pg_temp.shard_error('postgresql://127.0.0.1:1/db?user=app&password=Se%zzcret10'), '%cret10%',
+               '... in a query parameter too');
 SELECT matches(pg_temp.shard_error('host=127.0.0.1 port=1 password=''Sec ret7'' dbname=db'),
                'p0 is "host=127\.0\.0\.1 port=1 dbname=db"',
                'a keyword/value password, quoted, is left out and the rest kept');
