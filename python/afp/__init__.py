@@ -9,7 +9,7 @@
 
 The driver modules import their driver only when imported themselves.
 """
-from .errors import (AfpError, AfpNotInstalled, CorruptedData, EmptyAudio, IndexOutdated, InsufficientPrivilege, InvalidCatalog,
+from .errors import (AfpError, AfpNotInstalled, CatalogExists, CorruptedData, EmptyAudio, IndexOutdated, InsufficientPrivilege, InvalidCatalog,
                      InvalidParameter, LimitExceeded, MalformedFingerprint, QueryCanceled, ReadOnly,
                      ResourceExhausted, ShardError, ShardUnavailable, SilentAudio, UnreadableAudio)
 from .fingerprint import Fingerprint
@@ -19,6 +19,6 @@ __version__ = "0.7.0"
 
 __all__ = ["Fingerprint", "Client", "AsyncClient", "AsyncpgClient", "Match", "CatalogStats", "AfpError",
            "InvalidParameter", "EmptyAudio", "UnreadableAudio", "SilentAudio", "MalformedFingerprint",
-           "LimitExceeded", "InvalidCatalog", "InsufficientPrivilege", "QueryCanceled", "ResourceExhausted",
-           "CorruptedData", "IndexOutdated", "ReadOnly", "ShardError", "ShardUnavailable", "AfpNotInstalled",
-           "__version__"]
+           "LimitExceeded", "InvalidCatalog", "CatalogExists", "InsufficientPrivilege", "QueryCanceled",
+           "ResourceExhausted", "CorruptedData", "IndexOutdated", "ReadOnly", "ShardError", "ShardUnavailable",
+           "AfpNotInstalled", "__version__"]

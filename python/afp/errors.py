@@ -23,6 +23,7 @@ MalformedFingerprint    22P02 (text), 22P03 (bin)  an afp value failing validati
 LimitExceeded           54000                      afp.max_audio_bytes / _seconds / _samples,
                                                    afp.max_clip_seconds, afp.max_query_hashes
 InvalidCatalog          42P01 42703 42702 42809    the catalogue argument is not a usable table
+CatalogExists           42P07 (subclass)           afp_create_catalog() of a table that exists
 InsufficientPrivilege   42501                      the caller may not read the catalogue, or
                                                    run a function (afp_index_check)
 QueryCanceled           57014                      statement_timeout, pg_cancel_backend
@@ -53,7 +54,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple, Type
 
 __all__ = ["AfpError", "InvalidParameter", "EmptyAudio", "UnreadableAudio", "SilentAudio", "MalformedFingerprint",
-           "LimitExceeded", "InvalidCatalog", "InsufficientPrivilege", "QueryCanceled", "ResourceExhausted",
+           "LimitExceeded", "InvalidCatalog", "CatalogExists", "InsufficientPrivilege", "QueryCanceled", "ResourceExhausted",
            "CorruptedData", "IndexOutdated", "ReadOnly", "ShardError", "ShardUnavailable", "AfpNotInstalled",
            "STATEMENTS", "SQLSTATES", "NOT_INSTALLED", "class_for", "server_message", "from_fields", "from_exception", "translate"]
 
@@ -105,6 +106,11 @@ class LimitExceeded(AfpError):
 
 class InvalidCatalog(AfpError):
     sqlstates = ("42P01", "42703", "42702", "42809")
+
+
+class CatalogExists(InvalidCatalog):
+    """afp_create_catalog() of a table that exists (a catalogue is made once)."""
+    sqlstates = ("42P07",)
 
 
 class InsufficientPrivilege(AfpError, PermissionError):
@@ -179,6 +185,7 @@ STATEMENTS: Dict[str, Table] = {
     "match_afp": {**_MATCH, **_VALUE},
     "forget": {**_CATALOG, **_states(ReadOnly), "42P01": InvalidCatalog},  # DELETE FROM the catalogue
     "afp_catalog_stats": {**_MISSING, **_CATALOG},
+    "afp_create_catalog": {**_MISSING, **_states(CatalogExists, InsufficientPrivilege, QueryCanceled, ReadOnly)},
     "afp_index_check": _INDEX_TOOLS,
     "afp_index_stats": _INDEX_TOOLS,
     "afp_index_merge": _INDEX_TOOLS,

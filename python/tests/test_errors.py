@@ -38,6 +38,8 @@ CASES = {
                                      afp.InvalidCatalog, "42703", "match_clip"),
     "catalogue with two afp columns": ([], "SELECT * FROM match_clip(%s, 'afp_py_twoafp')", [("file", CLIP)],
                                        afp.InvalidCatalog, "42702", "match_clip"),
+    "catalogue that exists already": ([], "SELECT afp_create_catalog(%s)", ["afp_py_items"],
+                                      afp.CatalogExists, "42P07", "afp_create_catalog"),
     "catalogue that is a sequence": ([], "SELECT * FROM match_clip(%s, 'afp_py_seq')", [("file", CLIP)],
                                      afp.InvalidCatalog, "42809", "match_clip"),
     "catalogue the role cannot read": (["SET ROLE afp_py_nobody"], "SELECT * FROM match_clip(%s, 'afp_py_private')",
