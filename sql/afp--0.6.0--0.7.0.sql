@@ -315,14 +315,20 @@ BEGIN
             confs := confs || m.confidence;
         END LOOP;
     END LOOP;
-    -- Per track, the alignment most windows agree on (within a second), and the stretch of the
-    -- query those windows cover.
+    -- Per track, the alignment most windows agree on, and the stretch of the query those windows
+    -- cover. Windows agree when their alignments, in order, are less than half a second apart:
+    -- a copy's alignment drifts by a frame or two from window to window, and bins of whole
+    -- seconds (round()) split such windows wherever the alignment fell near a half second.
     RETURN QUERY
     SELECT DISTINCT ON (g.id) g.id, g.title, g.first, g.last, g.first + g.shift, g.n::int, g.conf
-    FROM (SELECT u.id, min(u.title) AS title, min(u.first) AS first, max(u.last) AS last,
-                 avg(u.shift) AS shift, count(*) AS n, max(u.conf) AS conf
-          FROM unnest(ids, titles, shifts, firsts, lasts, confs) u(id, title, shift, first, last, conf)
-          GROUP BY u.id, round(u.shift)) g
+    FROM (SELECT c.id, min(c.title) AS title, min(c.first) AS first, max(c.last) AS last,
+                 avg(c.shift) AS shift, count(*) AS n, max(c.conf) AS conf
+          FROM (SELECT b.*, count(*) FILTER (WHERE b.gap >= 0.5)
+                                OVER (PARTITION BY b.id ORDER BY b.shift, b.first ROWS UNBOUNDED PRECEDING) AS cluster
+                FROM (SELECT u.*, u.shift - lag(u.shift) OVER (PARTITION BY u.id ORDER BY u.shift, u.first) AS gap
+                      FROM unnest(ids, titles, shifts, firsts, lasts, confs)
+                           u(id, title, shift, first, last, conf)) b) c
+          GROUP BY c.id, c.cluster) g
     ORDER BY g.id, g.n DESC, g.last - g.first DESC;
 END $$;
 COMMENT ON FUNCTION afp_shared_audio(afp, regclass, float8, float8) IS

@@ -30,6 +30,19 @@ SELECT track_id, title, round(start_s::numeric) AS start_s, round(end_s::numeric
 FROM afp_shared_audio(fingerprint(decode(:'song3', 'base64'))) ORDER BY track_id;
 SELECT count(*) AS shares_with_nothing FROM afp_shared_audio(fingerprint(decode(:'song4', 'base64'))) WHERE title <> 'song4';
 
+-- Windows that agree on an alignment to within a few frames are one stretch, wherever the
+-- alignment falls: song3 from 6.48 s, then (6.4 s into the query) from 6.512 s, two frames later,
+-- as a copy resampled or re-encoded drifts. (Alignments were binned by rounding to whole seconds:
+-- 6.48 and 6.512 fell apart, and each window counted alone.)
+CREATE TEMP TABLE song3_landmarks AS
+SELECT hash, round(t_s / 0.016)::int AS frame FROM afp_landmarks((SELECT fp FROM afp_tracks WHERE title = 'song3'));
+SELECT ('1:1:8000:128:108000:' || string_agg(hash || '@' || q, ',' ORDER BY hash, q)) AS drifting
+FROM (SELECT hash, frame - 405 AS q FROM song3_landmarks WHERE frame >= 405 AND frame < 805
+      UNION ALL SELECT hash, frame - 407 FROM song3_landmarks WHERE frame >= 807 AND frame < 1237) x \gset
+SELECT title, round(start_s::numeric) AS start_s, round(end_s::numeric) AS end_s,
+       round(track_start_s::numeric) AS track_start_s, windows
+FROM afp_shared_audio(:'drifting') WHERE title = 'song3';
+
 -- Any catalogue, by its rule; bad windows are refused.
 CREATE TABLE dup_music (n int PRIMARY KEY, name text, sound afp);
 INSERT INTO dup_music SELECT id * 10, title, fp FROM afp_tracks WHERE title IN ('song2', 'radio', 'song4');
