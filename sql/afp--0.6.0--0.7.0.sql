@@ -225,37 +225,42 @@ COMMENT ON FUNCTION afp_catalog_stats(regclass) IS
 -- afp_create_catalog().
 DO $$
 DECLARE
-    tracks regclass := to_regclass('@extschema@.afp_tracks');
-    member boolean;
-    made_now boolean;
-BEGIN
-    IF tracks IS NULL THEN
-        RETURN;
-    END IF;
+    ext oid := (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'afp');
     -- Made by this same CREATE EXTENSION: its membership was recorded by the (sub)transaction
     -- that created afp_default_catalog() above.
-    SELECT count(*) > 0, bool_or(d.xmin = (SELECT p.xmin FROM pg_catalog.pg_proc p
-                                   WHERE p.oid = '@extschema@.afp_default_catalog()'::regprocedure))
-    INTO member, made_now
-    FROM pg_catalog.pg_depend d
-    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = tracks AND d.deptype = 'e'
-      AND d.refclassid = 'pg_catalog.pg_extension'::regclass
-      AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'afp');
-    IF NOT coalesce(member, false) THEN
-        RETURN;
-    END IF;
-    -- ALTER EXTENSION ... DROP also takes them out of extconfig (a DROP TABLE would leave their
-    -- oids there).
-    ALTER EXTENSION afp DROP TABLE @extschema@.afp_tracks;
-    -- The identity sequence was a member of its own (and a pg_extension_config_dump entry).
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-               WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e'
-                 AND d.objid = to_regclass('@extschema@.afp_tracks_id_seq')) THEN
-        ALTER EXTENSION afp DROP SEQUENCE @extschema@.afp_tracks_id_seq;
-    END IF;
-    IF made_now AND NOT EXISTS (SELECT 1 FROM @extschema@.afp_tracks) THEN
-        DROP TABLE @extschema@.afp_tracks;
-    END IF;
+    now_xid xid := (SELECT p.xmin FROM pg_catalog.pg_proc p
+                    WHERE p.oid = '@extschema@.afp_default_catalog()'::regprocedure);
+    member record;
+    made_now regclass[] := '{}';
+    tracks regclass;
+    empty boolean;
+BEGIN
+    -- Found by membership, not by name: a 0.6.0 catalogue its owner renamed or moved to another
+    -- schema is still afp_tracks of the extension (by name it stayed a member, and a plain DROP
+    -- EXTENSION then dropped it with its rows). The extension's only member tables and sequences
+    -- are afp_tracks and its identity sequence. ALTER EXTENSION ... DROP also takes them out of
+    -- extconfig (a DROP TABLE would leave their oids there); tables first, as the sequence is
+    -- the table's.
+    FOR member IN
+        SELECT d.objid::regclass AS rel, c.relkind, d.xmin = now_xid AS made_now
+        FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid
+        WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e'
+          AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = ext
+          AND c.relkind IN ('r', 'p', 'S')
+        ORDER BY c.relkind = 'S', d.objid
+    LOOP
+        EXECUTE pg_catalog.format('ALTER EXTENSION afp DROP %s %s',
+                                  CASE WHEN member.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, member.rel);
+        IF member.relkind <> 'S' AND member.made_now THEN
+            made_now := made_now || member.rel;
+        END IF;
+    END LOOP;
+    FOREACH tracks IN ARRAY made_now LOOP
+        EXECUTE pg_catalog.format('SELECT NOT EXISTS (SELECT 1 FROM %s)', tracks) INTO empty;
+        IF empty THEN
+            EXECUTE pg_catalog.format('DROP TABLE %s', tracks);
+        END IF;
+    END LOOP;
 END $$;
 
 -- Duplicates by audio ----------------------------------------------------------------------------

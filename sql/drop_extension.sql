@@ -77,6 +77,22 @@ ALTER EXTENSION afp UPDATE;
 SELECT title, (SELECT count(*) FROM pg_depend WHERE deptype = 'e' AND objid = 'afp_tracks'::regclass) AS members FROM afp_tracks;
 ROLLBACK;
 
+-- A 0.6.0 catalogue its owner renamed and moved to another schema is still the extension's
+-- member: the update takes it out by membership, not by name, so a plain DROP EXTENSION refuses
+-- instead of dropping it with its rows.
+CREATE EXTENSION afp VERSION '0.6.0';
+CREATE SCHEMA music;
+ALTER TABLE afp_tracks RENAME TO tracks;
+ALTER TABLE tracks SET SCHEMA music;
+INSERT INTO music.tracks (title, fp) VALUES ('renamed', '1:1:8000:128:8000:23341697@5');
+ALTER EXTENSION afp UPDATE;
+SELECT count(*) AS members_in_0_7_0 FROM pg_depend
+WHERE deptype = 'e' AND classid = 'pg_class'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'afp');
+DROP EXTENSION afp;
+SELECT title FROM music.tracks;
+DROP SCHEMA music CASCADE;
+DROP EXTENSION afp;
+
 -- Back to what the other files expect.
 CREATE EXTENSION afp;
 SELECT afp_create_catalog() \gset
