@@ -634,7 +634,17 @@ landmark_build(Relation heap, Relation index, IndexInfo *info)
 
     landmark_empty_meta(&meta);
     st->generation = meta.next_generation;
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, LANDMARK_PHASE_SCAN);
+
+    /*
+     * The heap's size goes with the phase, in one update: the scan publishes it only once it has
+     * begun, and a reader in between would see "collecting postings" of 0 blocks.
+     */
+    {
+        const int   progress_index[] = {PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_SCAN_BLOCKS_TOTAL};
+        const int64 progress_vals[] = {LANDMARK_PHASE_SCAN, RelationGetNumberOfBlocks(heap)};
+
+        pgstat_progress_update_multi_param(2, progress_index, progress_vals);
+    }
     nworkers = parallel_workers_asked(heap, index);
     if (nworkers > 0 && parallel_build(st, heap, index, info, nworkers))
         finish_run(st, &meta);

@@ -4,6 +4,17 @@
 # while writing. The test makes its own timing: the building backend is stopped (SIGSTOP) for each
 # sample and let run a few milliseconds between samples, so every phase is seen however busy the
 # machine is.
+#
+# Two things the server itself reports, on every major (15 to 19), that a sample can catch:
+# - "building index: initializing": index_build() sets that sub-phase (the access method names it,
+#   as nbtree does) before it calls the build, which then announces its own phases. It may show
+#   first, before collecting postings, never after.
+# - blocks_done of the heap scan's first block is blocks_total: the heap's progress report counts
+#   the block the scan started on as a whole wrap around the table (its current block is not past
+#   the start block), then 1, 2, ... from the second block on. Samples taken while the scan is on
+#   its first block are left out of "never goes back"; none may show it once the count has started.
+#   (The build publishes blocks_total with its collecting phase: 0 blocks done until the scan
+#   begins.)
 use strict;
 use warnings;
 
@@ -59,14 +70,28 @@ for (@samples)
 }
 note "phases in order: @phases";
 my @own = grep { /^building index: / } @phases;
+shift @own if @own && $own[0] eq 'building index: initializing';
 is(join(', ', @own), 'building index: collecting postings, building index: sorting postings, building index: writing run',
-	"the build's own phases are reported, in order, once each");
+	"the build's own phases are reported, in order, once each (after the server's initializing at most)");
 
 my @collect = map { [ split /\|/ ] } grep { /^building index: collecting postings\|/ } @samples;
 ok(@collect && !(grep { $_->[1] != $heap_blocks } @collect),
 	"while collecting, blocks_total is the table's $heap_blocks blocks");
 ok((grep { $_->[2] > 0 && $_->[2] < $_->[1] } @collect), 'blocks_done is seen part-way through the table');
-ok(!(grep { $collect[$_]->[2] < $collect[$_ - 1]->[2] } 1 .. $#collect), 'blocks_done never goes back');
+# The scan's first block: after the samples of 0 blocks done (the scan not begun), a stretch of
+# samples with blocks_done = blocks_total followed by a smaller count.
+my ($begun, $counting) = (0, 0);
+$begun++ while $begun < $#collect && $collect[$begun]->[2] == 0;
+$counting = $begun;
+$counting++ while $counting < $#collect && $collect[$counting]->[2] == $collect[$counting]->[1];
+my @counted = @collect;
+if ($counting > $begun && $collect[$counting]->[2] < $collect[$counting - 1]->[2])
+{
+	splice @counted, $begun, $counting - $begun;
+	note("left out, taken on the scan's first block (blocks_done = blocks_total): " . ($counting - $begun) . ' samples');
+}
+ok(!(grep { $counted[$_]->[2] < $counted[$_ - 1]->[2] } 1 .. $#counted), 'blocks_done never goes back')
+  or diag 'blocks_done while collecting: ' . join(' ', map { $_->[2] } @collect);
 
 my @write = map { [ split /\|/ ] } grep { /^building index: writing run\|/ } @samples;
 my $postings = $node->safe_psql($db, q{SELECT sum(afp_landmark_count(fp)) FROM big});
