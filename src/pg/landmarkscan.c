@@ -126,7 +126,10 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
 
         /* The hashes of the run's range (a full merge's runs each hold a slice of the mixes). */
         for (uint32 i = 0; i < nhashes; i++)
+        {
             refs[(Size) r * nhashes + i].count = 0;
+            refs[(Size) r * nhashes + i].decoded = LANDMARK_NOT_DECODED;
+        }
         for (uint32 k = 0; k < nhashes; k++)
         {
             uint32      mix = (uint32) (by_mix[k] >> 32);
