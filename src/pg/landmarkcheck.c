@@ -79,27 +79,22 @@ afp_index_stats(PG_FUNCTION_ARGS)
         bool        stale = false;
 
         landmark_read_meta(index, &meta);
-        largest = buckets = packed = 0;
+        largest = 0;
         for (uint32 r = 0; r < meta.nruns && !stale; r++)
-        {
-            buckets += meta.runs[r].dir_entries;
-            packed += meta.runs[r].postings;
             largest = Max(largest, landmark_run_largest_bucket(index, &meta.runs[r], locked ? NULL : &stale));
-        }
         if (!stale)
             break;
         if (attempt >= 8)
         {
             /* Merges kept reusing pages under the reads: the size of the largest bucket is not known. */
             nulls[5] = true;
-            buckets = packed = 0;
-            for (uint32 r = 0; r < meta.nruns; r++)
-            {
-                buckets += meta.runs[r].dir_entries;
-                packed += meta.runs[r].postings;
-            }
             break;
         }
+    }
+    for (uint32 r = 0; r < meta.nruns; r++)
+    {
+        buckets += meta.runs[r].dir_entries;
+        packed += meta.runs[r].postings;
     }
     for (BlockNumber b = 1; b < RelationGetNumberOfBlocks(index); b++)
         if (GetRecordedFreeSpace(index, b) > 0)
