@@ -70,7 +70,8 @@ DEGRADATIONS = {
 HELD_DEGRADATIONS = ["clean", "white noise 5 dB", "white noise -5 dB", "pink noise 5 dB",
                      "babble 5 dB", "MP3 32 kbps", "telephone + GSM", "reverb", "speed +2%",
                      "pitch -1 semitone"]
-NON_MUSIC = ["silence", "white noise", "pink noise", "speech babble", "quiet hum"]
+NON_MUSIC = ["silence", "white noise", "pink noise", "speech babble", "quiet hum",
+             "sine tone", "sweep", "square wave", "clicks", "drum loop", "speech"]
 
 # Containers the clips rotate through, so every decoder path is exercised.
 CONTAINERS = ["wav16-44k-stereo", "wav16-22k-mono", "wavfloat-48k-stereo", "flac-48k",
@@ -182,6 +183,7 @@ class Babble:
             v = sox_read(path, channels=1)[:, 0]
             v = v / (np.sqrt(np.mean(v.astype(np.float64) ** 2)) + 1e-9)
             voices.append(v)
+        self.voice = voices[0].astype(np.float32)
         n = max(len(v) for v in voices)
         bed = np.zeros(n, dtype=np.float64)
         for i, v in enumerate(voices):
@@ -221,6 +223,47 @@ def non_music(kind, seconds, rng, babble):
         t = np.arange(n) / WORK_RATE
         hum = 0.01 * (np.sin(2 * np.pi * 50 * t) + 0.5 * np.sin(2 * np.pi * 150 * t))
         return (hum[:, None] + 0.001 * rng.standard_normal((n, 2))).astype(np.float32)
+    t = np.arange(n) / WORK_RATE
+    if kind == "sine tone":
+        f = float(rng.uniform(200, 4000))
+        return np.repeat((0.2 * np.sin(2 * np.pi * f * t))[:, None], 2, axis=1).astype(np.float32)
+    if kind == "square wave":
+        f = float(rng.uniform(100, 1000))
+        return np.repeat((0.1 * np.sign(np.sin(2 * np.pi * f * t)))[:, None], 2, axis=1).astype(np.float32)
+    if kind == "sweep":
+        # a logarithmic chirp from f0 to f1 over the clip
+        f0, f1 = float(rng.uniform(80, 300)), float(rng.uniform(4000, 10000))
+        k = (f1 / f0) ** (1.0 / seconds)
+        phase = 2 * np.pi * f0 * (k ** t - 1) / np.log(k)
+        return np.repeat((0.2 * np.sin(phase))[:, None], 2, axis=1).astype(np.float32)
+    if kind == "clicks":
+        # a metronome: a 2 ms click every beat
+        x = np.zeros(n)
+        beat = int(WORK_RATE * 60.0 / float(rng.uniform(60, 180)))
+        for start in range(int(rng.integers(0, beat)), n, beat):
+            x[start:start + int(0.002 * WORK_RATE)] = 0.5
+        return np.repeat(x[:, None], 2, axis=1).astype(np.float32)
+    if kind == "drum loop":
+        # one bar of kick (decaying 60 Hz), snare (decaying noise) and hats, repeated
+        bar = int(WORK_RATE * 2.0)
+        tb = np.arange(bar) / WORK_RATE
+        loop = np.zeros(bar)
+        for beat in range(4):
+            s0 = beat * bar // 4
+            d = tb[: bar // 4]
+            if beat % 2 == 0:
+                loop[s0:s0 + len(d)] += 0.5 * np.sin(2 * np.pi * 60 * d) * np.exp(-d * 20)
+            else:
+                loop[s0:s0 + len(d)] += 0.3 * rng.standard_normal(len(d)) * np.exp(-d * 30)
+            for h in range(2):
+                h0 = s0 + h * bar // 8
+                loop[h0:h0 + 400] += 0.1 * rng.standard_normal(400) * np.exp(-np.arange(400) / 80.0)
+        x = np.resize(loop, n)
+        return np.repeat(x[:, None], 2, axis=1).astype(np.float32)
+    if kind == "speech":
+        start = int(rng.integers(0, len(babble.voice)))
+        seg = np.take(babble.voice, np.arange(start, start + n), mode="wrap")
+        return np.repeat((0.1 * seg)[:, None], 2, axis=1).astype(np.float32)
     raise ValueError(kind)
 
 
