@@ -408,6 +408,10 @@ extern Size landmark_pending_limit(Relation index);
 extern void landmark_read_chain(Relation index, const LandmarkChain *chain, LandmarkPosting **out, Size *n,
                                 Size *capacity, bool *stale, BlockNumber **pages, Size *npages);
 
+/* landmarkworker.c */
+extern bool afp_index_background_merge;
+extern void landmark_request_background_merge(Relation index);
+
 /* The search's statistics (landmarkscan.c): exact postings per hash, every run and chain counted. */
 extern void landmark_estimates(Relation index, const int32 *hashes, uint32 nhashes, uint64 *estimates);
 

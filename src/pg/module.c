@@ -130,6 +130,16 @@ _PG_init(void)
                             256, 64, MAX_KILOBYTES,
                             PGC_USERSET, GUC_UNIT_KB,
                             NULL, NULL, NULL);
+    DefineCustomBoolVariable("afp.index_background_merge",
+                             "Whether an insert that leaves an afp_landmark index far from a build's shape starts a "
+                             "background worker to merge it.",
+                             "The worker runs full merges while a load goes on and one more once inserts stop, "
+                             "so the index answers as a freshly built one without VACUUM or REINDEX. Off: "
+                             "autovacuum and afp_index_merge() merge.",
+                             &afp_index_background_merge,
+                             true,
+                             PGC_USERSET, 0,
+                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.index_min_votes",
                             "Aligned hashes a row needs in an afp_landmark index scan to be returned.",
                             NULL,

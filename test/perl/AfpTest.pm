@@ -44,6 +44,9 @@ sub node
 		"log_min_messages = warning",
 		# No autovacuum: what VACUUM and REINDEX drop would otherwise depend on its snapshots.
 		"autovacuum = off",
+		# Nor the index's background merge: tests see the index as their statements leave it
+		# (017_landmark_background_merge.pl turns it on).
+		"afp.index_background_merge = off",
 		@{ $params{conf} // [] }) . "\n");
 	$node->start;
 	load($node) unless $params{empty};
