@@ -314,7 +314,7 @@ def prepare_database(dbname, reingest):
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
         exists = cur.fetchone() is not None
         if exists and reingest:
-            cur.execute("DROP DATABASE %s" % dbname)
+            cur.execute("DROP DATABASE %s WITH (FORCE)" % dbname)
             exists = False
         if not exists:
             cur.execute("CREATE DATABASE %s" % dbname)

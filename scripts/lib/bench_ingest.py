@@ -22,6 +22,7 @@ import devlib  # noqa: E402
 import bench_perf as bp  # noqa: E402  (clips, timing, the grow tool, catalogue helpers)
 import bench_accuracy as ba  # noqa: E402
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 rows = []  # (metric, value, method)
 
 
@@ -168,6 +169,12 @@ def main():
     ap.add_argument("--clients", type=int, default=2, help="clients matching clips during the load")
     ap.add_argument("--database", default="afp_bench_ingest")
     ap.add_argument("--seed", default="afp-ingest-1")
+    ap.add_argument("--states", default="as loaded,merged by itself,after VACUUM,freshly built",
+                    help="states to time, in this order (a subset of the default)")
+    ap.add_argument("--cold", action="store_true",
+                    help="also time the state 'merged by itself' cold: after a server restart and, where "
+                         "allowed, with the OS page cache dropped, no warm-up")
+    ap.add_argument("--no-builds", action="store_true", help="skip the builds with 0, 1 and 2 workers")
     args = ap.parse_args()
     run_t0 = time.time()
     tracks = ba.read_catalogue(args.catalogue)
@@ -226,7 +233,8 @@ def main():
         results = {}
         storage = {}
         timing = {}
-        for state in ("as loaded", "merged by itself", "after VACUUM", "freshly built"):
+        states = [x.strip() for x in args.states.split(",") if x.strip()]
+        for state in states:
             if state == "merged by itself":
                 # The index's background merge (afp.index_background_merge) finishes what the load left.
                 t0 = time.time()
@@ -247,9 +255,26 @@ def main():
                 timing["build"] = time.time() - t0
             st = index_stats(cur, cat + "_landmark")
             storage[state] = (sizes_of(cur, cat), st)
+            if state == "merged by itself" and args.cold:
+                c.close()
+                subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "stop"], check=True)
+                subprocess.run(["sync"])
+                try:
+                    with open("/proc/sys/vm/drop_caches", "w") as f:
+                        f.write("3\n")
+                    how = "server restarted, OS page cache dropped"
+                except OSError:
+                    how = "server restarted (the OS page cache could not be dropped)"
+                subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "start"], check=True)
+                results[state + ", cold"] = bp.time_pass(args.database, "%s %s cold" % (h, state), bp.afp_sql(cat, 3),
+                                                         clips, real, {}, warmup=0)
+                timing["cold"] = how
+                c = bp.connect(args.database)
+                c.autocommit = True
+                cur = c.cursor()
             results[state] = state_pass(args.database, cat, "%s %s" % (h, state), clips, real)
         c.close()
-        for state in results:
+        for state in [x for x in results if x in storage]:
             (heap, toast, index), st = storage[state]
             mb = lambda x: x / H / 1e6  # noqa: E731
             out("storage per hour, %s, %s" % (state, h),
@@ -263,17 +288,24 @@ def main():
                 " | ".join("%s: %s" % (state, summary(results[state], kind)) for state in results),
                 "match_afp(fingerprint of the clip, cat, 3), timed in the server; %d lengths (%s s)"
                 % (len(lengths), args.lengths))
-        base = {r["id"]: key_of(r) for r in results["freshly built"]}
-        out("answers differing from the freshly built index, %s" % h,
+        ref = "freshly built" if "freshly built" in results else list(results)[-1]
+        base = {r["id"]: key_of(r) for r in results[ref]}
+        out("answers differing from the %s index, %s" % (ref, h),
             "; ".join("%s: %d of %d" % (state, sum(key_of(r) != base[r["id"]] for r in results[state]), len(base))
-                      for state in ("as loaded", "merged by itself", "after VACUUM")),
+                      for state in results if state != ref),
             "every row of every clip's answer (id, offset to 1 ms, confidence to 1e-6)")
-        out("the index's own merge after the load, %s" % h,
-            "%.1f s until its background worker had exited (after the as-loaded pass)" % timing["own merge"],
-            "pg_stat_activity polled for backend_type 'afp_landmark merge' after the as-loaded clips")
-        out("VACUUM (merges every run and the pending postings), %s" % h,
-            "%.1f s = %.0f h / s" % (timing["vacuum"], H / timing["vacuum"]),
-            "VACUUM right after the load")
+        if "cold" in timing:
+            out("cold pass, %s" % h, timing["cold"], "the clips of 'merged by itself, cold' ran with no warm-up")
+        if "own merge" in timing:
+            out("the index's own merge after the load, %s" % h,
+                "%.1f s until its background worker had exited (after the as-loaded pass)" % timing["own merge"],
+                "pg_stat_activity polled for backend_type 'afp_landmark merge' after the as-loaded clips")
+        if "vacuum" in timing:
+            out("VACUUM (merges every run and the pending postings), %s" % h,
+                "%.1f s = %.0f h / s" % (timing["vacuum"], H / timing["vacuum"]),
+                "VACUUM right after the load")
+        if args.no_builds:
+            continue
         # The build with 0, 1 and 2 parallel workers (the table's parallel_workers forces the count).
         c = bp.connect(args.database)
         c.autocommit = True

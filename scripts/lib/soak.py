@@ -124,7 +124,7 @@ def main():
 
     admin = devlib.connect("postgres")
     admin.autocommit = True
-    admin.cursor().execute("DROP DATABASE IF EXISTS %s" % DB)
+    admin.cursor().execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
     admin.cursor().execute("CREATE DATABASE %s" % DB)
     c = connect()
     cur = c.cursor()
@@ -199,7 +199,7 @@ def main():
     cur.execute("SELECT pg_size_pretty(pg_total_relation_size('soak_tracks'))")
     print("| table + TOAST + indexes at the end | %s |" % cur.fetchone()[0])
     c.close()
-    admin.cursor().execute("DROP DATABASE %s" % DB)
+    admin.cursor().execute("DROP DATABASE %s WITH (FORCE)" % DB)
     for f in failures:
         print("FAILED: " + f)
     sys.exit(1 if failures else 0)
