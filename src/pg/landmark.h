@@ -373,6 +373,15 @@ typedef struct LandmarkListRef
  */
 #define LANDMARK_DECODE_AT_LOOKUP 32
 
+/*
+ * A scan that met a page reused by a merge since it read the meta page starts
+ * again; this many times in a row is damage, not bad luck. A merge installs a
+ * run every second or so at most (its slices, the parts of a copy), and a scan
+ * takes milliseconds, but on a loaded machine the background merge, inserts
+ * and scans share two cores: 8 was reached by searches during a 10,000 h load.
+ */
+#define LANDMARK_SCAN_ATTEMPTS  64
+
 /* Pages of one run kept pinned between lookups (hashes are looked up in bucket order). */
 typedef struct LandmarkRunReader
 {

@@ -796,15 +796,18 @@ full_merge_slices(uint64 postings)
  * come after, in the middle, and about a slice's worth (a tenth of the index at
  * 1,000 h) stayed free there for good. The copy goes in COMPACT_PARTS parts of
  * the run's mix range, as a full merge's slices: each part is installed and the
- * run's pages below the next part freed before the next is written, so a hole of
- * a part's size is enough. A copy costs about a slice's merge. Under the merge
+ * run's pages below it freed after the next part is written (see below), so a
+ * hole of two parts is enough. A copy costs about a slice's merge. Under the merge
  * lock; flushes are kept out (tried, never waited for).
  */
-#define COMPACT_PARTS 4
+#define COMPACT_PARTS 8
 
 static void
 compact_tail(Relation index)
 {
+    BlockNumber *left = NULL;   /* the input's pages below the last part written */
+    BlockNumber nleft = 0;
+
     if (!ConditionalLockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock))
         return;
     for (int round = 0; round < LANDMARK_MAX_SLICES; round++)
@@ -843,16 +846,25 @@ compact_tail(Relation index)
             break;
         in = meta.runs[r];
         run_pages = in.data_pages + in.dir_pages + LANDMARK_DIR_MAPS;
-        /* Worth it only when a part's copy fits in free pages before the run's first possible page. */
+        /*
+         * Worth it only when a part's copy fits in the free pages before the end (the lowest are
+         * filled first; a round that does not bring the end down is the last).
+         */
         prefer = free_pages_ascending(index, &nprefer);
-        while (before < nprefer && prefer[before] + run_pages < end)
+        while (before < nprefer && prefer[before] < end)
             before++;
-        if (run_pages < 64 || before < run_pages / COMPACT_PARTS + run_pages / 16)
+        if (run_pages < 64 || before < 2 * run_pages / COMPACT_PARTS + run_pages / 16)
         {
             if (prefer)
                 pfree(prefer);
             break;
         }
+        /*
+         * The input's pages below each part stay as they are for one more part, readable by
+         * scans that read the meta page before the install, and only then go to the free space
+         * map for the parts after: reused at once, they sent most scans of a loaded machine
+         * back to the start at every part.
+         */
         for (uint32 part = 0, range_lo = in.mix_lo, range_hi = in.mix_hi; part < COMPACT_PARTS && !done; part++)
         {
             uint32      lo = in.mix_lo;
@@ -914,23 +926,38 @@ compact_tail(Relation index)
             UnlockReleaseBuffer(metabuf);
             if (out.postings == 0)
                 free_run(index, &out);
-            if (done)
-                free_run(index, &in);
-            for (BlockNumber j = 0; j < ngone; j++)
-                free_live_page(index, gone[j], in.generation);
-            if (gone)
-                pfree(gone);
+            /* The pages the part before this one left, then the next part's free pages. */
+            for (Size j = 0; j < nleft; j++)
+                free_live_page(index, left[j], in.generation);
+            if (left)
+                pfree(left);
+            left = gone;
+            nleft = ngone;
             IndexFreeSpaceMapVacuum(index);
-            /* The next part fills the lowest free pages left before the run. */
-            pfree(prefer);
+            if (prefer)
+                pfree(prefer);
             prefer = free_pages_ascending(index, &nprefer);
             before = 0;
-            while (before < nprefer && prefer[before] + run_pages < end)
+            while (before < nprefer && prefer[before] < end)
                 before++;
         }
+        /* The input is no longer listed: its pages, those the last part left too, can be reused. */
+        free_run(index, &in);
+        for (Size j = 0; j < nleft; j++)
+            RecordFreeIndexPage(index, left[j]);
+        if (left)
+            pfree(left);
+        left = NULL;
+        nleft = 0;
+        IndexFreeSpaceMapVacuum(index);
         if (prefer)
             pfree(prefer);
+        landmark_read_meta(index, &meta);
+        if (fixed_end(index, &meta) >= end)
+            break;
     }
+    if (left)
+        pfree(left);
     UnlockPage(index, LANDMARK_FLUSH_LOCK, ExclusiveLock);
 }
 

@@ -96,58 +96,112 @@ typedef struct DecodedPool
 /* At most this many postings are kept decoded per search (12 bytes each). */
 #define DECODED_POOL_MAX ((Size) 1 << 20)
 
+/* Where one hash's postings lie in one run. */
+typedef struct RunRef
+{
+    LandmarkListRef list;
+    uint32      run;
+} RunRef;
+
 /*
- * Looks up every hash in every run: refs[r * nhashes + i] says where hash i's
- * postings lie in run r (count 0: none), and estimates[i] gets their sum. Hashes
- * are visited in each run's bucket order, where neighbours share pages. With a
- * pool, short lists are decoded into it on the way (ref->decoded is where). False
- * when a page was not the run's (reused by a merge since the meta page was read).
+ * The runs' references of every hash: those of hash i are refs[first[i]] up to
+ * refs[first[i + 1]], one per run whose mix range holds the hash (whole-space
+ * runs, and one of a full merge's slices), with count 0 when the run has none.
+ * Sized by the layers a hash is looked up in, not by runs times hashes: a merged
+ * index is a few dozen disjoint runs, and a search does this once per rendition.
+ */
+typedef struct RunRefs
+{
+    RunRef     *refs;
+    uint32     *first;
+} RunRefs;
+
+static void
+free_refs(RunRefs *refs)
+{
+    if (refs->refs)
+        pfree(refs->refs);
+    if (refs->first)
+        pfree(refs->first);
+    memset(refs, 0, sizeof(*refs));
+}
+
+/* The first k in [lo, n) of the mix-sorted hashes with a mix >= mix. */
+static uint32
+first_at_or_above(const uint64 *by_mix, uint32 n, uint32 mix)
+{
+    uint32      lo = 0;
+    uint32      hi = n;
+
+    while (lo < hi)
+    {
+        uint32      mid = lo + (hi - lo) / 2;
+
+        if ((uint32) (by_mix[mid] >> 32) < mix)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * Looks up every hash in every run whose range holds it: out->refs (see RunRefs),
+ * and estimates[i] gets the sum of hash i's counts. Hashes are visited in each
+ * run's bucket order, where neighbours share pages. With a pool, short lists are
+ * decoded into it on the way (ref->decoded is where). False when a page was not
+ * the run's (reused by a merge since the meta page was read).
  */
 static bool
 lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
-            uint64 *estimates, LandmarkListRef *refs, DecodedPool *pool)
+            uint64 *estimates, RunRefs *out, DecodedPool *pool)
 {
     uint64     *by_mix = palloc(sizeof(uint64) * Max(nhashes, 1));
-    uint32     *order = palloc(sizeof(uint32) * Max(nhashes, 1));
+    uint32     *fill;
+    uint32      lo[LANDMARK_MAX_RUNS];
+    uint32      hi[LANDMARK_MAX_RUNS];
+    Size        total = 0;
     bool        ok = true;
 
     /*
      * The hashes in mix order (the mix in the high bits, the hash index in the low ones), sorted
-     * once: a bucket of any run is the top bits of the mix, so this is every run's bucket order.
+     * once: a bucket of any run is the top bits of the mix, so this is every run's bucket order,
+     * and a run's range is a stretch of it.
      */
     for (uint32 i = 0; i < nhashes; i++)
         by_mix[i] = (uint64) landmark_mix(hashes[i]) << 32 | i;
     qsort(by_mix, nhashes, sizeof(uint64), compare_bucket_order);
+    out->first = palloc0(sizeof(uint32) * ((Size) nhashes + 1));
+    for (uint32 r = 0; r < meta->nruns; r++)
+    {
+        lo[r] = first_at_or_above(by_mix, nhashes, meta->runs[r].mix_lo);
+        hi[r] = meta->runs[r].mix_hi == PG_UINT32_MAX ? nhashes
+            : first_at_or_above(by_mix, nhashes, meta->runs[r].mix_hi + 1);
+        for (uint32 k = lo[r]; k < hi[r]; k++)
+            out->first[(uint32) by_mix[k] + 1]++;
+        total += hi[r] - lo[r];
+    }
+    for (uint32 i = 0; i < nhashes; i++)
+        out->first[i + 1] += out->first[i];
+    out->refs = palloc(sizeof(RunRef) * Max(total, 1));
+    fill = palloc0(sizeof(uint32) * Max(nhashes, 1));
     for (uint32 r = 0; r < meta->nruns && ok; r++)
     {
-        const LandmarkRun *run = &meta->runs[r];
         LandmarkRunReader reader;
-        uint32      n = 0;
 
-        /* The hashes of the run's range (a full merge's runs each hold a slice of the mixes). */
-        for (uint32 i = 0; i < nhashes; i++)
+        landmark_run_reader_begin(&reader, index, &meta->runs[r]);
+        for (uint32 k = lo[r]; k < hi[r]; k++)
         {
-            refs[(Size) r * nhashes + i].count = 0;
-            refs[(Size) r * nhashes + i].decoded = LANDMARK_NOT_DECODED;
-        }
-        for (uint32 k = 0; k < nhashes; k++)
-        {
-            uint32      mix = (uint32) (by_mix[k] >> 32);
-
-            if (mix >= run->mix_lo && mix <= run->mix_hi)
-                order[n++] = (uint32) by_mix[k];
-        }
-        landmark_run_reader_begin(&reader, index, run);
-        for (uint32 k = 0; k < n; k++)
-        {
-            uint32      i = order[k];
-            LandmarkListRef *ref = &refs[(Size) r * nhashes + i];
-
+            uint32      i = (uint32) by_mix[k];
+            RunRef     *ref = &out->refs[out->first[i] + fill[i]++];
             uint64     *rows = NULL;
             uint32     *frames = NULL;
 
-            if (k % 256 == 255)
+            if ((k - lo[r]) % 256 == 255)
                 CHECK_FOR_INTERRUPTS();
+            ref->run = r;
+            ref->list.count = 0;
+            ref->list.decoded = LANDMARK_NOT_DECODED;
             if (pool != NULL && pool->used + LANDMARK_DECODE_AT_LOOKUP <= DECODED_POOL_MAX)
             {
                 if (pool->used + LANDMARK_DECODE_AT_LOOKUP > pool->capacity)
@@ -161,17 +215,20 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
                 rows = pool->rows + pool->used;
                 frames = pool->frames + pool->used;
             }
-            if (landmark_run_lookup(&reader, hashes[i], ref, rows, frames))
+            if (landmark_run_lookup(&reader, hashes[i], &ref->list, rows, frames))
             {
-                estimates[i] += ref->count;
-                if (ref->decoded != LANDMARK_NOT_DECODED)
+                estimates[i] += ref->list.count;
+                if (ref->list.decoded != LANDMARK_NOT_DECODED)
                 {
-                    ref->decoded = (uint32) pool->used;
-                    pool->used += ref->count;
+                    ref->list.decoded = (uint32) pool->used;
+                    pool->used += ref->list.count;
                 }
             }
             else
-                ref->count = 0;
+            {
+                ref->list.count = 0;
+                ref->list.decoded = LANDMARK_NOT_DECODED;
+            }
             if (reader.stale)
             {
                 ok = false;
@@ -180,7 +237,7 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
         }
         landmark_run_reader_end(&reader);
     }
-    pfree(order);
+    pfree(fill);
     pfree(by_mix);
     return ok;
 }
@@ -303,24 +360,23 @@ landmark_estimates(Relation index, const int32 *hashes, uint32 nhashes, uint64 *
     for (int attempt = 0;; attempt++)
     {
         LandmarkMetaData meta;
-        LandmarkListRef *refs;
+        RunRefs     refs = {0};
         ChainPosting *chain;
         Size        nchain;
         bool        ok;
 
         landmark_read_meta(index, &meta);
         memset(estimates, 0, sizeof(uint64) * nhashes);
-        refs = palloc(sizeof(LandmarkListRef) * Max((Size) nhashes * meta.nruns, 1));
-        ok = lookup_runs(index, &meta, hashes, nhashes, estimates, refs, NULL) &&
+        ok = lookup_runs(index, &meta, hashes, nhashes, estimates, &refs, NULL) &&
             read_chains(index, &meta, hashes, nhashes, estimates, &chain, &nchain);
-        pfree(refs);
+        free_refs(&refs);
         if (ok)
         {
             if (chain)
                 pfree(chain);
             return;
         }
-        if (attempt >= 8)
+        if (attempt >= LANDMARK_SCAN_ATTEMPTS)
             landmark_page_corrupted(index, LANDMARK_META_BLKNO, "run list");
     }
 }
@@ -348,7 +404,7 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     const int32 *hashes;
     uint32      nhashes;
     uint64     *estimates;
-    LandmarkListRef *refs;
+    RunRefs     refs = {0};
     ChainPosting *chain = NULL;
     Size        nchain = 0;
     const uint32 *order;
@@ -368,12 +424,11 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
         afp_raise(&status);
     nhashes = afp_core_search_hashes(so->search, &hashes);
     estimates = palloc0(sizeof(uint64) * Max(nhashes, 1));
-    refs = palloc(sizeof(LandmarkListRef) * Max((Size) nhashes * meta.nruns, 1));
-    if (!lookup_runs(index, &meta, hashes, nhashes, estimates, refs, &pool) ||
+    if (!lookup_runs(index, &meta, hashes, nhashes, estimates, &refs, &pool) ||
         !read_chains(index, &meta, hashes, nhashes, estimates, &chain, &nchain))
     {
         pfree(estimates);
-        pfree(refs);
+        free_refs(&refs);
         free_pool(&pool);
         return false;
     }
@@ -384,10 +439,10 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     planned_sorted = palloc(sizeof(uint32) * Max(nplanned, 1));
     memcpy(planned_sorted, order, sizeof(uint32) * nplanned);
     qsort(planned_sorted, nplanned, sizeof(uint32), compare_bucket_order_u32);
-    for (uint32 r = 0; r < meta.nruns; r++)
-        for (uint32 k = 0; k < nplanned; k++)
-            if (refs[(Size) r * nhashes + planned_sorted[k]].decoded == LANDMARK_NOT_DECODED)
-                room = Max(room, refs[(Size) r * nhashes + planned_sorted[k]].count);
+    for (uint32 k = 0; k < nplanned; k++)
+        for (uint32 e = refs.first[planned_sorted[k]]; e < refs.first[planned_sorted[k] + 1]; e++)
+            if (refs.refs[e].list.decoded == LANDMARK_NOT_DECODED)
+                room = Max(room, refs.refs[e].list.count);
     if (nchain > 0)
         room = Max(room, 1);
     if (room > 0)
@@ -406,9 +461,10 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
 
             if (k % 64 == 63)
                 CHECK_FOR_INTERRUPTS();
-            for (uint32 r = 0; r < meta.nruns; r++)
+            for (uint32 e = refs.first[i]; e < refs.first[i + 1]; e++)
             {
-                const LandmarkListRef *ref = &refs[(Size) r * nhashes + i];
+                const LandmarkListRef *ref = &refs.refs[e].list;
+                uint32      r = refs.refs[e].run;
                 uint32      got;
 
                 if (ref->count == 0)
@@ -454,7 +510,7 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
              (unsigned long long) afp_core_search_postings_read(so->search), meta.nruns, nchain, so->nranked);
     }
     pfree(estimates);
-    pfree(refs);
+    free_refs(&refs);
     free_pool(&pool);
     pfree(planned_sorted);
     if (chain)
@@ -484,7 +540,7 @@ vote(IndexScanDesc scan, LandmarkScanOpaque so)
     for (int attempt = 0; !vote_once(scan->indexRelation, so, query); attempt++)
     {
         release_search(so);
-        if (attempt >= 8)
+        if (attempt >= LANDMARK_SCAN_ATTEMPTS)
             landmark_page_corrupted(index, LANDMARK_META_BLKNO, "run list");
         CHECK_FOR_INTERRUPTS();
     }
