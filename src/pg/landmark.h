@@ -387,8 +387,11 @@ typedef struct LandmarkRunReader
 {
     Relation    index;
     const LandmarkRun *run;
-    BlockNumber *dir_blocks[LANDMARK_DIR_MAPS];    /* copies of the map pages read so far */
-    BlockNumber nblocks;        /* the relation's size when last asked */
+    Buffer      map_buf;        /* the directory map page last read, pinned */
+    BlockNumber map_blkno;
+    BlockNumber last_dir_page;  /* the directory page last looked up in the map, and its block */
+    BlockNumber last_dir_block;
+    BlockNumber nblocks;        /* the relation's size when last asked (a caller may set it after begin) */
     Buffer      dir_buf;
     BlockNumber dir_blkno;
     Buffer      data_buf;
@@ -409,6 +412,8 @@ extern BlockNumber landmark_run_first_page_from(Relation index, const LandmarkRu
 extern bool landmark_merge(Relation index, bool everything, bool wait, const LandmarkRowIds *dead,
                            uint64 *merged);
 extern void landmark_merge_if_due(Relation index, uint64 pending_bytes);
+extern void landmark_merge_background(Relation index, bool last);
+extern void landmark_compact(Relation index);
 extern bool landmark_flush(Relation index);
 extern void landmark_merge_dead(Relation index, const LandmarkRowIds *dead);
 extern void landmark_merge_lock(Relation index, bool take);

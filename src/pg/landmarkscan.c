@@ -158,6 +158,8 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
 {
     uint64     *by_mix = palloc(sizeof(uint64) * Max(nhashes, 1));
     uint32     *fill;
+    /* Asked of the kernel once for every run's reader (a reader asks again past it). */
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
     uint32      lo[LANDMARK_MAX_RUNS];
     uint32      hi[LANDMARK_MAX_RUNS];
     Size        total = 0;
@@ -190,6 +192,7 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, u
         LandmarkRunReader reader;
 
         landmark_run_reader_begin(&reader, index, &meta->runs[r]);
+        reader.nblocks = nblocks;
         for (uint32 k = lo[r]; k < hi[r]; k++)
         {
             uint32      i = (uint32) by_mix[k];
@@ -452,9 +455,13 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     }
     {
         LandmarkRunReader *readers = palloc(sizeof(LandmarkRunReader) * Max(meta.nruns, 1));
+        BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 
         for (uint32 r = 0; r < meta.nruns; r++)
+        {
             landmark_run_reader_begin(&readers[r], index, &meta.runs[r]);
+            readers[r].nblocks = nblocks;
+        }
         for (uint32 k = 0; k < nplanned && ok; k++)
         {
             uint32      i = planned_sorted[k];

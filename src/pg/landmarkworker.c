@@ -17,7 +17,8 @@
  * ShareUpdateExclusiveLock (VACUUM's: inserts, searches and other statements go
  * on; a VACUUM or another merge already on it makes the worker leave) and runs
  * full merges while the load goes on (more than 1/64 outside, or 3 layers), then,
- * once no insert has come for QUIET_MS, one last merge, and exits (or after a
+ * once no insert has come for QUIET_MS, one last merge (with the copy of the run
+ * at the end that lets the file shrink, left out of the merges before), and exits (or after a
  * minute of a trickle of inserts that never stops). Searches see
  * the same rows in every state of the index, so nothing waits for the worker.
  *
@@ -165,7 +166,7 @@ typedef enum
  * full merge, in a transaction of its own.
  */
 static MergePass
-merge_pass(Oid indexoid, bool final, uint64 *pending_seen, uint32 *runs_seen)
+merge_pass(Oid indexoid, bool final, uint64 *pending_seen, uint32 *runs_seen, bool *compaction_owed)
 {
     Oid         heapoid;
     Relation    heap;
@@ -201,11 +202,19 @@ merge_pass(Oid indexoid, bool final, uint64 *pending_seen, uint32 *runs_seen)
         if (merge_due(&meta, false) || (final && !landmark_merged(&meta)))
         {
             pgstat_report_activity(STATE_RUNNING, "merging every run of the index");
-            landmark_merge(index, true, true, NULL, NULL);
+            landmark_merge_background(index, final);
             pgstat_report_activity(STATE_IDLE, NULL);
+            *compaction_owed = !final;
             result = final ? PASS_DONE : PASS_MERGED;
         }
-        else if (!landmark_merged(&meta))
+        else if (final && *compaction_owed)
+        {
+            pgstat_report_activity(STATE_RUNNING, "compacting the index");
+            landmark_compact(index);
+            pgstat_report_activity(STATE_IDLE, NULL);
+            *compaction_owed = false;
+        }
+        else if (!landmark_merged(&meta) || *compaction_owed)
             result = PASS_SMALL;
         landmark_read_meta(index, &meta);
         *pending_seen = meta.pending.postings;
@@ -250,6 +259,7 @@ afp_landmark_merge_worker(Datum main_arg)
     Oid         dboid;
     uint64      pending_seen = 0;
     uint32      runs_seen = 0;
+    bool        compaction_owed = false;
 
     memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
     pqsignal(SIGTERM, die);
@@ -269,7 +279,7 @@ afp_landmark_merge_worker(Datum main_arg)
 
     for (int waited_ms = 0;;)
     {
-        MergePass   pass = merge_pass(indexoid, false, &pending_seen, &runs_seen);
+        MergePass   pass = merge_pass(indexoid, false, &pending_seen, &runs_seen, &compaction_owed);
         int         quiet_ms = 0;
 
         if (pass == PASS_DONE)
@@ -293,7 +303,7 @@ afp_landmark_merge_worker(Datum main_arg)
         }
         if (quiet_ms >= QUIET_MS)
         {
-            (void) merge_pass(indexoid, true, &pending_seen, &runs_seen);
+            (void) merge_pass(indexoid, true, &pending_seen, &runs_seen, &compaction_owed);
             break;
         }
         /* A trickle of inserts: the next insert that finds the index due starts a worker again. */
