@@ -157,6 +157,51 @@ def summary(res, kind):
     return "%s / %s ms, %s of %d" % (bp.fmt_ms(bp.pct(ms, 0.5)), bp.fmt_ms(bp.pct(ms, 0.95)), what, len(sel))
 
 
+def paired(args, cat, h, clips, real, kinds):
+    """The merged catalogue against a built copy of the same rows, in alternating passes."""
+    copy = cat + "_built"
+    c = bp.connect(args.database)
+    c.autocommit = True
+    cur = c.cursor()
+    cur.execute("DROP TABLE IF EXISTS %s" % devlib.ident(copy))
+    cur.execute("CREATE TABLE %s (LIKE %s INCLUDING ALL EXCLUDING INDEXES) WITH (autovacuum_enabled = off)"
+                % (devlib.ident(copy), devlib.ident(cat)))
+    cur.execute("INSERT INTO %s OVERRIDING SYSTEM VALUE SELECT * FROM %s" % (devlib.ident(copy), devlib.ident(cat)))
+    cur.execute("SET maintenance_work_mem = '1GB'")
+    cur.execute("CREATE INDEX %s ON %s USING afp_landmark (fp)" % (devlib.ident(copy + "_landmark"), devlib.ident(copy)))
+    cur.execute("VACUUM ANALYZE %s" % devlib.ident(copy))
+    c.close()
+    real_copy = bp.real_rows(args.database, copy)
+    passes = {cat: [], copy: []}
+    for r in range(args.paired):
+        order = (cat, copy) if r % 2 == 0 else (copy, cat)
+        for name in order:
+            passes[name].append(state_pass(args.database, name, "%s paired %s" % (h, name), clips,
+                                           real if name == cat else real_copy))
+
+    def median_ms(name, kind):
+        per_clip = {}
+        for res in passes[name]:
+            for x in res:
+                if x["kind"] == kind:
+                    per_clip.setdefault(x["id"], []).append(x["ms"])
+        meds = sorted(sorted(v)[len(v) // 2] for v in per_clip.values())
+        return bp.pct(meds, 0.5), bp.pct(meds, 0.95)
+
+    for kind in kinds:
+        m50, m95 = median_ms(cat, kind)
+        b50, b95 = median_ms(copy, kind)
+        out("paired, %s, %s" % (kind, h),
+            "merged by itself %s / %s ms | built copy %s / %s ms | merged / built p50 %.2f"
+            % (bp.fmt_ms(m50), bp.fmt_ms(m95), bp.fmt_ms(b50), bp.fmt_ms(b95), m50 / b50),
+            "p50 / p95 over clips of each clip's median of %d passes, the two catalogues' passes alternating "
+            "(ABBA...); the copy is the same rows with its index built after loading" % args.paired)
+    c = bp.connect(args.database)
+    c.autocommit = True
+    c.cursor().execute("DROP TABLE %s" % devlib.ident(copy))
+    c.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("catalogue", help="tracks.csv of scripts/build-dev-corpus")
@@ -175,6 +220,9 @@ def main():
                     help="also time the state 'merged by itself' cold: after a server restart and, where "
                          "allowed, with the OS page cache dropped, no warm-up")
     ap.add_argument("--no-builds", action="store_true", help="skip the builds with 0, 1 and 2 workers")
+    ap.add_argument("--paired", type=int, default=0, metavar="ROUNDS",
+                    help="after 'merged by itself', copy the rows to a second table, build its index, and time "
+                         "both catalogues in alternating passes (ROUNDS each): the same machine state for both")
     args = ap.parse_args()
     run_t0 = time.time()
     tracks = ba.read_catalogue(args.catalogue)
@@ -273,6 +321,8 @@ def main():
                 c.autocommit = True
                 cur = c.cursor()
             results[state] = state_pass(args.database, cat, "%s %s" % (h, state), clips, real)
+            if state == "merged by itself" and args.paired:
+                paired(args, cat, h, clips, real, all_kinds)
         c.close()
         for state in [x for x in results if x in storage]:
             (heap, toast, index), st = storage[state]

@@ -76,10 +76,12 @@
  * keeps room in the list for its slices (LANDMARK_MAX_SLICES), and flushes stop
  * when the list is that close to full: with 24, a 1,000 h load at 16 runs left
  * inserts unflushed while autovacuum merged (pending postings peaked at 12 M).
- * The meta page holds 48 in 4 kB (an index of 0.6.0, listing up to 24, reads the
- * same).
+ * The copy that lets a merged index shrink splits runs in parts (compact_tail):
+ * a merged 1,000 h index is up to ~40 runs of disjoint ranges, which a search
+ * reads as one. The meta page holds 96 in 7.5 kB (an index of 0.6.0, listing up
+ * to 24, reads the same).
  */
-#define LANDMARK_MAX_RUNS       48
+#define LANDMARK_MAX_RUNS       96
 
 /* Bits of the anchor frame in a posting: frames of up to 2^21 * 16 ms = 9.3 h. */
 #define LANDMARK_FRAME_BITS     21

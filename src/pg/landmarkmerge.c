@@ -845,7 +845,8 @@ compact_tail(Relation index)
                         r = (int) i;
         }
         UnlockReleaseBuffer(buf);
-        if (r < 0 || meta.nruns + COMPACT_PARTS > LANDMARK_MAX_RUNS)
+        /* Room left for a load's flushes and the next full merge's slices. */
+        if (r < 0 || meta.nruns + COMPACT_PARTS > LANDMARK_MAX_RUNS * 2 / 3)
             break;
         in = meta.runs[r];
         run_pages = in.data_pages + in.dir_pages + LANDMARK_DIR_MAPS;
