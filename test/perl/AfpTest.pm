@@ -175,6 +175,20 @@ sub top_ids
 	return join(',', split /\n/, $ids);
 }
 
+# Whether every row of $table matching $where is found by ORDER BY fp <~> a slice of itself, by
+# the index and by a sequential scan (one test).
+sub finds_every_row
+{
+	my ($node, $db, $label, $table, $where) = @_;
+	my $probes = "SELECT id::text, afp_slice(fp, 5, 10) FROM $table WHERE $where";
+	my $by_index = top_per_probe($node, $db, $table, $probes, 1);
+	my $by_seqscan = top_per_probe($node, $db, $table, $probes, 0);
+	my @wrong = grep { ($by_index->{$_} // '') ne $_ || ($by_seqscan->{$_} // '') ne $_ } sort keys %$by_index;
+	Test::More::is(join(',', @wrong), '', "$label: ORDER BY fp <~> a slice of each of " . scalar(keys %$by_index)
+		  . " rows finds that row by the index and by a sequential scan");
+	return;
+}
+
 # The top row of ORDER BY fp <~> q LIMIT 1 in $table for each probe of $probes, a query returning
 # (label text, q afp), in one statement: { label => id, or '' when nothing is returned }. Dies when
 # the plan is not the one asked for.

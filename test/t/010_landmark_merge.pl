@@ -29,18 +29,6 @@ $standby->start;
 
 sub start_psql { return AfpTest::start_psql($node, $db, @_); }
 
-# Every row found by the index for a slice of it, as by a sequential scan.
-sub finds_every_row
-{
-	my ($label, $table, $where) = @_;
-	my $probes = "SELECT id::text, afp_slice(fp, 5, 10) FROM $table WHERE $where";
-	my $by_index = AfpTest::top_per_probe($node, $db, $table, $probes, 1);
-	my $by_seqscan = AfpTest::top_per_probe($node, $db, $table, $probes, 0);
-	my @wrong = grep { ($by_index->{$_} // '') ne $_ || ($by_seqscan->{$_} // '') ne $_ } sort keys %$by_index;
-	is(join(',', @wrong), '', "$label: ORDER BY fp <~> a slice of each of " . scalar(keys %$by_index)
-		  . " rows finds that row by the index and by a sequential scan");
-}
-
 # ---------------------------------------------------------------------------------------------
 # 1. SIGKILL while VACUUM merges the runs and pending postings (no row died: the cleanup pass's merge,
 #    during which inserts may flush; VACUUM removing dead rows keeps flushes out, see landmark_merge_dead).
@@ -77,7 +65,7 @@ my ($vacuum_out) = AfpTest::finish_psql($vacuum);
 unlike($vacuum_out, qr/vacuumed/, 'the server was killed before VACUUM finished');
 $node->start;
 is(AfpTest::health($node, $db, 't_fp_idx'), 'missing=0 orphaned=0', 'after the crash during a merge: healthy');
-finds_every_row('after the crash during a merge', 't', 'id % 20 = 1');
+AfpTest::finds_every_row($node, $db, 'after the crash during a merge', 't', 'id % 20 = 1');
 my $size_after_crash = $node->safe_psql($db, "SELECT pg_relation_size('t_fp_idx')");
 $node->safe_psql($db, 'DELETE FROM t WHERE id % 3 = 0; VACUUM t');
 is($node->safe_psql($db,
@@ -120,7 +108,7 @@ cmp_ok($present, '>=', scalar(@acked), 'every acknowledged row is there after re
 like($node->safe_psql($db, "SELECT runs || ' runs, ' || pending_postings || ' pending' FROM afp_index_stats('s_fp_idx')"),
 	qr/^[1-9]\d* runs, \d+ pending$/, 'the stream\'s inserts had merged into runs');
 is(AfpTest::health($node, $db, 's_fp_idx'), 'missing=0 orphaned=0', 'after the crash during the stream: healthy');
-finds_every_row('after the crash during the stream', 's', 'id % 10 = 3');
+AfpTest::finds_every_row($node, $db, 'after the crash during the stream', 's', 'id % 10 = 3');
 
 # ---------------------------------------------------------------------------------------------
 # 3. The standby replayed it all: same stats (but the free space map, each server's own), same answers.
@@ -229,7 +217,7 @@ SKIP:
 	my ($merged, $free, $runs) = split /\|/, $node->safe_psql($db,
 		"SELECT pg_relation_size('compact_fp_idx') / 8192, free_pages, runs FROM afp_index_stats('compact_fp_idx')");
 	is(AfpTest::health($node, $db, 'compact_fp_idx'), 'missing=0 orphaned=0', 'the loaded and merged index is healthy');
-	finds_every_row('loaded and merged', 'compact', 'id % 50 = 0');
+	AfpTest::finds_every_row($node, $db, 'loaded and merged', 'compact', 'id % 50 = 0');
 	$node->safe_psql($db, 'REINDEX INDEX compact_fp_idx');
 	my $built = $node->safe_psql($db, "SELECT pg_relation_size('compact_fp_idx') / 8192");
 	cmp_ok($free, "<=", int($merged * 0.05) + 1, "after loads and VACUUMs at most 5% of the index is free pages (a slice was 12%) ($free of $merged)");

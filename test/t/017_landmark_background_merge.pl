@@ -33,18 +33,6 @@ sub load
 		  . "INSERT INTO $table SELECT g, distractor(s.fp, g) FROM generate_series($from, $to) g JOIN songs s ON s.id = g % 6 + 1");
 }
 
-# Every row found by the index for a slice of it, as by a sequential scan.
-sub finds_every_row
-{
-	my ($label, $table, $where) = @_;
-	my $probes = "SELECT id::text, afp_slice(fp, 5, 10) FROM $table WHERE $where";
-	my $by_index = AfpTest::top_per_probe($node, $db, $table, $probes, 1);
-	my $by_seqscan = AfpTest::top_per_probe($node, $db, $table, $probes, 0);
-	my @wrong = grep { ($by_index->{$_} // '') ne $_ || ($by_seqscan->{$_} // '') ne $_ } sort keys %$by_index;
-	is(join(',', @wrong), '', "$label: ORDER BY fp <~> a slice of each of " . scalar(keys %$by_index)
-		  . " rows finds that row by the index and by a sequential scan");
-}
-
 # ---------------------------------------------------------------------------------------------
 # 1. A load with no VACUUM: the index merges itself once the inserts stop.
 $node->safe_psql($db, q{
@@ -70,7 +58,7 @@ my $log = slurp_file($node->logfile);
 like($log, qr/./, 'the server log was read');
 unlike($log, qr/afp_landmark merge.*(ERROR|FATAL)|terminated by signal/, 'the worker logged no error');
 is(AfpTest::health($node, $db, 't_fp_idx'), 'missing=0 orphaned=0', 'the index is healthy');
-finds_every_row('merged in the background', 't', 'id % 40 = 0');
+AfpTest::finds_every_row($node, $db, 'merged in the background', 't', 'id % 40 = 0');
 
 # ---------------------------------------------------------------------------------------------
 # 2. A VACUUM holding the table: a worker started meanwhile leaves at once (VACUUM merges).
@@ -120,7 +108,7 @@ is(AfpTest::health($node, $db, 'k_fp_idx'), 'missing=0 orphaned=0', 'after the c
 load('k', 401, 500);
 ok($node->poll_query_until($db, sprintf($merged, 'k_fp_idx')), 'the next load\'s worker merged it');
 is(AfpTest::health($node, $db, 'k_fp_idx'), 'missing=0 orphaned=0', 'and it is healthy');
-finds_every_row('merged after a crash', 'k', 'id % 50 = 0');
+AfpTest::finds_every_row($node, $db, 'merged after a crash', 'k', 'id % 50 = 0');
 
 # ---------------------------------------------------------------------------------------------
 # 5. The standby followed every merge.
