@@ -290,32 +290,6 @@ free_orphans(Relation index, const LandmarkMetaData *meta)
     IndexFreeSpaceMapVacuum(index);
 }
 
-/* The index's size without its free tail pages (free by the map and by their contents). */
-static BlockNumber
-used_blocks(Relation index)
-{
-    BlockNumber n = RelationGetNumberOfBlocks(index);
-    LandmarkMetaData meta;
-
-    landmark_read_meta(index, &meta);
-    while (n > LANDMARK_META_BLKNO + 1)
-    {
-        Buffer      buf;
-        bool        free;
-
-        if (GetRecordedFreeSpace(index, n - 1) == 0)
-            break;
-        buf = ReadBuffer(index, n - 1);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        free = landmark_page_is_reusable(BufferGetPage(buf), &meta);
-        UnlockReleaseBuffer(buf);
-        if (!free)
-            break;
-        n--;
-    }
-    return n;
-}
-
 /*
  * Gives the free pages at the end of the index back to the file system, as
  * VACUUM does with a heap's: only while no one else has the index open (the lock
@@ -345,24 +319,30 @@ chain_page(Page page, const LandmarkMetaData *meta)
 }
 
 /*
- * One past the last page that must stay where it is: the index's end without
- * its free pages and the chain pages after the last page of a run.
+ * One past the index's last page that is not free (by the map and by its
+ * contents). With chains_movable, the row and pending chains' pages after the
+ * runs' last page count as free too: relocate_chains can move them, so this is
+ * the end a compaction or a truncation can reach.
  */
 static BlockNumber
-fixed_end(Relation index, const LandmarkMetaData *meta)
+tail_end(Relation index, const LandmarkMetaData *meta, bool chains_movable)
 {
     BlockNumber n = RelationGetNumberOfBlocks(index);
 
     while (n > LANDMARK_META_BLKNO + 1)
     {
-        Buffer      buf = ReadBuffer(index, n - 1);
+        bool        recorded_free = GetRecordedFreeSpace(index, n - 1) > 0;
+        Buffer      buf;
         Page        page;
         bool        movable;
 
+        if (!recorded_free && !chains_movable)
+            break;
+        buf = ReadBuffer(index, n - 1);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         page = BufferGetPage(buf);
-        movable = (GetRecordedFreeSpace(index, n - 1) > 0 && landmark_page_is_reusable(page, meta)) ||
-            chain_page(page, meta);
+        movable = (recorded_free && landmark_page_is_reusable(page, meta)) ||
+            (chains_movable && chain_page(page, meta));
         UnlockReleaseBuffer(buf);
         if (!movable)
             break;
@@ -483,7 +463,7 @@ relocate_chains(Relation index)
     Size        next_free = 0;
 
     landmark_read_meta(index, &meta);
-    end = fixed_end(index, &meta);
+    end = tail_end(index, &meta, true);
     if (end >= RelationGetNumberOfBlocks(index))
         return;
     free = free_pages_ascending(index, &nfree);
@@ -504,7 +484,7 @@ truncate_tail(Relation index, bool patient)
     if (RecoveryInProgress())
         return;
     landmark_read_meta(index, &meta);
-    if (fixed_end(index, &meta) >= RelationGetNumberOfBlocks(index))
+    if (tail_end(index, &meta, true) >= RelationGetNumberOfBlocks(index))
         return;
     for (;;)
     {
@@ -519,7 +499,8 @@ truncate_tail(Relation index, bool patient)
     }
     /* Under the lock, the chains' pages can move; then again: an insert may have taken a page since. */
     relocate_chains(index);
-    keep = used_blocks(index);
+    landmark_read_meta(index, &meta);
+    keep = tail_end(index, &meta, false);
     if (keep < RelationGetNumberOfBlocks(index))
     {
         RelationTruncate(index, keep);
@@ -791,6 +772,18 @@ full_merge_slices(uint64 postings)
     return slices;
 }
 
+/* The free pages, lowest first (*n of them), and how many of them lie before `end` (*before). */
+static BlockNumber *
+free_pages_below(Relation index, BlockNumber end, Size *n, Size *before)
+{
+    BlockNumber *pages = free_pages_ascending(index, n);
+
+    *before = 0;
+    while (*before < *n && pages[*before] < end)
+        (*before)++;
+    return pages;
+}
+
 /*
  * After a full merge, the run holding the index's last used page is copied into
  * the lowest free pages, while enough lie before it, so that truncate_tail can
@@ -829,7 +822,7 @@ compact_tail(Relation index)
 
         CHECK_FOR_INTERRUPTS();
         landmark_read_meta(index, &meta);
-        end = fixed_end(index, &meta);
+        end = tail_end(index, &meta, true);
         if (end <= LANDMARK_META_BLKNO + 1)
             break;
         buf = ReadBuffer(index, end - 1);
@@ -854,9 +847,7 @@ compact_tail(Relation index)
          * Worth it only when a part's copy fits in the free pages before the end (the lowest are
          * filled first; a round that does not bring the end down is the last).
          */
-        prefer = free_pages_ascending(index, &nprefer);
-        while (before < nprefer && prefer[before] < end)
-            before++;
+        prefer = free_pages_below(index, end, &nprefer, &before);
         if (run_pages < 64 || before < 2 * run_pages / COMPACT_PARTS + run_pages / 16)
         {
             if (prefer)
@@ -940,10 +931,7 @@ compact_tail(Relation index)
             IndexFreeSpaceMapVacuum(index);
             if (prefer)
                 pfree(prefer);
-            prefer = free_pages_ascending(index, &nprefer);
-            before = 0;
-            while (before < nprefer && prefer[before] < end)
-                before++;
+            prefer = free_pages_below(index, end, &nprefer, &before);
         }
         /* The input is no longer listed: its pages, those the last part left too, can be reused. */
         free_run(index, &in);
@@ -957,7 +945,7 @@ compact_tail(Relation index)
         if (prefer)
             pfree(prefer);
         landmark_read_meta(index, &meta);
-        if (fixed_end(index, &meta) >= end)
+        if (tail_end(index, &meta, true) >= end)
             break;
     }
     if (left)

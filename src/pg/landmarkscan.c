@@ -147,19 +147,19 @@ first_at_or_above(const uint64 *by_mix, uint32 n, uint32 mix)
 
 /*
  * Looks up every hash in every run whose range holds it: out->refs (see RunRefs),
- * and estimates[i] gets the sum of hash i's counts. Hashes are visited in each
+ * and estimates[i] gets the sum of hash i's counts. nblocks is the index's size,
+ * asked of the kernel once per scan for every run's reader (a reader asks again
+ * for a page past it). Hashes are visited in each
  * run's bucket order, where neighbours share pages. With a pool, short lists are
  * decoded into it on the way (ref->decoded is where). False when a page was not
  * the run's (reused by a merge since the meta page was read).
  */
 static bool
-lookup_runs(Relation index, const LandmarkMetaData *meta, const int32 *hashes, uint32 nhashes,
-            uint64 *estimates, RunRefs *out, DecodedPool *pool)
+lookup_runs(Relation index, const LandmarkMetaData *meta, BlockNumber nblocks, const int32 *hashes,
+            uint32 nhashes, uint64 *estimates, RunRefs *out, DecodedPool *pool)
 {
     uint64     *by_mix = palloc(sizeof(uint64) * Max(nhashes, 1));
     uint32     *fill;
-    /* Asked of the kernel once for every run's reader (a reader asks again past it). */
-    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
     uint32      lo[LANDMARK_MAX_RUNS];
     uint32      hi[LANDMARK_MAX_RUNS];
     Size        total = 0;
@@ -370,7 +370,8 @@ landmark_estimates(Relation index, const int32 *hashes, uint32 nhashes, uint64 *
 
         landmark_read_meta(index, &meta);
         memset(estimates, 0, sizeof(uint64) * nhashes);
-        ok = lookup_runs(index, &meta, hashes, nhashes, estimates, &refs, NULL) &&
+        ok = lookup_runs(index, &meta, RelationGetNumberOfBlocks(index), hashes, nhashes, estimates,
+                         &refs, NULL) &&
             read_chains(index, &meta, hashes, nhashes, estimates, &chain, &nchain);
         free_refs(&refs);
         if (ok)
@@ -419,15 +420,17 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     bool        ok = true;
     uint32     *planned_sorted;
     DecodedPool pool = {0};
+    BlockNumber nblocks;
 
     landmark_read_meta(index, &meta);
+    nblocks = RelationGetNumberOfBlocks(index);
     so->search = afp_core_search_new(&query->header, (uint64) afp_index_max_postings,
                                      (uint32) afp_index_min_votes, &status);
     if (so->search == NULL)
         afp_raise(&status);
     nhashes = afp_core_search_hashes(so->search, &hashes);
     estimates = palloc0(sizeof(uint64) * Max(nhashes, 1));
-    if (!lookup_runs(index, &meta, hashes, nhashes, estimates, &refs, &pool) ||
+    if (!lookup_runs(index, &meta, nblocks, hashes, nhashes, estimates, &refs, &pool) ||
         !read_chains(index, &meta, hashes, nhashes, estimates, &chain, &nchain))
     {
         pfree(estimates);
@@ -455,7 +458,6 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     }
     {
         LandmarkRunReader *readers = palloc(sizeof(LandmarkRunReader) * Max(meta.nruns, 1));
-        BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 
         for (uint32 r = 0; r < meta.nruns; r++)
         {
