@@ -153,7 +153,7 @@ def summary(res, kind):
     answered = sum(bool(r["answers"]) for r in sel)
     if not sel:
         return "-"
-    what = "answered %d" % answered if kind == bp.HELD else "right %d" % right
+    what = "answered %d" % answered if kind in (bp.HELD, bp.NONMUSIC) else "right %d" % right
     return "%s / %s ms, %s of %d" % (bp.fmt_ms(bp.pct(ms, 0.5)), bp.fmt_ms(bp.pct(ms, 0.95)), what, len(sel))
 
 
@@ -188,14 +188,24 @@ def paired(args, cat, h, clips, real, kinds):
         meds = sorted(sorted(v)[len(v) // 2] for v in per_clip.values())
         return bp.pct(meds, 0.5), bp.pct(meds, 0.95)
 
+    def cpu_ms(name, kind):
+        return sum(x["cpu_ms"] for res in passes[name] for x in res if x["kind"] == kind)
+
     for kind in kinds:
         m50, m95 = median_ms(cat, kind)
         b50, b95 = median_ms(copy, kind)
         out("paired, %s, %s" % (kind, h),
-            "merged by itself %s / %s ms | built copy %s / %s ms | merged / built p50 %.2f"
-            % (bp.fmt_ms(m50), bp.fmt_ms(m95), bp.fmt_ms(b50), bp.fmt_ms(b95), m50 / b50),
+            "merged by itself %s / %s ms | built copy %s / %s ms | merged / built p50 %.2f, CPU %.2f"
+            % (bp.fmt_ms(m50), bp.fmt_ms(m95), bp.fmt_ms(b50), bp.fmt_ms(b95), m50 / b50,
+               cpu_ms(cat, kind) / max(cpu_ms(copy, kind), 1e-9)),
             "p50 / p95 over clips of each clip's median of %d passes, the two catalogues' passes alternating "
-            "(ABBA...); the copy is the same rows with its index built after loading" % args.paired)
+            "(ABBA...); CPU: the backends' on-CPU time over every pass of the kind, merged / built (steadier "
+            "than wall time on a shared machine); the copy is the same rows with its index built after loading"
+            % args.paired)
+    answers_differ = sum(key_of(x) != key_of(y) for res_m, res_b in zip(passes[cat], passes[copy])
+                         for x, y in zip(res_m, res_b))
+    out("paired answers differing, %s" % h, "%d of %d" % (answers_differ, sum(len(r) for r in passes[cat])),
+        "each merged pass against the built pass of the same round, clip by clip (id, offset, confidence)")
     c = bp.connect(args.database)
     c.autocommit = True
     c.cursor().execute("DROP TABLE %s" % devlib.ident(copy))
@@ -211,6 +221,9 @@ def main():
     ap.add_argument("--lengths", default="5,10")
     ap.add_argument("--clips", type=int, default=10, help="cuts of db tracks per length, in every kind")
     ap.add_argument("--held-clips", type=int, default=10, help="clips per length of tracks not in the catalogue")
+    ap.add_argument("--nonmusic-clips", type=int, default=10,
+                    help="non-music signals per length (tones, a sweep, a square wave, clicks, a drum loop, speech, "
+                         "babble, noise, hum: 10 is one of each)")
     ap.add_argument("--clients", type=int, default=2, help="clients matching clips during the load")
     ap.add_argument("--database", default="afp_bench_ingest")
     ap.add_argument("--seed", default="afp-ingest-1")
@@ -242,8 +255,9 @@ def main():
     hours_db = bp.one(cur, "SELECT sum(afp_duration(fp)) / 3600 FROM bench_tracks")
     c.close()
     bp.log("clips")
-    clips = bp.make_clips(args.database, tracks, kinds, args.clips, lengths, args.seed, args.held_clips, 2)
-    all_kinds = kinds + [bp.HELD]
+    clips = bp.make_clips(args.database, tracks, kinds, args.clips, lengths, args.seed, args.held_clips, 2,
+                          args.nonmusic_clips)
+    all_kinds = kinds + [bp.HELD] + ([bp.NONMUSIC] if args.nonmusic_clips > 0 else [])
     prev = None
     for size in sorted(int(s) for s in args.sizes.split(",")):
         copies = max(1, round(size / hours_db))

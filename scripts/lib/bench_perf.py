@@ -45,6 +45,10 @@ FORMATS = [  # label, sox output options, extension
 ]
 DEFAULT_KINDS = ["clean", "white noise 0 dB", "babble 5 dB", "reverb", "speed +2%", "speed -2%"]
 HELD = "held (not in catalogue)"
+NONMUSIC = "non-music signal"
+KIND_LABELS = {"held": HELD, "nonmusic": NONMUSIC}  # clips not of a catalogue track: any answer is wrong
+# bench-accuracy's non-music signals but silence, which fingerprint() refuses ("audio is silent") before any search.
+NONMUSIC_SIGNALS = [k for k in ba.NON_MUSIC if k != "silence"]
 PATHS = [("landmark", "on"), ("GIN", "off")]  # label, afp.use_landmark_index
 
 rows = []       # (metric, landmark value, GIN value, method)
@@ -256,10 +260,13 @@ def real_rows(db, cat):
 # clips
 
 
-def make_clips(db, tracks, kinds, n, lengths, seed, n_held, jobs):
+def make_clips(db, tracks, kinds, n, lengths, seed, n_held, jobs, n_nonmusic=0):
     """n cuts per length of db tracks, each rendered in every kind (the same cut degraded each
-    way, WAV 16-bit 44.1 kHz stereo), and n_held clean cuts per length of held tracks; stored with
-    their reference-density fingerprints (fingerprint() of the clip, for the search-only runs)."""
+    way, WAV 16-bit 44.1 kHz stereo), n_held clean cuts per length of held tracks, and n_nonmusic
+    non-music signals per length (NONMUSIC_SIGNALS in turn: tones, sweeps, clicks, a drum loop,
+    speech, noise, hum); stored with their reference-density fingerprints (fingerprint()
+    of the clip, for the search-only runs). Held and non-music clips have held = true: any answer
+    to them is wrong."""
     c = connect(db)
     cur = c.cursor()
     cur.execute("DROP TABLE IF EXISTS perf_clips")
@@ -278,8 +285,14 @@ def make_clips(db, tracks, kinds, n, lengths, seed, n_held, jobs):
                     plan.append({"kind": split, "degradation": kind, "length": length, "track": t["name"],
                                  "path": t["path"], "offset": off, "container": CLIP_CONTAINER,
                                  "seed": "%s:%s:%d:%d:%s" % (seed, split, length, k, kind)})
+        for k in range(n_nonmusic):
+            kind = NONMUSIC_SIGNALS[k % len(NONMUSIC_SIGNALS)]
+            plan.append({"kind": "nonmusic", "degradation": kind, "length": length, "track": None, "path": None,
+                         "offset": None, "container": CLIP_CONTAINER,
+                         "seed": "%s:nonmusic:%d:%d:%s" % (seed, length, k, kind)})
     workdir = tempfile.mkdtemp(prefix="afp-bench-perf-")
-    babble = ba.Babble(workdir) if any(ba.DEGRADATIONS[k][1] and ba.DEGRADATIONS[k][1][0] == "babble" for k in kinds) else None
+    babble = (ba.Babble(workdir) if n_nonmusic > 0 or
+              any(ba.DEGRADATIONS[k][1] and ba.DEGRADATIONS[k][1][0] == "babble" for k in kinds) else None)
     dbs = ba.Database(db, {})
     local = threading.local()
     done = [0]
@@ -292,8 +305,9 @@ def make_clips(db, tracks, kinds, n, lengths, seed, n_held, jobs):
         data = ba.make_clip(clip, babble, local.tmp)
         with dbs.conn().cursor() as cur:
             cur.execute("INSERT INTO perf_clips VALUES (%s, %s, %s, %s, %s, %s, %s, fingerprint(%s))",
-                        (i + 1, HELD if clip["kind"] == "held" else clip["degradation"], clip["length"],
-                         clip["kind"] == "held", clip["track"], clip["offset"], psycopg2.Binary(data), psycopg2.Binary(data)))
+                        (i + 1, KIND_LABELS.get(clip["kind"], clip["degradation"]), clip["length"],
+                         clip["kind"] in KIND_LABELS, clip["track"], clip["offset"], psycopg2.Binary(data),
+                         psycopg2.Binary(data)))
         with lock:
             done[0] += 1
             if done[0] % 50 == 0 or done[0] == len(plan):
@@ -431,7 +445,7 @@ def cell(res, kind, length):
     cpu = [r["cpu_ms"] for r in sel]
     lat = "%s / %s ms (CPU %s)" % (fmt_ms(pct(ms, 0.5)), fmt_ms(pct(ms, 0.95)), fmt_ms(sum(cpu) / len(cpu)))
     distract = sum(bool(r["answers"]) and r["answers"][0]["distractor"] for r in sel)
-    if kind == HELD:
+    if kind in (HELD, NONMUSIC):
         s = "%s · %d/%d answered" % (lat, sum(bool(r["answers"]) for r in sel), len(sel))
     else:
         s = "%s · %d/%d" % (lat, sum(bool(r["answers"]) and r["answers"][0]["right"] for r in sel), len(sel))
@@ -442,11 +456,15 @@ def cell(res, kind, length):
 
 def answer_summary(res):
     db = [r for r in res if not r["held"]]
-    held = [r for r in res if r["held"]]
+    held = [r for r in res if r["kind"] == HELD]
+    nonmusic = [r for r in res if r["kind"] == NONMUSIC]
     wrong = [r for r in db if r["answers"] and not r["answers"][0]["right"]]
-    return ("%d distractor, %d other wrong of %d; held FP %d/%d"
-            % (sum(r["answers"][0]["distractor"] for r in wrong), sum(not r["answers"][0]["distractor"] for r in wrong),
-               len(db), sum(bool(r["answers"]) for r in held), len(held)))
+    s = ("%d distractor, %d other wrong of %d; held FP %d/%d"
+         % (sum(r["answers"][0]["distractor"] for r in wrong), sum(not r["answers"][0]["distractor"] for r in wrong),
+            len(db), sum(bool(r["answers"]) for r in held), len(held)))
+    if nonmusic:
+        s += "; non-music answered %d/%d" % (sum(bool(r["answers"]) for r in nonmusic), len(nonmusic))
+    return s
 
 
 CONF_BINS = [(0.0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 0.9), (0.9, 1.01)]
@@ -643,6 +661,9 @@ def main():
     ap.add_argument("--lengths", default="5,10", help="clip lengths in seconds")
     ap.add_argument("--clips", type=int, default=20, help="cuts of db tracks per length (each rendered in every kind)")
     ap.add_argument("--held-clips", type=int, default=20, help="clips per length of tracks not in the catalogue")
+    ap.add_argument("--nonmusic-clips", type=int, default=10,
+                    help="non-music signals per length (tones, a sweep, a square wave, clicks, a drum loop, speech, "
+                         "babble, noise, hum: 10 is one of each)")
     ap.add_argument("--pgbench-seconds", type=int, default=15)
     ap.add_argument("--pgbench-clients", default="1,2")
     ap.add_argument("--insert-repeats", type=int, default=5)
@@ -704,8 +725,9 @@ def main():
             shutil.rmtree(tmp)
 
     with Phase("clips"):
-        clips = retry(make_clips, args.database, tracks, kinds, args.clips, lengths, args.seed, args.held_clips, args.jobs)
-    all_kinds = kinds + [HELD]
+        clips = retry(make_clips, args.database, tracks, kinds, args.clips, lengths, args.seed, args.held_clips, args.jobs,
+                      args.nonmusic_clips)
+    all_kinds = kinds + [HELD] + ([NONMUSIC] if args.nonmusic_clips > 0 else [])
 
     prev = None
     for size in sizes:
@@ -758,8 +780,9 @@ def main():
                 for length in lengths:
                     out("p50 / p95 (CPU mean), right: %s, %d s, %s, %s" % (kind, length, mode, h),
                         cell(results[(mode, "landmark")], kind, length), cell(results[(mode, "GIN")], kind, length) if gin else NB,
-                        "%s, %d %s (a)" % (what, args.held_clips if kind == HELD else args.clips,
-                                           "held-track clips; answered = false positives" if kind == HELD else "clips"))
+                        "%s, %d %s (a)" % (what, {HELD: args.held_clips, NONMUSIC: args.nonmusic_clips}.get(kind, args.clips),
+                                           {HELD: "held-track clips; answered = false positives",
+                                            NONMUSIC: "non-music signals; answered = false positives"}.get(kind, "clips")))
         out("wrong answers of db clips; held false positives, %s" % h,
             " / ".join("%s: %s" % (m, answer_summary(results[(m, "landmark")])) for m in ("with decode", "search only")),
             " / ".join("%s: %s" % (m, answer_summary(results[(m, "GIN")])) for m in ("with decode", "search only")) if gin else NB,
@@ -772,7 +795,8 @@ def main():
                     conf[path] = time_pass(args.database, "%s %s confidence" % (h, path), clip_sql(cat, 5), clips, real,
                                            {"afp.use_landmark_index": setting, "afp.min_confidence": "0"})
                     dump(H, "%s confidence" % path, conf[path])
-            for label, sel in (("db clips", lambda r: not r["held"]), ("held clips", lambda r: r["held"])):
+            for label, sel in (("db clips", lambda r: not r["held"]), ("held clips", lambda r: r["kind"] == HELD),
+                               ("non-music signals", lambda r: r["kind"] == NONMUSIC)):
                 vals = {"GIN": NB}
                 for path, _ in paths:
                     wrong = [a for r in conf[path] if sel(r) for a in r["answers"] if not a["right"]]

@@ -160,10 +160,12 @@ const std::vector<RankedRow>& IndexSearch::rank() {
         for (const Slot& s : table_)
             if (s.key != kEmpty) consider(s.key, s.count);
     }
-    // One entry per row, its best window.
+    // One entry per row, its best window; of equal windows the earliest, so the answer does not
+    // depend on the order postings arrived in (the index's layout, the scan's order of hashes).
     std::sort(ranked_.begin(), ranked_.end(), [](const RankedRow& a, const RankedRow& b) {
         if (a.row != b.row) return a.row < b.row;
-        return a.votes > b.votes;
+        if (a.votes != b.votes) return a.votes > b.votes;
+        return a.offset_frames < b.offset_frames;
     });
     ranked_.erase(std::unique(ranked_.begin(), ranked_.end(),
                               [](const RankedRow& a, const RankedRow& b) { return a.row == b.row; }),

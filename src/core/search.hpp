@@ -67,11 +67,13 @@ public:
     // The index of hash in hashes() when the plan chose it, else -1.
     int64_t planned_index(int32_t hash) const noexcept;
 
-    // Votes with postings of hashes()[hash_index]: rows[k] holds it at frames[k]. Postings of one
-    // hash may come in several calls; rows must be < 2^kRowIdBits.
+    // Votes with postings of hashes()[hash_index]: rows[k] holds it at frames[k]. Hashes may come
+    // in any order; postings of one hash may come in several calls, one after another (a posting
+    // of another hash between them would let the hash vote twice); rows must be < 2^kRowIdBits.
     void add(uint32_t hash_index, const uint64_t* rows, const uint32_t* frames, size_t n);
 
-    // Rows with at least min_votes, most votes first (ties: lower row id first).
+    // Rows with at least min_votes, most votes first (ties: lower row id first), each at its
+    // window with the most votes (ties: the earliest). The same whatever order hashes came in.
     const std::vector<RankedRow>& rank();
 
     // Postings voted so far.

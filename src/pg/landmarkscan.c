@@ -67,15 +67,6 @@ landmark_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
 }
 
 static int
-compare_bucket_order_u32(const void *a, const void *b)
-{
-    uint32      x = *(const uint32 *) a;
-    uint32      y = *(const uint32 *) b;
-
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
-static int
 compare_bucket_order(const void *a, const void *b)
 {
     uint64      x = *(const uint64 *) a;
@@ -399,6 +390,13 @@ free_pool(DecodedPool *pool)
  * One attempt at the vote: plan with the exact counts, read the planned hashes'
  * postings from every run and chain, hash by hash, rank. False when a merge
  * reused a page the attempt needed (the caller starts again).
+ *
+ * The planned hashes are read in mix order, the runs' own order: each run is
+ * read front to back, neighbouring hashes share its pages, and a run whose range
+ * the mix has passed gives its pins back. A merged index is a few dozen runs of
+ * disjoint ranges; read in hash order, every one of them kept pages pinned to the
+ * end, and past 8 pins PostgreSQL counts a backend's pins in a hash table that
+ * every later pin and unpin searches.
  */
 static bool
 vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
@@ -411,14 +409,14 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     RunRefs     refs = {0};
     ChainPosting *chain = NULL;
     Size        nchain = 0;
+    Size       *chain_first;
     const uint32 *order;
     uint32      nplanned;
     uint64     *rows = NULL;
     uint32     *frames = NULL;
     uint64      room = 0;
-    Size        c = 0;
     bool        ok = true;
-    uint32     *planned_sorted;
+    uint64     *planned_by_mix;
     DecodedPool pool = {0};
     BlockNumber nblocks;
 
@@ -441,14 +439,25 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     if (!afp_core_search_plan(so->search, estimates, &order, &nplanned, &status))
         afp_raise(&status);
 
-    /* Hash by hash (a hash's postings must reach the vote together), in hash order. */
-    planned_sorted = palloc(sizeof(uint32) * Max(nplanned, 1));
-    memcpy(planned_sorted, order, sizeof(uint32) * nplanned);
-    qsort(planned_sorted, nplanned, sizeof(uint32), compare_bucket_order_u32);
+    /* The planned hashes in mix order (the mix in the high bits, the hash index in the low ones). */
+    planned_by_mix = palloc(sizeof(uint64) * Max(nplanned, 1));
     for (uint32 k = 0; k < nplanned; k++)
-        for (uint32 e = refs.first[planned_sorted[k]]; e < refs.first[planned_sorted[k] + 1]; e++)
+        planned_by_mix[k] = (uint64) landmark_mix(hashes[order[k]]) << 32 | order[k];
+    qsort(planned_by_mix, nplanned, sizeof(uint64), compare_bucket_order);
+    /* The chains' postings of hash i are chain[chain_first[i]] up to chain[chain_first[i + 1]] (sorted by hash). */
+    chain_first = palloc0(sizeof(Size) * ((Size) nhashes + 1));
+    for (Size c = 0; c < nchain; c++)
+        chain_first[chain[c].hash_index + 1]++;
+    for (uint32 i = 0; i < nhashes; i++)
+        chain_first[i + 1] += chain_first[i];
+    for (uint32 k = 0; k < nplanned; k++)
+    {
+        uint32      i = (uint32) planned_by_mix[k];
+
+        for (uint32 e = refs.first[i]; e < refs.first[i + 1]; e++)
             if (refs.refs[e].list.decoded == LANDMARK_NOT_DECODED)
                 room = Max(room, refs.refs[e].list.count);
+    }
     if (nchain > 0)
         room = Max(room, 1);
     if (room > 0)
@@ -458,6 +467,8 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     }
     {
         LandmarkRunReader *readers = palloc(sizeof(LandmarkRunReader) * Max(meta.nruns, 1));
+        uint32     *open = palloc(sizeof(uint32) * Max(meta.nruns, 1));    /* runs whose readers hold pins */
+        uint32      nopen = 0;
 
         for (uint32 r = 0; r < meta.nruns; r++)
         {
@@ -466,15 +477,27 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
         }
         for (uint32 k = 0; k < nplanned && ok; k++)
         {
-            uint32      i = planned_sorted[k];
+            uint32      i = (uint32) planned_by_mix[k];
+            uint32      mix = (uint32) (planned_by_mix[k] >> 32);
+            uint32      still = 0;
 
             if (k % 64 == 63)
                 CHECK_FOR_INTERRUPTS();
+            /* Runs the mix has passed are done with: their pins go. */
+            for (uint32 o = 0; o < nopen; o++)
+            {
+                if (meta.runs[open[o]].mix_hi < mix)
+                    landmark_run_reader_end(&readers[open[o]]);
+                else
+                    open[still++] = open[o];
+            }
+            nopen = still;
             for (uint32 e = refs.first[i]; e < refs.first[i + 1]; e++)
             {
                 const LandmarkListRef *ref = &refs.refs[e].list;
                 uint32      r = refs.refs[e].run;
                 uint32      got;
+                bool        was_open;
 
                 if (ref->count == 0)
                     continue;
@@ -485,7 +508,10 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
                         afp_raise(&status);
                     continue;
                 }
+                was_open = BufferIsValid(readers[r].data_buf);
                 got = landmark_run_read_list(&readers[r], ref, rows, frames);
+                if (!was_open && BufferIsValid(readers[r].data_buf))
+                    open[nopen++] = r;
                 if (readers[r].stale)
                 {
                     ok = false;
@@ -495,19 +521,17 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
                     afp_raise(&status);
             }
             /* the chains' postings of this hash, after its runs' */
-            while (ok && c < nchain && chain[c].hash_index < i)
-                c++;
-            while (ok && c < nchain && chain[c].hash_index == i)
+            for (Size c = chain_first[i]; ok && c < chain_first[i + 1]; c++)
             {
                 rows[0] = chain[c].row;
                 frames[0] = chain[c].frame;
                 if (!afp_core_search_add(so->search, i, rows, frames, 1, &status))
                     afp_raise(&status);
-                c++;
             }
         }
         for (uint32 r = 0; r < meta.nruns; r++)
             landmark_run_reader_end(&readers[r]);
+        pfree(open);
         pfree(readers);
     }
     if (ok)
@@ -521,7 +545,8 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     pfree(estimates);
     free_refs(&refs);
     free_pool(&pool);
-    pfree(planned_sorted);
+    pfree(planned_by_mix);
+    pfree(chain_first);
     if (chain)
         pfree(chain);
     if (rows)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "errors.hpp"
@@ -32,11 +33,15 @@ struct ToyIndex {
     }
 
     // Drives a search the way the glue does: estimates, plan, postings of each planned hash, rank.
-    std::vector<RankedRow> search(const AfpHeader& query, SearchLimits limits, uint64_t* read = nullptr) {
+    // reorder, when given, permutes the planned hashes first (the glue reads them in its layout's order).
+    std::vector<RankedRow> search(const AfpHeader& query, SearchLimits limits, uint64_t* read = nullptr,
+                                  const std::function<void(std::vector<uint32_t>&)>& reorder = {}) {
         IndexSearch s(query, limits);
         std::vector<uint64_t> estimates;
         for (int32_t h : s.hashes()) estimates.push_back(postings.count(h) ? postings[h].size() : 0);
-        for (uint32_t i : s.plan(estimates.data())) {
+        std::vector<uint32_t> planned = s.plan(estimates.data());
+        if (reorder) reorder(planned);
+        for (uint32_t i : planned) {
             auto it = postings.find(s.hashes()[i]);
             if (it == postings.end()) continue;
             std::vector<uint64_t> rows;
@@ -165,6 +170,53 @@ TEST(IndexSearch, NeighbouringBinsCountTogether) {
     auto ranked = index.search(header(qb), SearchLimits{});
     ASSERT_EQ(ranked.size(), 1u);
     EXPECT_EQ(ranked[0].votes, 4u);
+}
+
+TEST(IndexSearch, TheRankingDoesNotDependOnTheOrderHashesArriveIn) {
+    // Row 3 holds the clip twice, at frames 1000 and 2000: two windows of equal votes. Row 4 holds
+    // it once at 500, row 5 half of it. The index's layouts read the planned hashes in different
+    // orders (a built index in hash order, a merged one in mix order): the same rows, votes and
+    // windows (of equal ones, the earliest) come out of every order.
+    test::Rng rng(5);
+    std::vector<Landmark> clip;
+    for (int i = 0; i < 80; ++i) clip.push_back({hash_n(u(rng.below(50000))), u(rng.below(300))});
+    ToyIndex index;
+    std::vector<Landmark> twice, once, half;
+    for (const Landmark& l : clip) {
+        // The two windows' postings in either order within a hash's list, so the window that
+        // reaches two votes first depends on which hash is read second.
+        const bool later_first = rng.below(2) == 0;
+        twice.push_back({l.hash, l.frame + (later_first ? 2000u : 1000u)});
+        twice.push_back({l.hash, l.frame + (later_first ? 1000u : 2000u)});
+        once.push_back({l.hash, l.frame + 500});
+        if (rng.below(2) == 0) half.push_back({l.hash, l.frame + 700});
+    }
+    index.add_row(3, twice);
+    index.add_row(4, once);
+    index.add_row(5, half);
+    auto cb = body_with(clip, 300 * 128);
+    auto as_planned = index.search(header(cb), SearchLimits{});
+    auto reversed = index.search(header(cb), SearchLimits{}, nullptr,
+                                 [](std::vector<uint32_t>& v) { std::reverse(v.begin(), v.end()); });
+    std::vector<std::vector<RankedRow>> others{reversed};
+    for (uint64_t seed = 1; seed <= 8; ++seed)
+        others.push_back(index.search(header(cb), SearchLimits{}, nullptr, [seed](std::vector<uint32_t>& v) {
+            test::Rng r(seed);
+            for (size_t k = v.size(); k > 1; --k) std::swap(v[k - 1], v[static_cast<size_t>(r.below(static_cast<int>(k)))]);
+        }));
+    ASSERT_EQ(as_planned.size(), 3u);
+    EXPECT_EQ(as_planned[0].row, 3u);
+    EXPECT_NEAR(as_planned[0].offset_frames, 1000, kOffsetBinFrames);
+    EXPECT_EQ(as_planned[1].row, 4u);
+    EXPECT_EQ(as_planned[2].row, 5u);
+    for (const auto& other : others) {
+        ASSERT_EQ(other.size(), as_planned.size());
+        for (size_t k = 0; k < as_planned.size(); ++k) {
+            EXPECT_EQ(other[k].row, as_planned[k].row);
+            EXPECT_EQ(other[k].votes, as_planned[k].votes);
+            EXPECT_EQ(other[k].offset_frames, as_planned[k].offset_frames);
+        }
+    }
 }
 
 TEST(IndexSearch, RejectsRowIdsPastTheirBits) {
