@@ -77,8 +77,8 @@
  * when the list is that close to full: with 24, a 1,000 h load at 16 runs left
  * inserts unflushed while autovacuum merged (pending postings peaked at 12 M).
  * The copy that lets a merged index shrink splits runs in parts (compact_tail):
- * a merged 1,000 h index is up to ~40 runs of disjoint ranges, which a search
- * reads as one. The meta page holds 96 in 7.5 kB (an index of 0.6.0, listing up
+ * a merged 1,000 h index is up to ~57 runs of disjoint ranges, which a search
+ * reads one after another (landmarkscan.c). The meta page holds 96 in 7.5 kB (an index of 0.6.0, listing up
  * to 24, reads the same).
  */
 #define LANDMARK_MAX_RUNS       96

@@ -105,6 +105,7 @@ typedef struct RunRefs
 {
     RunRef     *refs;
     uint32     *first;
+    uint64     *by_mix;         /* every hash, in mix order: the mix in the high bits, its index in the low ones */
 } RunRefs;
 
 static void
@@ -114,6 +115,8 @@ free_refs(RunRefs *refs)
         pfree(refs->refs);
     if (refs->first)
         pfree(refs->first);
+    if (refs->by_mix)
+        pfree(refs->by_mix);
     memset(refs, 0, sizeof(*refs));
 }
 
@@ -149,7 +152,7 @@ static bool
 lookup_runs(Relation index, const LandmarkMetaData *meta, BlockNumber nblocks, const int32 *hashes,
             uint32 nhashes, uint64 *estimates, RunRefs *out, DecodedPool *pool)
 {
-    uint64     *by_mix = palloc(sizeof(uint64) * Max(nhashes, 1));
+    uint64     *by_mix = out->by_mix = palloc(sizeof(uint64) * Max(nhashes, 1));
     uint32     *fill;
     uint32      lo[LANDMARK_MAX_RUNS];
     uint32      hi[LANDMARK_MAX_RUNS];
@@ -232,7 +235,6 @@ lookup_runs(Relation index, const LandmarkMetaData *meta, BlockNumber nblocks, c
         landmark_run_reader_end(&reader);
     }
     pfree(fill);
-    pfree(by_mix);
     return ok;
 }
 
@@ -417,6 +419,7 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     uint64      room = 0;
     bool        ok = true;
     uint64     *planned_by_mix;
+    bool       *planned;
     DecodedPool pool = {0};
     BlockNumber nblocks;
 
@@ -439,11 +442,15 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
     if (!afp_core_search_plan(so->search, estimates, &order, &nplanned, &status))
         afp_raise(&status);
 
-    /* The planned hashes in mix order (the mix in the high bits, the hash index in the low ones). */
-    planned_by_mix = palloc(sizeof(uint64) * Max(nplanned, 1));
+    /* The planned hashes in mix order: lookup_runs' order of every hash, the planned ones kept. */
+    planned = palloc0(sizeof(bool) * Max(nhashes, 1));
     for (uint32 k = 0; k < nplanned; k++)
-        planned_by_mix[k] = (uint64) landmark_mix(hashes[order[k]]) << 32 | order[k];
-    qsort(planned_by_mix, nplanned, sizeof(uint64), compare_bucket_order);
+        planned[order[k]] = true;
+    planned_by_mix = palloc(sizeof(uint64) * Max(nplanned, 1));
+    for (uint32 k = 0, n = 0; k < nhashes; k++)
+        if (planned[(uint32) refs.by_mix[k]])
+            planned_by_mix[n++] = refs.by_mix[k];
+    pfree(planned);
     /* The chains' postings of hash i are chain[chain_first[i]] up to chain[chain_first[i + 1]] (sorted by hash). */
     chain_first = palloc0(sizeof(Size) * ((Size) nhashes + 1));
     for (Size c = 0; c < nchain; c++)
