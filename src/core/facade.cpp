@@ -18,6 +18,7 @@
 #include "params.hpp"
 #include "policy.hpp"
 #include "search.hpp"
+#include "searcher.hpp"
 #include "warp.hpp"
 
 namespace {
@@ -112,49 +113,6 @@ bool afp_core_fingerprint_clip(const void* audio, size_t size, const AfpAudioLim
     });
 }
 
-bool afp_core_sample_keys(const AfpHeader* body, uint32_t max_keys, AfpBuffer* out, AfpStatus* status) {
-    *out = AfpBuffer{nullptr, 0};
-    return guarded(status, [&] {
-        const afp::ParamSet* params = afp::find_params(body->param_set);
-        if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
-        const int32_t* hashes = afp_body_hashes(body);
-        const uint32_t* frames = afp_body_frames(body);
-        std::vector<uint32_t> starts;  // index of the first landmark of each distinct hash
-        for (uint32_t i = 0; i < body->count; ++i) {
-            if (i == 0 || hashes[i] != hashes[i - 1]) starts.push_back(i);
-        }
-        std::vector<afp::Landmark> kept;
-        const size_t distinct = starts.size();
-        const size_t take = std::min<size_t>(distinct, max_keys);
-        for (size_t k = 0; k < take; ++k) {
-            const uint32_t i = starts[k * distinct / take];
-            kept.push_back(afp::Landmark{hashes[i], frames[i]});
-        }
-        std::vector<uint8_t> probe = afp::encode_body(*params, body->n_samples, kept);
-        hand_out(probe.data(), probe.size(), out);
-    });
-}
-
-bool afp_core_keep_hashes(const AfpHeader* body, const uint8_t* keep, uint32_t n_distinct, AfpBuffer* out,
-                          AfpStatus* status) {
-    *out = AfpBuffer{nullptr, 0};
-    return guarded(status, [&] {
-        const afp::ParamSet* params = afp::find_params(body->param_set);
-        if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
-        const int32_t* hashes = afp_body_hashes(body);
-        const uint32_t* frames = afp_body_frames(body);
-        std::vector<afp::Landmark> kept;
-        uint32_t distinct = 0;  // index of hashes[i] among the distinct hashes
-        for (uint32_t i = 0; i < body->count; ++i) {
-            if (i > 0 && hashes[i] != hashes[i - 1]) ++distinct;
-            if (distinct >= n_distinct) throw afp::Error(afp::ErrorKind::Malformed, "The plan covers fewer hashes than the probe has.");
-            if (keep[distinct]) kept.push_back(afp::Landmark{hashes[i], frames[i]});
-        }
-        std::vector<uint8_t> probe = afp::encode_body(*params, body->n_samples, kept);
-        hand_out(probe.data(), probe.size(), out);
-    });
-}
-
 bool afp_core_slice(const void* body, double from_s, double to_s, AfpBuffer* out, AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {
@@ -212,16 +170,7 @@ bool afp_core_warp(const AfpHeader* clip, double speed, double tempo, double pit
                    AfpStatus* status) {
     *out = AfpBuffer{nullptr, 0};
     return guarded(status, [&] {
-        const afp::ParamSet* params = afp::find_params(clip->param_set);
-        if (params == nullptr) throw afp::Error(afp::ErrorKind::Malformed, "The value uses an unknown parameter set.");
-        const afp::Rendition rendition{speed, tempo, pitch};
-        const double time_scale = rendition.time_scale();
-        std::vector<afp::Landmark> landmarks = afp::warp_landmarks(*clip, time_scale, rendition.freq_scale());
-        // The warped clip lasts n_samples * time_scale in the original's time; one hop of slack
-        // covers the rounding of frames.
-        const double n = std::ceil(clip->n_samples * time_scale) + params->hop;
-        const uint32_t n_samples = static_cast<uint32_t>(std::min(n, 4294967295.0));
-        std::vector<uint8_t> body = afp::encode_body(*params, n_samples, landmarks);
+        std::vector<uint8_t> body = afp::warped_body(*clip, afp::Rendition{speed, tempo, pitch});
         hand_out(body.data(), body.size(), out);
     });
 }
@@ -331,27 +280,138 @@ uint64_t afp_core_search_postings_read(const AfpSearch* search) {
     return reinterpret_cast<const afp::IndexSearch*>(search)->postings_read();
 }
 
-bool afp_core_index_stages(double max_speed_change, double max_tempo_change, double max_pitch_semitones,
-                           uint64_t max_postings, uint32_t candidates, uint32_t min_votes, bool has_reference,
-                           AfpBuffer* out, AfpStatus* status) {
-    out->data = nullptr;
-    out->size = 0;
+void afp_core_search_free(AfpSearch* search) { delete reinterpret_cast<afp::IndexSearch*>(search); }
+
+namespace {
+
+afp::Searcher* searcher_of(AfpSearcher* s) { return reinterpret_cast<afp::Searcher*>(s); }
+const afp::Searcher* const_searcher_of(const AfpSearcher* s) { return reinterpret_cast<const afp::Searcher*>(s); }
+
+static_assert(sizeof(afp::VoteItem) == sizeof(AfpVoteItem), "VoteItem mirrors AfpVoteItem");
+
+AfpVote c_vote(const afp::Vote& v) {
+    return AfpVote{v.score, v.anchors, v.aligned_pairs, v.total_pairs, v.offset_frames, v.clip_first_frame,
+                   v.clip_last_frame, v.log_chance};
+}
+
+}  // namespace
+
+AfpSearcher* afp_core_searcher_new(const AfpHeader* query, const AfpHeader* reference,
+                                   const AfpSearchSettings* settings, AfpStatus* status) {
+    afp::Searcher* searcher = nullptr;
+    guarded(status, [&] {
+        afp::SearchSettings s;
+        s.max_speed_change = settings->max_speed_change;
+        s.max_tempo_change = settings->max_tempo_change;
+        s.max_pitch_semitones = settings->max_pitch_semitones;
+        s.max_postings = settings->max_postings;
+        s.candidates = settings->candidates;
+        s.min_votes = settings->min_votes;
+        s.min_score = settings->min_score;
+        s.min_confidence = settings->min_confidence;
+        s.landmark_index = settings->landmark_index;
+        s.plans_reads = settings->plans_reads;
+        searcher = new afp::Searcher(*query, reference, s);
+    });
+    return reinterpret_cast<AfpSearcher*>(searcher);
+}
+
+AfpSearchStep afp_core_searcher_step(const AfpSearcher* searcher) {
+    switch (const_searcher_of(searcher)->step()) {
+        case afp::SearchStep::kEstimate: return AFP_STEP_ESTIMATE;
+        case afp::SearchStep::kRank: return AFP_STEP_RANK;
+        case afp::SearchStep::kVote: return AFP_STEP_VOTE;
+        case afp::SearchStep::kDone: break;
+    }
+    return AFP_STEP_DONE;
+}
+
+uint32_t afp_core_searcher_nprobes(const AfpSearcher* searcher) {
+    return static_cast<uint32_t>(const_searcher_of(searcher)->probes().size());
+}
+
+void afp_core_searcher_probe(const AfpSearcher* searcher, uint32_t p, AfpSearchProbe* out) {
+    const afp::SearchProbe& probe = const_searcher_of(searcher)->probes()[p];
+    out->body = reinterpret_cast<const AfpHeader*>(probe.body.data());
+    out->size = probe.body.size();
+    out->max_postings = probe.max_postings;
+    out->min_votes = probe.min_votes;
+    out->limit = probe.limit;
+    out->min_shared = probe.min_shared;
+    out->hashes = probe.hashes.data();
+    out->nhashes = static_cast<uint32_t>(probe.hashes.size());
+}
+
+bool afp_core_searcher_add_estimates(AfpSearcher* searcher, uint32_t p, const uint64_t* counts, uint32_t n,
+                                     AfpStatus* status) {
+    return guarded(status, [&] { searcher_of(searcher)->add_estimates(p, counts, n); });
+}
+
+void afp_core_searcher_set_catalogue_rows(AfpSearcher* searcher, double rows) {
+    searcher_of(searcher)->set_catalogue_rows(rows);
+}
+
+bool afp_core_searcher_add_ranked(AfpSearcher* searcher, uint32_t p, uint64_t handle, bool id_null, int64_t id,
+                                  uint32_t votes, AfpStatus* status) {
+    return guarded(status, [&] { searcher_of(searcher)->add_ranked(p, handle, id_null, id, votes); });
+}
+
+uint32_t afp_core_searcher_items(const AfpSearcher* searcher, const AfpVoteItem** items) {
+    const auto& v = const_searcher_of(searcher)->items();
+    *items = reinterpret_cast<const AfpVoteItem*>(v.data());
+    return static_cast<uint32_t>(v.size());
+}
+
+AfpRendition afp_core_searcher_rendition(const AfpSearcher* searcher, uint32_t rendition) {
+    const afp::Rendition& r = const_searcher_of(searcher)->renditions()[rendition];
+    return AfpRendition{r.speed, r.tempo, r.pitch};
+}
+
+bool afp_core_searcher_add_vote(AfpSearcher* searcher, uint32_t k, const AfpVote* vote, AfpStatus* status) {
     return guarded(status, [&] {
-        static_assert(sizeof(afp::SearchStage) == sizeof(AfpSearchStage), "SearchStage mirrors AfpSearchStage");
-        auto stages = afp::index_stages(max_speed_change, max_postings, candidates, min_votes, has_reference,
-                                        max_tempo_change, max_pitch_semitones);
-        hand_out(stages.data(), stages.size() * sizeof(afp::SearchStage), out);
+        afp::Vote v;
+        v.score = vote->score;
+        v.anchors = vote->anchors;
+        v.aligned_pairs = vote->aligned_pairs;
+        v.total_pairs = vote->total_pairs;
+        v.offset_frames = vote->offset_frames;
+        v.clip_first_frame = vote->clip_first_frame;
+        v.clip_last_frame = vote->clip_last_frame;
+        v.log_chance = vote->log_chance;
+        searcher_of(searcher)->add_vote(k, v);
     });
 }
 
-uint32_t afp_core_renditions_tried(const AfpSearchStage* stages, uint32_t n, uint32_t last) {
-    return afp::renditions_tried(reinterpret_cast<const afp::SearchStage*>(stages), n, last);
+bool afp_core_searcher_vote_track(AfpSearcher* searcher, uint32_t k, const AfpHeader* track, AfpStatus* status) {
+    return guarded(status, [&] { searcher_of(searcher)->vote_track(k, *track); });
 }
 
-uint32_t afp_core_comparisons(double catalogue_rows, uint32_t rows_voted, uint32_t renditions) {
-    return afp::comparisons(catalogue_rows, rows_voted, renditions);
+bool afp_core_searcher_next(AfpSearcher* searcher, AfpStatus* status) {
+    return guarded(status, [&] { searcher_of(searcher)->next(); });
 }
 
-void afp_core_search_free(AfpSearch* search) { delete reinterpret_cast<afp::IndexSearch*>(search); }
+void afp_core_searcher_progress(const AfpSearcher* searcher, uint32_t* rounds, uint32_t* renditions,
+                                uint32_t* candidates, uint32_t* accepted) {
+    const afp::Searcher* s = const_searcher_of(searcher);
+    *rounds = s->rounds_run();
+    *renditions = s->last_renditions();
+    *candidates = s->last_candidates();
+    *accepted = s->last_accepted();
+}
+
+bool afp_core_searcher_matches(const AfpSearcher* searcher, AfpBuffer* out, AfpStatus* status) {
+    *out = AfpBuffer{nullptr, 0};
+    return guarded(status, [&] {
+        std::vector<AfpMatch> matches;
+        for (const afp::SearchMatch& m : const_searcher_of(searcher)->matches()) {
+            matches.push_back(AfpMatch{m.handle, m.id, c_vote(m.vote),
+                                       AfpRendition{m.rendition.speed, m.rendition.tempo, m.rendition.pitch},
+                                       m.confidence});
+        }
+        hand_out(matches.data(), matches.size() * sizeof(AfpMatch), out);
+    });
+}
+
+void afp_core_searcher_free(AfpSearcher* searcher) { delete searcher_of(searcher); }
 
 }  // extern "C"

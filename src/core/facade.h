@@ -83,21 +83,6 @@ bool afp_core_fingerprint(const void *audio, size_t size, const AfpAudioLimits *
 bool afp_core_fingerprint_clip(const void *audio, size_t size, const AfpAudioLimits *limits,
                                AfpCancelFn cancel, AfpBuffer *query, AfpBuffer *reference, AfpStatus *status);
 
-/*
- * A probe of at most max_keys distinct hashes, evenly spaced over the body's sorted distinct
- * hashes (so spread over the whole band), with their landmarks: a cheaper index probe that a
- * recording of a track still clears at the same fraction of shared hashes.
- */
-bool afp_core_sample_keys(const AfpHeader *body, uint32_t max_keys, AfpBuffer *out, AfpStatus *status);
-
-/*
- * The landmarks of the body's distinct hashes i (in ascending order, as afp_core_search_hashes
- * lists them) with keep[i] != 0, every frame of each: a search plan made elsewhere (a sharded
- * catalogue's coordinator) handed to an index as a probe it reads whole.
- */
-bool afp_core_keep_hashes(const AfpHeader *body, const uint8_t *keep, uint32_t n_distinct, AfpBuffer *out,
-                          AfpStatus *status);
-
 /* The landmarks of a valid body anchored between from_s and to_s seconds, moved to start at 0. */
 bool afp_core_slice(const void *body, double from_s, double to_s, AfpBuffer *out, AfpStatus *status);
 
@@ -194,31 +179,120 @@ bool afp_core_search_rank(AfpSearch *search, const AfpRankedRow **rows, uint32_t
 /* Postings voted so far. */
 uint64_t afp_core_search_postings_read(const AfpSearch *search);
 
-/* One stage of match_clip's index search (policy.hpp). */
-typedef struct AfpSearchStage
+/*
+ * The whole search of match_clip() and match_afp() (searcher.hpp): the glue is its candidate
+ * source and answers what each step asks, then calls afp_core_searcher_next:
+ *   AFP_STEP_ESTIMATE  postings per distinct hash of each probe (a source of several indexes)
+ *   AFP_STEP_RANK      each probe's ranked rows (afp_core_searcher_add_ranked)
+ *   AFP_STEP_VOTE      the full vote of each item (afp_core_searcher_vote_track or _add_vote)
+ *   AFP_STEP_DONE      afp_core_searcher_matches
+ * afp_core_searcher_free always, also after an error (the glue registers it as a reset callback).
+ */
+typedef struct AfpSearcher AfpSearcher;
+
+/* What a search may do: the afp.* settings, read once by the glue (SearchSettings). */
+typedef struct AfpSearchSettings
 {
-    double   speed;            /* 1, or the playback speed (tempo and pitch together) of the rendition */
-    double   tempo;            /* 1, or its tempo factor with the pitch kept */
-    double   pitch;            /* 1, or its pitch factor with the tempo kept */
-    bool     probe_reference;  /* probe with the reference landmarks warped to speed */
-    uint32_t probe_keys;       /* at most this many distinct probe hashes (0: all) */
-    uint64_t max_postings;     /* the index vote's budget */
-    uint32_t candidates;       /* rows voted in full */
-    uint32_t min_votes;        /* index votes a row needs to be returned */
-    bool     new_round;        /* run only when the stages before accepted nothing */
-} AfpSearchStage;
+    double   max_speed_change;
+    double   max_tempo_change;
+    double   max_pitch_semitones;
+    uint64_t max_postings;
+    uint32_t candidates;
+    uint32_t min_votes;
+    int32_t  min_score;
+    double   min_confidence;
+    bool     landmark_index;   /* false: the share stages (the % operator, GIN) */
+    bool     plans_reads;      /* the source is several indexes: plan from summed estimates */
+} AfpSearchSettings;
 
-/* The stages for a clip; out->data holds out->size / sizeof(AfpSearchStage) of them. */
-bool afp_core_index_stages(double max_speed_change, double max_tempo_change, double max_pitch_semitones,
-                           uint64_t max_postings, uint32_t candidates, uint32_t min_votes, bool has_reference,
-                           AfpBuffer *out, AfpStatus *status);
+typedef enum AfpSearchStep
+{
+    AFP_STEP_ESTIMATE,
+    AFP_STEP_RANK,
+    AFP_STEP_VOTE,
+    AFP_STEP_DONE
+} AfpSearchStep;
 
+/* One probe of the current round; pointers stay valid until the next afp_core_searcher_next. */
+typedef struct AfpSearchProbe
+{
+    const AfpHeader *body;     /* the probe (planned, at AFP_STEP_RANK of a planning search) */
+    size_t   size;             /* bytes of body */
+    uint64_t max_postings;     /* index probes: the vote's budget */
+    uint32_t min_votes;        /* index probes: votes a row needs */
+    uint32_t limit;            /* index probes: rows taken; send every row tied with the last */
+    uint32_t min_shared;       /* share probes (> 0): distinct hashes a row must share with body */
+    const int32_t *hashes;     /* AFP_STEP_ESTIMATE: its distinct hashes, ascending */
+    uint32_t nhashes;
+} AfpSearchProbe;
 
-/* Renditions tried by the rounds up to the one stage `last` belongs to. */
-uint32_t afp_core_renditions_tried(const AfpSearchStage *stages, uint32_t n, uint32_t last);
+/* A row to vote in full, in rendition `rendition` of the clip. */
+typedef struct AfpVoteItem
+{
+    uint64_t handle;           /* what the source gave with the row (afp_core_searcher_add_ranked) */
+    int64_t  id;
+    uint32_t rendition;
+} AfpVoteItem;
 
-/* What a confidence is computed against: max(catalogue rows, rows voted) x renditions. */
-uint32_t afp_core_comparisons(double catalogue_rows, uint32_t rows_voted, uint32_t renditions);
+/* How a clip relates to its track (warp.hpp); all 1 as recorded. */
+typedef struct AfpRendition
+{
+    double   speed;
+    double   tempo;
+    double   pitch;
+} AfpRendition;
+
+/* An accepted match. */
+typedef struct AfpMatch
+{
+    uint64_t handle;
+    int64_t  id;
+    AfpVote  vote;
+    AfpRendition rendition;
+    double   confidence;
+} AfpMatch;
+
+/*
+ * Starts a search for a validated clip body; reference may be NULL or the query itself
+ * (match_afp). The bodies must outlive the searcher. NULL with *status set on failure.
+ */
+AfpSearcher *afp_core_searcher_new(const AfpHeader *query, const AfpHeader *reference,
+                                   const AfpSearchSettings *settings, AfpStatus *status);
+AfpSearchStep afp_core_searcher_step(const AfpSearcher *searcher);
+uint32_t afp_core_searcher_nprobes(const AfpSearcher *searcher);
+void afp_core_searcher_probe(const AfpSearcher *searcher, uint32_t p, AfpSearchProbe *out);
+
+/* AFP_STEP_ESTIMATE: adds one source's counts for probe p, one per distinct hash. */
+bool afp_core_searcher_add_estimates(AfpSearcher *searcher, uint32_t p, const uint64_t *counts, uint32_t n,
+                                     AfpStatus *status);
+
+/* The catalogue's rows, which confidence counts as compared. */
+void afp_core_searcher_set_catalogue_rows(AfpSearcher *searcher, double rows);
+
+/* AFP_STEP_RANK: a row probe p ranked, with its index votes (0 for share probes). */
+bool afp_core_searcher_add_ranked(AfpSearcher *searcher, uint32_t p, uint64_t handle, bool id_null, int64_t id,
+                                  uint32_t votes, AfpStatus *status);
+
+/* AFP_STEP_VOTE: the items to vote; valid until the next afp_core_searcher_next. */
+uint32_t afp_core_searcher_items(const AfpSearcher *searcher, const AfpVoteItem **items);
+AfpRendition afp_core_searcher_rendition(const AfpSearcher *searcher, uint32_t rendition);
+
+/* AFP_STEP_VOTE: item k voted elsewhere (a shard), or against the row's fingerprint here. */
+bool afp_core_searcher_add_vote(AfpSearcher *searcher, uint32_t k, const AfpVote *vote, AfpStatus *status);
+bool afp_core_searcher_vote_track(AfpSearcher *searcher, uint32_t k, const AfpHeader *track, AfpStatus *status);
+
+/* Consumes the answers of the current step and moves to the next. */
+bool afp_core_searcher_next(AfpSearcher *searcher, AfpStatus *status);
+
+/* For the log: rounds scored so far, and the last one's renditions, rows voted and rows accepted. */
+void afp_core_searcher_progress(const AfpSearcher *searcher, uint32_t *rounds, uint32_t *renditions,
+                                uint32_t *candidates, uint32_t *accepted);
+
+/* AFP_STEP_DONE: the accepted matches, best first, as an array of AfpMatch in out. */
+bool afp_core_searcher_matches(const AfpSearcher *searcher, AfpBuffer *out, AfpStatus *status);
+
+/* Releases a searcher; safe on NULL. */
+void afp_core_searcher_free(AfpSearcher *searcher);
 
 /* Releases a search; safe on NULL. */
 void afp_core_search_free(AfpSearch *search);

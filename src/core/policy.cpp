@@ -25,10 +25,10 @@ std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_post
     min_votes = std::max(min_votes, 1u);
     if (has_reference) {
         stages.push_back(SearchStage{1.0, 1.0, 1.0, true, 0, std::max(max_postings / kFastBudgetShare, kMinStageBudget),
-                                     std::min(std::max(candidates, 1u), kFastCandidates), min_votes, false});
+                                     std::min(std::max(candidates, 1u), kFastCandidates), min_votes, false, false, 0});
     }
     stages.push_back(SearchStage{1.0, 1.0, 1.0, false, 0, std::max(max_postings, kMinStageBudget),
-                                 std::max(candidates, 1u), min_votes, has_reference});
+                                 std::max(candidates, 1u), min_votes, has_reference, false, 0});
     const uint64_t speed_budget = std::max(max_postings / kSpeedBudgetShare, kMinStageBudget);
     const uint64_t shape_budget = std::max(max_postings / kShapeBudgetShare, kMinStageBudget);
     const uint32_t rendition_votes = std::max(min_votes, kSpeedMinVotes);
@@ -37,7 +37,7 @@ std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_post
         const bool cheap = tempo != 1.0;
         stages.push_back(SearchStage{speed, tempo, pitch, true, cheap ? kShapeProbeKeys : kSpeedProbeKeys,
                                      cheap ? shape_budget : speed_budget,
-                                     cheap ? kShapeCandidates : kSpeedCandidates, rendition_votes, first});
+                                     cheap ? kShapeCandidates : kSpeedCandidates, rendition_votes, first, false, 0});
         first = false;
     };
     for (int k = 1; k <= steps_within(max_speed_change, kSpeedStep); ++k) {
@@ -49,6 +49,25 @@ std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_post
     for (int k = 1; k <= steps_within(max_pitch_semitones, kPitchStepSemitones); ++k) {
         for (int sign = -1; sign <= 1; sign += 2) {
             rendition(1.0, 1.0, std::exp2(sign * k * kPitchStepSemitones / 12.0));
+        }
+    }
+    return stages;
+}
+
+std::vector<SearchStage> share_stages(double max_speed_change, bool has_reference) {
+    std::vector<SearchStage> stages;
+    auto share = [&](double speed, bool reference, uint32_t keys, double fraction, bool new_round) {
+        stages.push_back(SearchStage{speed, 1.0, 1.0, reference, keys, 0, 0, 0, new_round, true, fraction});
+    };
+    if (has_reference) share(1.0, true, kShareFastProbeKeys, kShareFastFraction, false);
+    share(1.0, false, 0, 0, has_reference);
+    if (has_reference) {
+        bool first = true;
+        for (int k = 1; k <= steps_within(max_speed_change, kSpeedStep); ++k) {
+            for (int sign = -1; sign <= 1; sign += 2) {
+                share(1.0 + sign * k * kSpeedStep, true, kShareSpeedProbeKeys, kShareSpeedFraction, first);
+                first = false;
+            }
         }
     }
     return stages;

@@ -65,11 +65,35 @@ struct SearchStage {
     uint32_t candidates;      // rows of the index vote voted in full
     uint32_t min_votes;       // index votes a row needs to be returned
     bool new_round;           // the stages from here on are tried only when the earlier ones accepted nothing
+    bool shares = false;      // a share stage (no afp_landmark index): every row sharing enough hashes is voted
+    double share_fraction = 0;  // share stages: the share of the probe's hashes a row must hold (0: min_score)
 
     // The warp that reads the clip's landmarks in the track's coordinates (warp.hpp).
     double time_scale() const noexcept { return Rendition{speed, tempo, pitch}.time_scale(); }
     double freq_scale() const noexcept { return Rendition{speed, tempo, pitch}.freq_scale(); }
 };
+
+// Share stages (a catalogue without an afp_landmark index, searched through the % operator and
+// its GIN index): a probe of kShareFastProbeKeys reference hashes at kShareFastFraction of them, which
+// a recording of the track clears and few other tracks do; then the clip's own hashes at min_score;
+// then each speed with kShareSpeedProbeKeys of its warped reference hashes at kShareSpeedFraction.
+// A fractional stage whose threshold does not exceed min_score is skipped (it would test nothing).
+// GIN's cost grows with the keys of a query times the postings it walks: all 520 keys of a 10 s
+// clip spent ~12 ms in gingetbitmap at 1,000 h, 128 keep the share test for ~3 ms; 64 let chance
+// tracks through. Clean recordings share 60-90% of a clip's reference hashes with their track,
+// other tracks of the development corpus at most 36%; a warped hash survives only when rounding
+// lands on the track's bin, so fewer are shared at a speed.
+inline constexpr uint32_t kShareFastProbeKeys = 128;
+inline constexpr double kShareFastFraction = 0.4;
+inline constexpr uint32_t kShareSpeedProbeKeys = 256;
+inline constexpr double kShareSpeedFraction = 0.15;
+
+// A clip time-stretched by a few percent can be accepted as recorded: its offsets drift by
+// (tempo - 1) x its length, the vote's two neighbouring bins hold the part where they stay put, and
+// offset_s lands up to half the drift off (150-200 ms for a 10 s clip at 2%; the accuracy benchmark
+// counted 31 of 240 such 10 s clips). Accepted rows found as recorded that align over less than this
+// share of the clip are voted again in every tempo rendition of the stages and keep the best.
+inline constexpr double kDriftSpan = 0.6;
 
 // The stages for a clip, each round run only when the rounds before accepted nothing: the fast
 // stage (reference landmarks, when the clip has them); the query as recorded; then, as one round,
@@ -81,6 +105,10 @@ struct SearchStage {
 std::vector<SearchStage> index_stages(double max_speed_change, uint64_t max_postings, uint32_t candidates,
                                       uint32_t min_votes, bool has_reference, double max_tempo_change = 0,
                                       double max_pitch_semitones = 0);
+
+// The share stages for a clip (see kShareFastProbeKeys): the fast stage and the speeds only with
+// reference landmarks.
+std::vector<SearchStage> share_stages(double max_speed_change, bool has_reference);
 
 // The renditions (distinct speed, tempo and pitch) the rounds up to the one last_stage belongs to
 // tried: the confidence model's multiplier for them. Two probes of the clip in one rendition vote

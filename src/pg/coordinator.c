@@ -1,26 +1,27 @@
 /*
  * coordinator.c — match_clip() and match_afp() over a catalogue sharded across
- * databases (the afp_shards extension): the same stages as one node
- * (match_with_index in match.c), each round run on every shard in parallel
- * through PL/Proxy, and the decisions that need the whole catalogue taken here:
+ * databases (the afp_shards extension): the one search of one node (search.c,
+ * the core's Searcher) with the shards as its candidate source, each step sent
+ * to every shard in parallel through PL/Proxy. This file is transport: the
+ * calls, the checks of what shards answer, and their failures. Each step is:
  *
  *   1. the plan: each shard counts the postings of every probe hash in its
  *      directory (afp_shard_estimates); the counts add up to those of one index
- *      holding every shard's rows, and the core plans with the sums exactly as
- *      one index would;
+ *      holding every shard's rows, and the Searcher plans with the sums exactly
+ *      as one index would;
  *   2. the candidates: each shard votes with the planned hashes only and returns
  *      its best rows with their votes, ties at the limit included
  *      (afp_shard_rank); a row's votes depend on its own postings alone, so the
- *      merge by votes, then id, takes the rows one index takes;
+ *      Searcher's tie rule (votes, then id) takes the rows one index takes;
  *   3. the scores: the shards vote the chosen rows in full and return the raw
- *      evidence (afp_shard_vote); confidence is computed here, against every row
- *      of every shard and every rendition tried, as one node computes it.
+ *      evidence (afp_shard_vote); the Searcher scores them against every row
+ *      of every shard and every rendition tried, as it does for one node.
  *
  * docs/design.md proves the answer equal to one node's; docs/scale-out.md says
  * how to set the cluster up. A shard that fails is named in the error; with
  * afp.shard_allow_partial the other shards' answer is returned with a warning.
  */
-#include "match.h"
+#include "search.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -584,25 +585,6 @@ check_votes(const ShardRows *rows, int nparts, const void *arg)
     }
 }
 
-/* One candidate the merge keeps: a row of a stage, to be voted in the stage's rendition. */
-typedef struct Candidate
-{
-    int         stage;
-    RankKey     key;
-} Candidate;
-
-/* By stage, then as one node's scan_ranked takes rows (compare_rank_keys). */
-static int
-compare_candidates(const void *a, const void *b)
-{
-    const Candidate *x = (const Candidate *) a;
-    const Candidate *y = (const Candidate *) b;
-
-    if (x->stage != y->stage)
-        return x->stage < y->stage ? -1 : 1;
-    return compare_rank_keys(&x->key, &y->key);
-}
-
 /* Builds an array of afp values. */
 static Datum
 afp_array(const ShardSet *set, AfpDatum **values, int n)
@@ -739,216 +721,177 @@ global_estimates(ShardSet *set, AfpDatum **probes, const uint32 *nhashes, int np
     pg_unreachable();
 }
 
-/*
- * Runs the stages [first, last] of one round on the shards and adds the voted
- * candidates to the list; returns the catalogue's rows.
- */
-static double
-run_round(ShardSet *set, AfpDatum *query, AfpDatum *reference, const AfpSearchStage *stages, uint32 first,
-          uint32 last, MatchList *list)
+/* The shards as a candidate source of the one search (search.h). */
+typedef struct ShardSource
 {
-    int         nstages = (int) (last - first + 1);
-    AfpDatum  **probes = palloc(sizeof(AfpDatum *) * nstages);
-    AfpDatum  **planned = palloc(sizeof(AfpDatum *) * nstages);
-    uint32     *nhashes = palloc(sizeof(uint32) * nstages);
-    uint64    **estimates = palloc(sizeof(uint64 *) * nstages);
-    int64      *budgets = palloc(sizeof(int64) * nstages);
-    int32      *min_votes = palloc(sizeof(int32) * nstages);
-    int32      *limits = palloc(sizeof(int32) * nstages);
-    double      catalogue_rows;
+    CandidateSource base;
+    ShardSet   *set;
+    AfpDatum   *query;
+    List       *titles;         /* ShardTitle of every voted row */
+} ShardSource;
+
+typedef struct ShardTitle
+{
+    int64       id;
+    char       *title;          /* NULL: none */
+} ShardTitle;
+
+/* The probes of the searcher's round as afp values; their distinct hashes' numbers in *nhashes. */
+static AfpDatum **
+round_probes(AfpSearcher *searcher, uint32 nprobes, uint32 **nhashes)
+{
+    AfpDatum  **probes = palloc(sizeof(AfpDatum *) * Max(nprobes, 1));
+
+    if (nhashes)
+        *nhashes = palloc(sizeof(uint32) * Max(nprobes, 1));
+    for (uint32 p = 0; p < nprobes; p++)
+    {
+        AfpSearchProbe probe;
+
+        afp_core_searcher_probe(searcher, p, &probe);
+        probes[p] = afp_datum_from_body(probe.body, probe.size);
+        afp_check_query_landmarks(probes[p]);
+        if (nhashes)
+            (*nhashes)[p] = probe.nhashes;
+    }
+    return probes;
+}
+
+/* Each probe's postings per distinct hash, summed over the shards, and the catalogue's rows. */
+static void
+shard_estimate(CandidateSource *source, AfpSearcher *searcher)
+{
+    ShardSource *src = (ShardSource *) source;
+    uint32      nprobes = afp_core_searcher_nprobes(searcher);
+    uint32     *nhashes;
+    AfpDatum  **probes;
+    uint64    **estimates;
+
+    if (nprobes == 0)
+        return;
+    probes = round_probes(searcher, nprobes, &nhashes);
+    estimates = palloc(sizeof(uint64 *) * nprobes);
+    source->catalogue_rows = global_estimates(src->set, probes, nhashes, (int) nprobes, estimates);
+    for (uint32 p = 0; p < nprobes; p++)
+    {
+        AfpStatus   status;
+
+        if (!afp_core_searcher_add_estimates(searcher, p, estimates[p], nhashes[p], &status))
+            afp_raise(&status);
+    }
+}
+
+/* Each shard's best rows for each planned probe, with every row tied at the limit. */
+static void
+shard_rank(CandidateSource *source, AfpSearcher *searcher)
+{
+    ShardSource *src = (ShardSource *) source;
+    ShardSet   *set = src->set;
+    int         nprobes = (int) afp_core_searcher_nprobes(searcher);
+    AfpDatum  **probes;
+    int64      *budgets;
+    int32      *min_votes;
+    int32      *limits;
     ShardRows   ranked;
-    Candidate  *cands;
-    int         ncands = 0;
+
+    if (nprobes == 0)
+        return;
+    probes = round_probes(searcher, (uint32) nprobes, NULL);
+    budgets = palloc(sizeof(int64) * nprobes);
+    min_votes = palloc(sizeof(int32) * nprobes);
+    limits = palloc(sizeof(int32) * nprobes);
+    for (int p = 0; p < nprobes; p++)
+    {
+        AfpSearchProbe probe;
+
+        afp_core_searcher_probe(searcher, (uint32) p, &probe);
+        budgets[p] = (int64) Min(probe.max_postings, (uint64) PG_INT32_MAX);
+        min_votes[p] = (int32) probe.min_votes;
+        limits[p] = (int32) probe.limit;
+    }
+    {
+        Oid         argtypes[5] = {INT4ARRAYOID, set->afp_array_type, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+        Datum       args[5] = {0, afp_array(set, probes, nprobes), int8_array(budgets, nprobes),
+                               int4_array(min_votes, nprobes), int4_array(limits, nprobes)};
+
+        ranked = call_shards(set, psprintf("SELECT probe, id, votes FROM %s.shard_rank($1, $2, $3, $4, $5)", set->schema),
+                             5, argtypes, args, check_rank, &nprobes);
+    }
+    for (int i = 0; i < ranked.n; i++)
+    {
+        bool        isnull;
+        bool        id_null;
+        int32       probe = DatumGetInt32(column(&ranked, i, 1, &isnull)) - 1;
+        int64       id = DatumGetInt64(column(&ranked, i, 2, &id_null));
+        int32       votes = DatumGetInt32(column(&ranked, i, 3, &isnull));
+        AfpStatus   status;
+
+        /* check_rank has seen every value. */
+        if (!afp_core_searcher_add_ranked(searcher, (uint32) probe, 0, id_null, id_null ? 0 : id, (uint32) votes, &status))
+            afp_raise(&status);
+    }
+}
+
+/* The full votes of the items, on the shards that hold the rows. */
+static void
+shard_vote(CandidateSource *source, AfpSearcher *searcher)
+{
+    ShardSource *src = (ShardSource *) source;
+    const AfpVoteItem *items;
+    uint32      nitems = afp_core_searcher_items(searcher, &items);
     int64      *ids;
     double     *speeds;
     double     *tempos;
     double     *pitches;
-    int         nitems = 0;
     ShardRows   voted;
 
-    /* 1. The probes, as one node makes them, and their distinct hashes. */
-    for (int s = 0; s < nstages; s++)
-    {
-        const AfpSearchStage *st = &stages[first + s];
-        Rendition   r = {st->speed, st->tempo, st->pitch};
-        bool        recorded = is_as_recorded(&r);
-        AfpDatum   *probe = st->probe_reference && reference != NULL
-            ? (recorded ? reference : match_warped(reference, &r))
-            : (recorded ? query : match_warped(query, &r));
-        AfpSearch  *search;
-        AfpStatus   status;
-        const int32 *hashes;
-
-        if (st->probe_keys > 0)
-            probe = match_sampled(probe, st->probe_keys);
-        afp_check_query_landmarks(probe);
-        probes[s] = probe;
-        search = afp_core_search_new(&probe->header, 1, 1, &status);
-        if (search == NULL)
-            afp_raise(&status);
-        nhashes[s] = afp_core_search_hashes(search, &hashes);
-        afp_core_search_free(search);
-    }
-
-    /* 2. The plan of each stage from the summed counts; the probe cut down to it. */
-    catalogue_rows = global_estimates(set, probes, nhashes, nstages, estimates);
-    for (int s = 0; s < nstages; s++)
-    {
-        const AfpSearchStage *st = &stages[first + s];
-        AfpStatus   status;
-        AfpSearch  *search = afp_core_search_new(&probes[s]->header, st->max_postings, st->min_votes, &status);
-        const uint32 *order;
-        uint32      nplanned;
-        uint8      *keep;
-        AfpBuffer   buffer;
-        bool        ok;
-
-        if (search == NULL)
-            afp_raise(&status);
-        ok = afp_core_search_plan(search, estimates[s], &order, &nplanned, &status);
-        if (!ok)
-        {
-            afp_core_search_free(search);
-            afp_raise(&status);
-        }
-        keep = palloc0(Max(nhashes[s], 1));
-        for (uint32 k = 0; k < nplanned; k++)
-            keep[order[k]] = 1;
-        afp_core_search_free(search);
-        if (!afp_core_keep_hashes(&probes[s]->header, keep, nhashes[s], &buffer, &status))
-            afp_raise(&status);
-        planned[s] = afp_datum_from_buffer(&buffer);
-        budgets[s] = (int64) Min(st->max_postings, (uint64) PG_INT32_MAX);
-        min_votes[s] = (int32) st->min_votes;
-        limits[s] = (int32) st->candidates;
-    }
-
-    /* 3. Each shard's best rows per stage; the best `limit` of all, with their ties. */
-    {
-        Oid         argtypes[5] = {INT4ARRAYOID, set->afp_array_type, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
-        Datum       args[5] = {0, afp_array(set, planned, nstages), int8_array(budgets, nstages),
-                               int4_array(min_votes, nstages), int4_array(limits, nstages)};
-
-        ranked = call_shards(set, psprintf("SELECT probe, id, votes FROM %s.shard_rank($1, $2, $3, $4, $5)", set->schema),
-                             5, argtypes, args, check_rank, &nstages);
-    }
-    cands = palloc(sizeof(Candidate) * Max(ranked.n, 1));
-    for (int i = 0; i < ranked.n; i++)
-    {
-        bool        isnull;
-
-        cands[i].stage = DatumGetInt32(column(&ranked, i, 1, &isnull)) - 1;
-        cands[i].key.id = DatumGetInt64(column(&ranked, i, 2, &cands[i].key.id_null));
-        cands[i].key.votes = DatumGetInt32(column(&ranked, i, 3, &isnull));
-    }
-    ncands = ranked.n;
-    qsort(cands, ncands, sizeof(Candidate), compare_candidates);
-    ids = palloc(sizeof(int64) * Max(ncands, 1));
-    speeds = palloc(sizeof(double) * Max(ncands, 1));
-    tempos = palloc(sizeof(double) * Max(ncands, 1));
-    pitches = palloc(sizeof(double) * Max(ncands, 1));
-    for (int i = 0, taken = 0; i < ncands; i++)
-    {
-        const AfpSearchStage *st = &stages[first + cands[i].stage];
-
-        if (i > 0 && cands[i].stage != cands[i - 1].stage)
-            taken = 0;
-        /* The first `limit` by votes, then by id, as one node's scan_ranked takes them. */
-        if (taken >= limits[cands[i].stage])
-            continue;
-        taken++;
-        if (cands[i].key.id_null)
-            continue;
-        ids[nitems] = cands[i].key.id;
-        speeds[nitems] = st->speed;
-        tempos[nitems] = st->tempo;
-        pitches[nitems] = st->pitch;
-        nitems++;
-    }
     if (nitems == 0)
-        return catalogue_rows;
+        return;
+    ids = palloc(sizeof(int64) * nitems);
+    speeds = palloc(sizeof(double) * nitems);
+    tempos = palloc(sizeof(double) * nitems);
+    pitches = palloc(sizeof(double) * nitems);
+    for (uint32 k = 0; k < nitems; k++)
+    {
+        AfpRendition r = afp_core_searcher_rendition(searcher, items[k].rendition);
 
-    /* 4. The full votes, on the shards that hold the rows. */
-    voted = vote_on_shards(set, query, ids, speeds, tempos, pitches, nitems);
+        ids[k] = items[k].id;
+        speeds[k] = r.speed;
+        tempos[k] = r.tempo;
+        pitches[k] = r.pitch;
+    }
+    voted = vote_on_shards(src->set, src->query, ids, speeds, tempos, pitches, (int) nitems);
     for (int i = 0; i < voted.n; i++)
     {
         bool        title_null;
         Datum       title = column(&voted, i, 3, &title_null);
         AfpVote     vote;
         int         item = vote_of(&voted, i, &vote);
-        Rendition   r;
+        AfpStatus   status;
+        ShardTitle *t = palloc(sizeof(ShardTitle));
 
-        r.speed = speeds[item];
-        r.tempo = tempos[item];
-        r.pitch = pitches[item];
-        list->candidates++;
-        if (vote.score < afp_min_shared_hashes)
-            continue;
-        match_list_add(list, ids[item], title_null ? NULL : TextDatumGetCString(title), &vote, &r);
+        if (!afp_core_searcher_add_vote(searcher, (uint32) item, &vote, &status))
+            afp_raise(&status);
+        t->id = ids[item];
+        t->title = title_null ? NULL : TextDatumGetCString(title);
+        src->titles = lappend(src->titles, t);
     }
-    return catalogue_rows;
 }
 
-/* refine_drift of match.c, with the votes from the shards (see there). */
-static void
-refine_drift_sharded(ShardSet *set, AfpDatum *query, const AfpSearchStage *stages, uint32 nstages, MatchList *list)
+static char *
+shard_title(CandidateSource *source, const AfpMatch *match)
 {
-    Rendition  *tempos = palloc(sizeof(Rendition) * Max(nstages, 1));
-    int         ntempos = drift_renditions(stages, nstages, tempos);
+    ShardSource *src = (ShardSource *) source;
+    ListCell   *lc;
 
-    for (int i = 0; i < list->nrows && ntempos > 0; i++)
+    foreach(lc, src->titles)
     {
-        MatchRow   *row = &list->rows[i];
-        int64      *ids;
-        double     *sp;
-        double     *te;
-        double     *pi;
-        AfpVote    *votes;
-        bool       *have;
-        AfpVote     best = {0};
-        Rendition   best_r = as_recorded;
-        ShardRows   voted;
+        ShardTitle *t = lfirst(lc);
 
-        if (!needs_drift_refinement(row, query))
-            continue;
-        ids = palloc(sizeof(int64) * ntempos);
-        sp = palloc(sizeof(double) * ntempos);
-        te = palloc(sizeof(double) * ntempos);
-        pi = palloc(sizeof(double) * ntempos);
-        votes = palloc0(sizeof(AfpVote) * ntempos);
-        have = palloc0(sizeof(bool) * ntempos);
-        for (int k = 0; k < ntempos; k++)
-        {
-            ids[k] = row->track_id;
-            sp[k] = tempos[k].speed;
-            te[k] = tempos[k].tempo;
-            pi[k] = tempos[k].pitch;
-        }
-        voted = vote_on_shards(set, query, ids, sp, te, pi, ntempos);
-        /* Shards answer in any order: walk the renditions in stage order, as one node's best_vote does. */
-        for (int v = 0; v < voted.n; v++)
-        {
-            AfpVote     vote;
-            int         item = vote_of(&voted, v, &vote);
-
-            if (item >= 0 && item < ntempos)
-            {
-                votes[item] = vote;
-                have[item] = true;
-            }
-        }
-        for (int k = 0; k < ntempos; k++)
-            if (have[k] && vote_beats(&votes[k], &best))
-            {
-                best = votes[k];
-                best_r = tempos[k];
-            }
-        if (best.score >= row->vote.score + 1)
-        {
-            row->vote = best;
-            row->rendition = best_r;
-        }
+        if (t->id == match->id)
+            return t->title;
     }
+    return NULL;
 }
 
 /* The afp type and the afp_tracks table of the afp extension (SPI connected). */
@@ -975,29 +918,25 @@ afp_extension_type(Oid *tracks)
     return type;
 }
 
-/* The whole search: match_with_index of match.c with the shards as the index. */
+/* The one search (search.c) with the shards as its candidate source. */
 static void
 sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid catalog, int32 max_results)
 {
     Oid         tracks;
     ShardSet    set = {0};
-    AfpSearchStage *stages;
-    uint32      nstages;
-    MatchList   list = {0};
-    int         accepted = 0;
-    uint32      round_start = 0;
+    ShardSource src = {{0}};
+    AfpMatch   *matches;
+    uint32      nmatches;
     MemoryContext fn_cxt = CurrentMemoryContext;
 
-    check_max_results(max_results);
-    check_clip_query(query);
+    afp_check_max_results(max_results);
+    afp_check_clip_query(query);
     InitMaterializedSRF(fcinfo, 0);
     if (query->header.count == 0)
         return;
 
     set.schema = quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
     set.cxt = fn_cxt;
-
-    stages = match_index_stages(reference != NULL && reference != query, &nstages);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
@@ -1012,35 +951,21 @@ sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid
     set.afp_array_type = get_array_type(set.afp_type);
     load_shards(&set);
     /*
-     * Every SPI call returns in SPI's procedure context, which SPI_finish frees: the rounds
-     * allocate the match list and its titles, read after SPI_finish, in the function's own.
-     * (They used to run in SPI's: titles came back overwritten, or the backend crashed.)
+     * Every SPI call returns in SPI's procedure context, which SPI_finish frees: the search
+     * allocates its matches and their titles, read after SPI_finish, in the function's own.
+     * (They used to be allocated in SPI's: titles came back overwritten, or the backend crashed.)
      */
     MemoryContextSwitchTo(fn_cxt);
-    for (uint32 i = 0; i < nstages; i++)
-    {
-        /* A round runs to its last stage, then is scored as one node scores it. */
-        if (i + 1 < nstages && !stages[i + 1].new_round)
-            continue;
-        {
-            double      rows;
-            uint32      renditions = afp_core_renditions_tried(stages, nstages, i);
-
-            CHECK_FOR_INTERRUPTS();
-            list.nrows = 0;
-            list.candidates = 0;
-            rows = run_round(&set, query, reference, stages, round_start, i, &list);
-            keep_best_per_track(&list);
-            accepted = score_matches(&list, renditions, rows);
-            elog(DEBUG1, "afp match on %d shard(s): %u rendition(s): %u candidates, %d accepted",
-                 set.n - set.failed, renditions, list.candidates, accepted);
-        }
-        round_start = i + 1;
-        if (accepted > 0)
-            break;
-    }
-    if (accepted > 0)
-        refine_drift_sharded(&set, query, stages, nstages, &list);
+    src.base.estimate = shard_estimate;
+    src.base.rank = shard_rank;
+    src.base.vote = shard_vote;
+    src.base.title = shard_title;
+    src.base.landmark_index = true;
+    src.base.plans_reads = true;
+    src.base.what = "shards";
+    src.set = &set;
+    src.query = query;
+    matches = afp_search_run(&src.base, query, reference, &nmatches);
     SPI_finish();
     MemoryContextSwitchTo(fn_cxt);
     if (set.failed > 0)
@@ -1049,7 +974,7 @@ sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid
                  errmsg("the answer is partial: %d of %d shards did not answer", set.failed, set.n),
                  errdetail("%s", set.failures.data),
                  errhint("Their tracks were not searched, and confidence counts only the tracks of the shards that answered.")));
-    emit_matches(fcinfo, &list, query, max_results);
+    afp_search_emit(fcinfo, &src.base, matches, nmatches, query, max_results);
 }
 
 /* afp_shards.match_clip(clip bytea, catalog regclass, max_results int): fingerprinted once here, searched on every shard. */
@@ -1069,7 +994,7 @@ afp_sharded_match_clip(PG_FUNCTION_ARGS)
     }
     clip = PG_GETARG_BYTEA_PP(0);
     max_results = PG_GETARG_INT32(2);
-    check_max_results(max_results);
+    afp_check_max_results(max_results);
     query = afp_fingerprint_clip(VARDATA_ANY(clip), VARSIZE_ANY_EXHDR(clip), &reference);
     sharded_match(fcinfo, query, reference, PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1), max_results);
     return (Datum) 0;

@@ -454,6 +454,7 @@ extern IndexBulkDeleteResult *landmark_bulkdelete(IndexVacuumInfo *info, IndexBu
 extern IndexBulkDeleteResult *landmark_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
 extern IndexScanDesc landmark_beginscan(Relation index, int nkeys, int norderbys);
 extern void landmark_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+extern void landmark_scan_set_limits(IndexScanDesc scan, uint64 max_postings, uint32 min_votes);
 extern bool landmark_gettuple(IndexScanDesc scan, ScanDirection dir);
 extern void landmark_endscan(IndexScanDesc scan);
 

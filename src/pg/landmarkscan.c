@@ -18,6 +18,8 @@ typedef struct LandmarkScanOpaqueData
     AfpSearch  *search;             /* owned; freed at endscan, rescan or context reset */
     MemoryContextCallback free_search;
     bool        voted;
+    uint64      max_postings;       /* the vote's budget and minimum: the settings, or landmark_scan_set_limits */
+    uint32      min_votes;
     const AfpRankedRow *ranked;     /* inside search */
     uint32      nranked;
     uint32      next;
@@ -43,6 +45,9 @@ landmark_beginscan(Relation index, int nkeys, int norderbys)
     IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
     LandmarkScanOpaque so = palloc0(sizeof(LandmarkScanOpaqueData));
 
+    /* A scan the executor runs (ORDER BY fp <~> q) reads the settings; match_* set their own. */
+    so->max_postings = (uint64) afp_index_max_postings;
+    so->min_votes = (uint32) afp_index_min_votes;
     so->free_search.func = release_search;
     so->free_search.arg = so;
     MemoryContextRegisterResetCallback(CurrentMemoryContext, &so->free_search);
@@ -64,6 +69,20 @@ landmark_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
         memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
     if (orderbys && scan->numberOfOrderBys > 0)
         memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+}
+
+/*
+ * The budget and minimum of a scan's vote, for a caller that drives the scan itself (match_*, a
+ * shard's rank): passed with the scan instead of through the settings, which nested SQL would see.
+ * Call between index_beginscan and the first index_getnext_slot.
+ */
+void
+landmark_scan_set_limits(IndexScanDesc scan, uint64 max_postings, uint32 min_votes)
+{
+    LandmarkScanOpaque so = (LandmarkScanOpaque) scan->opaque;
+
+    so->max_postings = Max(max_postings, 1);
+    so->min_votes = Max(min_votes, 1);
 }
 
 static int
@@ -425,8 +444,7 @@ vote_once(Relation index, LandmarkScanOpaque so, const AfpDatum *query)
 
     landmark_read_meta(index, &meta);
     nblocks = RelationGetNumberOfBlocks(index);
-    so->search = afp_core_search_new(&query->header, (uint64) afp_index_max_postings,
-                                     (uint32) afp_index_min_votes, &status);
+    so->search = afp_core_search_new(&query->header, so->max_postings, so->min_votes, &status);
     if (so->search == NULL)
         afp_raise(&status);
     nhashes = afp_core_search_hashes(so->search, &hashes);

@@ -14,7 +14,7 @@
  *
  * Every function reads the extension's afp_tracks with the caller's privileges.
  */
-#include "match.h"
+#include "search.h"
 #include "landmark.h"
 
 #include "access/genam.h"
@@ -54,7 +54,7 @@ shard_catalog(FunctionCallInfo fcinfo, Oid *afp_type)
         ereport(ERROR,
                 (errcode(ERRCODE_UNDEFINED_TABLE),
                  errmsg("table \"afp_tracks\" of the afp extension does not exist on this shard")));
-    cols = find_catalog_columns(relid, *afp_type);
+    cols = afp_catalog_columns_of(relid, *afp_type);
     if (!OidIsValid(cols.direct_index))
         ereport(ERROR,
                 (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -172,6 +172,33 @@ afp_shard_estimates(PG_FUNCTION_ARGS)
  * as the last of them, so that the coordinator's merge holds every row one index
  * would rank within the limit wherever ties fall.
  */
+/* What afp_shard_rank hands each ranked row to rank_row with. */
+typedef struct RankRows
+{
+    ReturnSetInfo *rsinfo;
+    AttrNumber  id_attnum;
+    Oid         id_type;
+    int32       probe;
+} RankRows;
+
+static void
+rank_row(TupleTableSlot *slot, uint32 votes, void *arg)
+{
+    RankRows   *r = (RankRows *) arg;
+    bool        id_null;
+    Datum       id = slot_getattr(slot, r->id_attnum, &id_null);
+    Datum       values[3];
+    bool        nulls[3] = {0};
+
+    values[0] = Int32GetDatum(r->probe);
+    if (id_null)
+        nulls[1] = true;
+    else
+        values[1] = Int64GetDatum(afp_id_value(id, r->id_type));
+    values[2] = Int32GetDatum((int32) votes);
+    tuplestore_putvalues(r->rsinfo->setResult, r->rsinfo->setDesc, values, nulls);
+}
+
 Datum
 afp_shard_rank(PG_FUNCTION_ARGS)
 {
@@ -186,10 +213,7 @@ afp_shard_rank(PG_FUNCTION_ARGS)
     int         n;
     Relation    heap;
     Relation    index;
-    TupleTableSlot *slot;
-    Oid         id_type;
-    int         saved_postings = afp_index_max_postings;
-    int         saved_votes = afp_index_min_votes;
+    RankRows    r;
 
     cols = shard_catalog(fcinfo, &afp_type);
     probes = array_elements(PG_GETARG_ARRAYTYPE_P(0), afp_type, &nprobes, "probes");
@@ -203,60 +227,35 @@ afp_shard_rank(PG_FUNCTION_ARGS)
     InitMaterializedSRF(fcinfo, 0);
     heap = table_open(cols.relid, AccessShareLock);
     index = index_open(cols.direct_index, AccessShareLock);
-    id_type = TupleDescAttr(RelationGetDescr(heap), cols.id_attnum - 1)->atttypid;
-    slot = table_slot_create(heap, NULL);
-    PG_TRY();
+    r.rsinfo = rsinfo;
+    r.id_attnum = cols.id_attnum;
+    r.id_type = TupleDescAttr(RelationGetDescr(heap), cols.id_attnum - 1)->atttypid;
+    for (int p = 0; p < nprobes; p++)
     {
-        for (int p = 0; p < nprobes; p++)
-        {
-            int64       budget = DatumGetInt64(budgets[p]);
-            int32       limit = DatumGetInt32(limits[p]);
-            IndexScanDesc scan;
-            ScanKeyData orderby;
-            int         taken = 0;
-            double      last_votes = 0;
-
-            afp_check_query_landmarks(afp_detoast(probes[p]));
-            afp_index_max_postings = (int) Min(Max(budget, 1), (int64) PG_INT32_MAX);
-            afp_index_min_votes = Max(DatumGetInt32(minimums[p]), 1);
-            scan = index_beginscan(heap, index, GetActiveSnapshot(), 0, 1);
-            ScanKeyEntryInitialize(&orderby, SK_ORDER_BY, 1, 1, InvalidOid, InvalidOid, InvalidOid, probes[p]);
-            index_rescan(scan, NULL, 0, &orderby, 1);
-            while (index_getnext_slot(scan, ForwardScanDirection, slot))
-            {
-                double      votes = -DatumGetFloat8(scan->xs_orderbyvals[0]);
-                bool        id_null;
-                Datum       id = slot_getattr(slot, cols.id_attnum, &id_null);
-                Datum       values[3];
-                bool        nulls[3] = {0};
-
-                CHECK_FOR_INTERRUPTS();
-                if (taken >= limit && votes != last_votes)
-                    break;
-                values[0] = Int32GetDatum(p + 1);
-                if (id_null)
-                    nulls[1] = true;
-                else
-                    values[1] = Int64GetDatum(id_type == INT2OID ? DatumGetInt16(id)
-                                              : id_type == INT4OID ? DatumGetInt32(id) : DatumGetInt64(id));
-                values[2] = Int32GetDatum((int32) votes);
-                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-                taken++;
-                last_votes = votes;
-            }
-            index_endscan(scan);
-        }
+        afp_check_query_landmarks(afp_detoast(probes[p]));
+        r.probe = p + 1;
+        /* The limits go with the scan: nothing else of this session sees them. */
+        afp_rank_by_index(heap, index, probes[p], (uint64) Max(DatumGetInt64(budgets[p]), 1),
+                          (uint32) Max(DatumGetInt32(minimums[p]), 1), (uint32) Max(DatumGetInt32(limits[p]), 0),
+                          rank_row, &r);
     }
-    PG_FINALLY();
-    {
-        afp_index_max_postings = saved_postings;
-        afp_index_min_votes = saved_votes;
-    }
-    PG_END_TRY();
-    ExecDropSingleTupleTableSlot(slot);
     index_close(index, AccessShareLock);
     table_close(heap, AccessShareLock);
     return (Datum) 0;
+}
+
+/* The query read in a rendition's coordinates (the query itself as recorded). */
+static AfpDatum *
+warped(AfpDatum *query, const AfpRendition *r)
+{
+    AfpBuffer   buffer;
+    AfpStatus   status;
+
+    if (r->speed == 1.0 && r->tempo == 1.0 && r->pitch == 1.0)
+        return query;
+    if (!afp_core_warp(&query->header, r->speed, r->tempo, r->pitch, &buffer, &status))
+        afp_raise(&status);
+    return afp_datum_from_buffer(&buffer);
 }
 
 /* What afp_shard_vote hands each fetched row to vote_items with. */
@@ -265,7 +264,7 @@ typedef struct VoteItems
     ReturnSetInfo *rsinfo;
     AfpDatum   *query;
     Datum      *ids;
-    Rendition  *renditions;
+    AfpRendition *renditions;
     AfpDatum  **variants;       /* the query in each item's rendition, warped on first use */
     int         nitems;
     MemoryContext result_cxt;
@@ -274,11 +273,22 @@ typedef struct VoteItems
 
 /* Votes a fetched row in every rendition its items name, one result row per item. */
 static void
-vote_items(int64 id, Datum fp, Datum title, void *arg)
+vote_items(HeapTuple tuple, TupleDesc desc, void *arg)
 {
     VoteItems  *v = (VoteItems *) arg;
-    MemoryContext old = MemoryContextSwitchTo(v->row_cxt);
-    AfpDatum   *track = afp_detoast(fp);
+    bool        id_null;
+    bool        fp_null;
+    bool        title_null;
+    int64       id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &id_null));
+    Datum       fp = SPI_getbinval(tuple, desc, 2, &fp_null);
+    Datum       title = SPI_getbinval(tuple, desc, 3, &title_null);
+    MemoryContext old;
+    AfpDatum   *track;
+
+    if (id_null || fp_null)
+        return;
+    old = MemoryContextSwitchTo(v->row_cxt);
+    track = afp_detoast(fp);
 
     for (int k = 0; k < v->nitems; k++)
     {
@@ -294,17 +304,17 @@ vote_items(int64 id, Datum fp, Datum title, void *arg)
             /* Items of one rendition share its warp, made once in the result's context. */
             MemoryContextSwitchTo(v->result_cxt);
             for (int j = 0; j < k && v->variants[k] == NULL; j++)
-                if (v->variants[j] != NULL && memcmp(&v->renditions[j], &v->renditions[k], sizeof(Rendition)) == 0)
+                if (v->variants[j] != NULL && memcmp(&v->renditions[j], &v->renditions[k], sizeof(AfpRendition)) == 0)
                     v->variants[k] = v->variants[j];
             if (v->variants[k] == NULL)
-                v->variants[k] = is_as_recorded(&v->renditions[k]) ? v->query : match_warped(v->query, &v->renditions[k]);
+                v->variants[k] = warped(v->query, &v->renditions[k]);
             MemoryContextSwitchTo(v->row_cxt);
         }
         if (!afp_core_vote(&v->variants[k]->header, &track->header, &vote, &status))
             afp_raise(&status);
         values[0] = Int32GetDatum(k + 1);
         values[1] = Int64GetDatum(id);
-        if (title == (Datum) 0)
+        if (title_null)
             nulls[2] = true;
         else
             values[2] = title;
@@ -347,7 +357,7 @@ afp_shard_vote(PG_FUNCTION_ARGS)
 
     cols = shard_catalog(fcinfo, &afp_type);
     v.query = PG_GETARG_AFP_P(0);
-    check_clip_query(v.query);
+    afp_check_clip_query(v.query);
     v.ids = array_elements(ids_array, INT8OID, &v.nitems, "ids");
     speeds = array_elements(PG_GETARG_ARRAYTYPE_P(2), FLOAT8OID, &n, "speeds");
     check_same_length(v.nitems, n, "speeds");
@@ -356,11 +366,11 @@ afp_shard_vote(PG_FUNCTION_ARGS)
     pitches = array_elements(PG_GETARG_ARRAYTYPE_P(4), FLOAT8OID, &n, "pitches");
     check_same_length(v.nitems, n, "pitches");
 
-    v.renditions = palloc(sizeof(Rendition) * Max(v.nitems, 1));
+    v.renditions = palloc(sizeof(AfpRendition) * Max(v.nitems, 1));
     v.variants = palloc0(sizeof(AfpDatum *) * Max(v.nitems, 1));
     for (int k = 0; k < v.nitems; k++)
     {
-        Rendition   r = {DatumGetFloat8(speeds[k]), DatumGetFloat8(tempos[k]), DatumGetFloat8(pitches[k])};
+        AfpRendition r = {DatumGetFloat8(speeds[k]), DatumGetFloat8(tempos[k]), DatumGetFloat8(pitches[k])};
 
         if (!(r.speed > 0 && r.tempo > 0 && r.pitch > 0) || isinf(r.speed) || isinf(r.tempo) || isinf(r.pitch))
             ereport(ERROR,
@@ -377,7 +387,7 @@ afp_shard_vote(PG_FUNCTION_ARGS)
     sql = psprintf("SELECT c.%s::pg_catalog.int8, c.%s, %s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) ANY ($1)", cols.id, cols.fp,
                    cols.title ? psprintf("c.%s::pg_catalog.text", cols.title) : "NULL::pg_catalog.text",
                    cols.relation, cols.id);
-    scan_candidate_rows(sql, 1, argtypes, args, vote_items, &v);
+    afp_scan_candidate_rows(sql, 1, argtypes, args, vote_items, &v);
     MemoryContextDelete(v.row_cxt);
     return (Datum) 0;
 }
