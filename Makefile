@@ -33,6 +33,18 @@ export PGUSER ?= postgres
 override with_llvm = no
 
 PG_CONFIG ?= pg_config
+
+# Only what PostgreSQL calls by name leaves the module (the SQL functions, the magic block,
+# _PG_init, the merge worker's entry point): the core's C++ and the glue's helpers are hidden, so
+# no symbol of afp can collide with another module's. PostgreSQL 16+ builds every module so; 15's
+# PGXS does not and its PGDLLEXPORT is empty, so both are set here.
+PG_MAJOR := $(shell $(PG_CONFIG) --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+ifeq ($(shell test "$(PG_MAJOR)" -lt 16 2>/dev/null && echo old),old)
+PG_CPPFLAGS += -DPGDLLEXPORT='__attribute__((visibility("default")))'
+PG_CFLAGS += -fvisibility=hidden
+PG_CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden
+endif
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

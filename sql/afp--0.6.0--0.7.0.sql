@@ -375,3 +375,11 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION afp_duplicates(regclass, float8) IS
     'pairs of catalogue tracks that share audio (the same recording twice, or an excerpt), with offsets and lengths';
+
+-- The shard protocol ----------------------------------------------------------------------
+-- The version of the conversation between a sharded catalogue's coordinator and its shards
+-- (src/pg/shardprotocol.h): the coordinator asks every shard first, and a shard of another version
+-- is an error naming it, not a guess.
+CREATE FUNCTION afp_shard_protocol() RETURNS int
+    AS 'MODULE_PATHNAME', 'afp_shard_protocol' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION afp_shard_protocol() IS 'for a sharded catalogue''s coordinator: the shard protocol version this afp speaks';

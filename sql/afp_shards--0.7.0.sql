@@ -15,6 +15,16 @@ DECLARE
     afp text := (SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e
                  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'afp');
 BEGIN
+    -- The protocol version of each shard (shardprotocol.h), asked on first contact.
+    EXECUTE pg_catalog.format($sql$
+CREATE FUNCTION @extschema@.shard_protocol(parts int[], OUT version int)
+    RETURNS SETOF int AS $$
+    CLUSTER 'afp_shards';
+    SPLIT parts;
+    RUN ON parts;
+    SELECT %1$s.afp_shard_protocol();
+$$ LANGUAGE plproxy$sql$, afp);
+
     EXECUTE pg_catalog.format($sql$
 CREATE FUNCTION @extschema@.shard_estimates(
     parts int[], probes %1$s.afp[], bits int,

@@ -79,6 +79,36 @@ void hand_out(const void* data, size_t size, AfpBuffer* out) {
 
 }  // namespace
 
+namespace {
+
+// The core's objects behind the facade's opaque handles.
+
+afp::Searcher* searcher_of(AfpSearcher* s) { return reinterpret_cast<afp::Searcher*>(s); }
+const afp::Searcher* const_searcher_of(const AfpSearcher* s) { return reinterpret_cast<const afp::Searcher*>(s); }
+
+static_assert(sizeof(afp::VoteItem) == sizeof(AfpVoteItem), "VoteItem mirrors AfpVoteItem");
+
+// A vote across the facade, field for field (the two structs are the same record).
+AfpVote c_vote(const afp::Vote& v) {
+    return AfpVote{v.score, v.anchors, v.aligned_pairs, v.total_pairs, v.offset_frames, v.clip_first_frame,
+                   v.clip_last_frame, v.log_chance};
+}
+
+afp::Vote cpp_vote(const AfpVote& v) {
+    afp::Vote out;
+    out.score = v.score;
+    out.anchors = v.anchors;
+    out.aligned_pairs = v.aligned_pairs;
+    out.total_pairs = v.total_pairs;
+    out.offset_frames = v.offset_frames;
+    out.clip_first_frame = v.clip_first_frame;
+    out.clip_last_frame = v.clip_last_frame;
+    out.log_chance = v.log_chance;
+    return out;
+}
+
+}  // namespace
+
 extern "C" {
 
 bool afp_core_fingerprint(const void* audio, size_t size, const AfpAudioLimits* limits, bool silent_ok,
@@ -209,15 +239,7 @@ bool afp_core_vote(const AfpHeader* clip, const AfpHeader* track, AfpVote* out, 
                              "The clip uses parameter set " + std::to_string(clip->param_set) +
                                  " and the track parameter set " + std::to_string(track->param_set) + ".");
         }
-        afp::Vote v = afp::vote(*clip, *track);
-        out->score = v.score;
-        out->anchors = v.anchors;
-        out->aligned_pairs = v.aligned_pairs;
-        out->total_pairs = v.total_pairs;
-        out->offset_frames = v.offset_frames;
-        out->clip_first_frame = v.clip_first_frame;
-        out->clip_last_frame = v.clip_last_frame;
-        out->log_chance = v.log_chance;
+        *out = c_vote(afp::vote(*clip, *track));
     });
 }
 
@@ -282,19 +304,6 @@ uint64_t afp_core_search_postings_read(const AfpSearch* search) {
 
 void afp_core_search_free(AfpSearch* search) { delete reinterpret_cast<afp::IndexSearch*>(search); }
 
-namespace {
-
-afp::Searcher* searcher_of(AfpSearcher* s) { return reinterpret_cast<afp::Searcher*>(s); }
-const afp::Searcher* const_searcher_of(const AfpSearcher* s) { return reinterpret_cast<const afp::Searcher*>(s); }
-
-static_assert(sizeof(afp::VoteItem) == sizeof(AfpVoteItem), "VoteItem mirrors AfpVoteItem");
-
-AfpVote c_vote(const afp::Vote& v) {
-    return AfpVote{v.score, v.anchors, v.aligned_pairs, v.total_pairs, v.offset_frames, v.clip_first_frame,
-                   v.clip_last_frame, v.log_chance};
-}
-
-}  // namespace
 
 AfpSearcher* afp_core_searcher_new(const AfpHeader* query, const AfpHeader* reference,
                                    const AfpSearchSettings* settings, AfpStatus* status) {
@@ -369,16 +378,7 @@ AfpRendition afp_core_searcher_rendition(const AfpSearcher* searcher, uint32_t r
 
 bool afp_core_searcher_add_vote(AfpSearcher* searcher, uint32_t k, const AfpVote* vote, AfpStatus* status) {
     return guarded(status, [&] {
-        afp::Vote v;
-        v.score = vote->score;
-        v.anchors = vote->anchors;
-        v.aligned_pairs = vote->aligned_pairs;
-        v.total_pairs = vote->total_pairs;
-        v.offset_frames = vote->offset_frames;
-        v.clip_first_frame = vote->clip_first_frame;
-        v.clip_last_frame = vote->clip_last_frame;
-        v.log_chance = vote->log_chance;
-        searcher_of(searcher)->add_vote(k, v);
+        searcher_of(searcher)->add_vote(k, cpp_vote(*vote));
     });
 }
 

@@ -32,6 +32,25 @@
 #endif
 
 /*
+ * The module is built with hidden symbols (the Makefile): only what PostgreSQL looks up by name is
+ * PGDLLEXPORT. 16 marks the SQL-callable function of PG_FUNCTION_INFO_V1 so; 15 marks only its
+ * info record, so 15 gets 16's definition.
+ */
+#if PG_VERSION_NUM < 160000
+#undef PG_FUNCTION_INFO_V1
+#define PG_FUNCTION_INFO_V1(funcname) \
+extern PGDLLEXPORT Datum funcname(PG_FUNCTION_ARGS); \
+extern PGDLLEXPORT const Pg_finfo_record * CppConcat(pg_finfo_,funcname)(void); \
+const Pg_finfo_record * \
+CppConcat(pg_finfo_,funcname) (void) \
+{ \
+    static const Pg_finfo_record my_finfo = { 1 }; \
+    return &my_finfo; \
+} \
+extern int no_such_variable
+#endif
+
+/*
  * 18 replaced pg_attribute_noreturn(), written after the declarator, by pg_noreturn, written
  * before it (C11 _Noreturn). The glue is built by GCC or Clang only, where the attribute after the
  * declarator means the same in every major: the old spelling is kept, defined here from 18 on.

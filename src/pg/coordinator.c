@@ -22,6 +22,7 @@
  * afp.shard_allow_partial the other shards' answer is returned with a warning.
  */
 #include "search.h"
+#include "shardprotocol.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -79,6 +80,12 @@ typedef void (*ShardCheck) (const ShardRows *rows, int nparts, const void *arg);
 
 /* Directory bits the shards answered with last (the coarsest shard's); asked again when it changes. */
 static uint32 shard_bits = SHARD_ANY_BITS;
+
+/*
+ * The shards (their connection strings, as configured) whose protocol this session has checked:
+ * asked on first contact, and again whenever the cluster's partitions change.
+ */
+static char *protocol_checked_for = NULL;
 
 /* Whether c may be part of a connection-string keyword. */
 static bool
@@ -363,7 +370,9 @@ raise_shard_error(const ShardSet *set, int p, const ErrorData *edata)
      * PL/Proxy reports unreachable and broken connections without a code of their
      * own; a malformed answer keeps its 08P01.
      */
-    int         code = edata->sqlerrcode == ERRCODE_PROTOCOL_VIOLATION ? ERRCODE_PROTOCOL_VIOLATION
+    /* A shard without afp_shard_protocol() runs an afp older than the protocol check: 08P01 too. */
+    int         code = edata->sqlerrcode == ERRCODE_PROTOCOL_VIOLATION || edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION
+        ? ERRCODE_PROTOCOL_VIOLATION
         : edata->sqlerrcode == ERRCODE_INTERNAL_ERROR || ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION
         ? ERRCODE_CONNECTION_FAILURE : edata->sqlerrcode;
 
@@ -484,16 +493,16 @@ check_estimates(const ShardRows *rows, int nparts, const void *arg)
 {
     const EstimatesShape *shape = (const EstimatesShape *) arg;
     const char *fn = "afp_shard_estimates";
-    static const Oid types[4] = {INT4OID, INT4OID, FLOAT8OID, INT8ARRAYOID};
+    static const Oid types[SHARD_ESTIMATES_NATTS] = SHARD_ESTIMATES_TYPES;
     int        *answers = palloc0(sizeof(int) * Max(shape->nprobes, 1));
 
-    check_columns(rows, fn, types, 4);
+    check_columns(rows, fn, types, SHARD_ESTIMATES_NATTS);
     for (int i = 0; i < rows->n; i++)
     {
-        int32       probe = DatumGetInt32(required(rows, i, 1, fn));
-        int32       bits = DatumGetInt32(required(rows, i, 2, fn));
-        double      catalog_rows = DatumGetFloat8(required(rows, i, 3, fn));
-        ArrayType  *counts = DatumGetArrayTypeP(required(rows, i, 4, fn));
+        int32       probe = DatumGetInt32(required(rows, i, SHARD_ESTIMATES_PROBE, fn));
+        int32       bits = DatumGetInt32(required(rows, i, SHARD_ESTIMATES_BITS, fn));
+        double      catalog_rows = DatumGetFloat8(required(rows, i, SHARD_ESTIMATES_ROWS, fn));
+        ArrayType  *counts = DatumGetArrayTypeP(required(rows, i, SHARD_ESTIMATES_COUNTS, fn));
         int         n;
         const int64 *c;
 
@@ -526,13 +535,13 @@ check_rank(const ShardRows *rows, int nparts, const void *arg)
 {
     int         nstages = *(const int *) arg;
     const char *fn = "afp_shard_rank";
-    static const Oid types[3] = {INT4OID, INT8OID, INT4OID};
+    static const Oid types[SHARD_RANK_NATTS] = SHARD_RANK_TYPES;
 
-    check_columns(rows, fn, types, 3);
+    check_columns(rows, fn, types, SHARD_RANK_NATTS);
     for (int i = 0; i < rows->n; i++)
     {
-        int32       probe = DatumGetInt32(required(rows, i, 1, fn));
-        int32       votes = DatumGetInt32(required(rows, i, 3, fn));
+        int32       probe = DatumGetInt32(required(rows, i, SHARD_RANK_PROBE, fn));
+        int32       votes = DatumGetInt32(required(rows, i, SHARD_RANK_VOTES, fn));
 
         if (probe < 1 || probe > nstages)
             MALFORMED(fn, "probe %d, of %d asked for", probe, nstages);
@@ -553,25 +562,24 @@ check_votes(const ShardRows *rows, int nparts, const void *arg)
 {
     const VotesShape *shape = (const VotesShape *) arg;
     const char *fn = "afp_shard_vote";
-    static const Oid types[11] = {INT4OID, INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, FLOAT8OID,
-                                  INT8OID, INT8OID, FLOAT8OID};
+    static const Oid types[SHARD_VOTE_NATTS] = SHARD_VOTE_TYPES;
 
-    check_columns(rows, fn, types, 11);
+    check_columns(rows, fn, types, SHARD_VOTE_NATTS);
     for (int i = 0; i < rows->n; i++)
     {
-        int32       item = DatumGetInt32(required(rows, i, 1, fn));
-        int64       id = DatumGetInt64(required(rows, i, 2, fn));
-        double      offset_frames = DatumGetFloat8(required(rows, i, 8, fn));
-        int64       first = DatumGetInt64(required(rows, i, 9, fn));
-        int64       last = DatumGetInt64(required(rows, i, 10, fn));
-        double      log_chance = DatumGetFloat8(required(rows, i, 11, fn));
+        int32       item = DatumGetInt32(required(rows, i, SHARD_VOTE_ITEM, fn));
+        int64       id = DatumGetInt64(required(rows, i, SHARD_VOTE_ID, fn));
+        double      offset_frames = DatumGetFloat8(required(rows, i, SHARD_VOTE_OFFSET_FRAMES, fn));
+        int64       first = DatumGetInt64(required(rows, i, SHARD_VOTE_CLIP_FIRST_FRAME, fn));
+        int64       last = DatumGetInt64(required(rows, i, SHARD_VOTE_CLIP_LAST_FRAME, fn));
+        double      log_chance = DatumGetFloat8(required(rows, i, SHARD_VOTE_LOG_CHANCE, fn));
 
         if (item < 1 || item > shape->nitems)
             MALFORMED(fn, "item %d, of %d asked for", item, shape->nitems);
         if (id != shape->ids[item - 1])
             MALFORMED(fn, "id %lld for item %d, which asked for id %lld", (long long) id, item,
                       (long long) shape->ids[item - 1]);
-        for (int a = 4; a <= 7; a++)
+        for (int a = SHARD_VOTE_SCORE; a <= SHARD_VOTE_TOTAL_PAIRS; a++)
             if (DatumGetInt32(required(rows, i, a, fn)) < 0)
                 MALFORMED(fn, "%s %d", NameStr(TupleDescAttr(rows->desc, a - 1)->attname),
                           DatumGetInt32(required(rows, i, a, fn)));
@@ -637,9 +645,8 @@ vote_on_shards(ShardSet *set, AfpDatum *query, const int64 *ids, const double *s
 
     VotesShape  shape = {n, ids};
 
-    return call_shards(set, psprintf("SELECT item, id, title, score, anchors, aligned_pairs, total_pairs, "
-                                     "offset_frames, clip_first_frame, clip_last_frame, log_chance "
-                                     "FROM %s.shard_vote($1, $2, $3, $4, $5, $6)", set->schema),
+    return call_shards(set, psprintf("SELECT " SHARD_VOTE_COLUMNS " FROM %s.shard_vote($1, $2, $3, $4, $5, $6)",
+                                     set->schema),
                        6, argtypes, args, check_votes, &shape);
 }
 
@@ -649,15 +656,15 @@ vote_of(const ShardRows *rows, int i, AfpVote *vote)
 {
     bool        isnull;
 
-    vote->score = DatumGetInt32(column(rows, i, 4, &isnull));
-    vote->anchors = DatumGetInt32(column(rows, i, 5, &isnull));
-    vote->aligned_pairs = DatumGetInt32(column(rows, i, 6, &isnull));
-    vote->total_pairs = DatumGetInt32(column(rows, i, 7, &isnull));
-    vote->offset_frames = DatumGetFloat8(column(rows, i, 8, &isnull));
-    vote->clip_first_frame = (uint32) DatumGetInt64(column(rows, i, 9, &isnull));
-    vote->clip_last_frame = (uint32) DatumGetInt64(column(rows, i, 10, &isnull));
-    vote->log_chance = DatumGetFloat8(column(rows, i, 11, &isnull));
-    return DatumGetInt32(column(rows, i, 1, &isnull)) - 1;
+    vote->score = DatumGetInt32(column(rows, i, SHARD_VOTE_SCORE, &isnull));
+    vote->anchors = DatumGetInt32(column(rows, i, SHARD_VOTE_ANCHORS, &isnull));
+    vote->aligned_pairs = DatumGetInt32(column(rows, i, SHARD_VOTE_ALIGNED_PAIRS, &isnull));
+    vote->total_pairs = DatumGetInt32(column(rows, i, SHARD_VOTE_TOTAL_PAIRS, &isnull));
+    vote->offset_frames = DatumGetFloat8(column(rows, i, SHARD_VOTE_OFFSET_FRAMES, &isnull));
+    vote->clip_first_frame = (uint32) DatumGetInt64(column(rows, i, SHARD_VOTE_CLIP_FIRST_FRAME, &isnull));
+    vote->clip_last_frame = (uint32) DatumGetInt64(column(rows, i, SHARD_VOTE_CLIP_LAST_FRAME, &isnull));
+    vote->log_chance = DatumGetFloat8(column(rows, i, SHARD_VOTE_LOG_CHANCE, &isnull));
+    return DatumGetInt32(column(rows, i, SHARD_VOTE_ITEM, &isnull)) - 1;
 }
 
 /*
@@ -670,8 +677,7 @@ global_estimates(ShardSet *set, AfpDatum **probes, const uint32 *nhashes, int np
 {
     Oid         argtypes[3] = {INT4ARRAYOID, set->afp_array_type, INT4OID};
     Datum       args[3];
-    char       *sql = psprintf("SELECT probe, directory_bits, catalog_rows, estimates FROM %s.shard_estimates($1, $2, $3)",
-                               set->schema);
+    char       *sql = psprintf("SELECT " SHARD_ESTIMATES_COLUMNS " FROM %s.shard_estimates($1, $2, $3)", set->schema);
     EstimatesShape shape = {nprobes, nhashes};
 
     args[1] = afp_array(set, probes, nprobes);
@@ -687,7 +693,7 @@ global_estimates(ShardSet *set, AfpDatum **probes, const uint32 *nhashes, int np
         for (int i = 0; i < rows.n; i++)
         {
             bool        isnull;
-            uint32      bits = (uint32) DatumGetInt32(column(&rows, i, 2, &isnull));
+            uint32      bits = (uint32) DatumGetInt32(column(&rows, i, SHARD_ESTIMATES_BITS, &isnull));
 
             if (i > 0 && bits != coarsest)
                 mixed = true;
@@ -705,14 +711,14 @@ global_estimates(ShardSet *set, AfpDatum **probes, const uint32 *nhashes, int np
         for (int i = 0; i < rows.n; i++)
         {
             bool        isnull;
-            int32       probe = DatumGetInt32(column(&rows, i, 1, &isnull)) - 1;
-            ArrayType  *counts = DatumGetArrayTypeP(column(&rows, i, 4, &isnull));
+            int32       probe = DatumGetInt32(column(&rows, i, SHARD_ESTIMATES_PROBE, &isnull)) - 1;
+            ArrayType  *counts = DatumGetArrayTypeP(column(&rows, i, SHARD_ESTIMATES_COUNTS, &isnull));
             int         n = ArrayGetNItems(ARR_NDIM(counts), ARR_DIMS(counts));
             const int64 *c = (const int64 *) ARR_DATA_PTR(counts);
 
             /* check_estimates has seen every value. */
             if (probe == 0)
-                catalogue_rows += DatumGetFloat8(column(&rows, i, 3, &isnull));
+                catalogue_rows += DatumGetFloat8(column(&rows, i, SHARD_ESTIMATES_ROWS, &isnull));
             for (int k = 0; k < n; k++)
                 estimates[probe][k] += (uint64) c[k];
         }
@@ -814,16 +820,16 @@ shard_rank(CandidateSource *source, AfpSearcher *searcher)
         Datum       args[5] = {0, afp_array(set, probes, nprobes), int8_array(budgets, nprobes),
                                int4_array(min_votes, nprobes), int4_array(limits, nprobes)};
 
-        ranked = call_shards(set, psprintf("SELECT probe, id, votes FROM %s.shard_rank($1, $2, $3, $4, $5)", set->schema),
+        ranked = call_shards(set, psprintf("SELECT " SHARD_RANK_COLUMNS " FROM %s.shard_rank($1, $2, $3, $4, $5)", set->schema),
                              5, argtypes, args, check_rank, &nprobes);
     }
     for (int i = 0; i < ranked.n; i++)
     {
         bool        isnull;
         bool        id_null;
-        int32       probe = DatumGetInt32(column(&ranked, i, 1, &isnull)) - 1;
-        int64       id = DatumGetInt64(column(&ranked, i, 2, &id_null));
-        int32       votes = DatumGetInt32(column(&ranked, i, 3, &isnull));
+        int32       probe = DatumGetInt32(column(&ranked, i, SHARD_RANK_PROBE, &isnull)) - 1;
+        int64       id = DatumGetInt64(column(&ranked, i, SHARD_RANK_ID, &id_null));
+        int32       votes = DatumGetInt32(column(&ranked, i, SHARD_RANK_VOTES, &isnull));
         AfpStatus   status;
 
         /* check_rank has seen every value. */
@@ -864,7 +870,7 @@ shard_vote(CandidateSource *source, AfpSearcher *searcher)
     for (int i = 0; i < voted.n; i++)
     {
         bool        title_null;
-        Datum       title = column(&voted, i, 3, &title_null);
+        Datum       title = column(&voted, i, SHARD_VOTE_TITLE, &title_null);
         AfpVote     vote;
         int         item = vote_of(&voted, i, &vote);
         AfpStatus   status;
@@ -892,6 +898,53 @@ shard_title(CandidateSource *source, const AfpMatch *match)
             return t->title;
     }
     return NULL;
+}
+
+/* What afp_shard_protocol must answer: one row per shard, this coordinator's version. */
+static void
+check_protocol(const ShardRows *rows, int nparts, const void *arg)
+{
+    static const Oid types[1] = {INT4OID};
+
+    check_columns(rows, "afp_shard_protocol", types, 1);
+    for (int i = 0; i < rows->n; i++)
+    {
+        int32       version = DatumGetInt32(required(rows, i, 1, "afp_shard_protocol"));
+
+        if (version != AFP_SHARD_PROTOCOL)
+            ereport(ERROR,
+                    (errcode(ERRCODE_PROTOCOL_VIOLATION),
+                     errmsg("afp on this shard speaks shard protocol %d, the coordinator %d", version, AFP_SHARD_PROTOCOL)));
+    }
+    if (rows->n != nparts)
+        MALFORMED("afp_shard_protocol", "%d answers from %d shard(s)", rows->n, nparts);
+}
+
+/*
+ * Checks, on a session's first contact with these shards, that each speaks this coordinator's
+ * protocol (shardprotocol.h): a shard of another afp is a named error, not a guess.
+ */
+static void
+check_shard_protocol(ShardSet *set)
+{
+    StringInfoData key;
+    Oid         argtypes[1] = {INT4ARRAYOID};
+    Datum       args[1];
+
+    initStringInfo(&key);
+    for (int p = 0; p < set->n; p++)
+        appendStringInfo(&key, "%s\n", set->connstr[p]);
+    if (protocol_checked_for != NULL && strcmp(protocol_checked_for, key.data) == 0)
+        return;
+    (void) call_shards(set, psprintf("SELECT version FROM %s.shard_protocol($1)", set->schema), 1, argtypes, args,
+                       check_protocol, NULL);
+    /* Only when every shard answered: under afp.shard_allow_partial one that failed is asked again. */
+    if (set->failed == 0)
+    {
+        if (protocol_checked_for != NULL)
+            pfree(protocol_checked_for);
+        protocol_checked_for = MemoryContextStrdup(TopMemoryContext, key.data);
+    }
 }
 
 /* The afp type and the afp_tracks table of the afp extension (SPI connected). */
@@ -950,6 +1003,7 @@ sharded_match(FunctionCallInfo fcinfo, AfpDatum *query, AfpDatum *reference, Oid
                          "To search a table of this server, call afp's own match_clip.")));
     set.afp_array_type = get_array_type(set.afp_type);
     load_shards(&set);
+    check_shard_protocol(&set);
     /*
      * Every SPI call returns in SPI's procedure context, which SPI_finish frees: the search
      * allocates its matches and their titles, read after SPI_finish, in the function's own.

@@ -8,6 +8,7 @@
  *                        input), its directory size and its catalogue rows;
  *   afp_shard_rank       the index vote of each stage with the hashes the
  *                        coordinator planned: its best rows and their votes;
+ *   afp_shard_protocol   the version of this conversation (shardprotocol.h), asked first;
  *   afp_shard_vote       the full vote of the rows the coordinator chose, in the
  *                        renditions it names, as raw evidence (no confidence: that
  *                        needs the whole catalogue, which only the coordinator sees).
@@ -15,6 +16,7 @@
  * Every function reads the extension's afp_tracks with the caller's privileges.
  */
 #include "search.h"
+#include "shardprotocol.h"
 #include "landmark.h"
 
 #include "access/genam.h"
@@ -39,6 +41,14 @@
 PG_FUNCTION_INFO_V1(afp_shard_estimates);
 PG_FUNCTION_INFO_V1(afp_shard_rank);
 PG_FUNCTION_INFO_V1(afp_shard_vote);
+PG_FUNCTION_INFO_V1(afp_shard_protocol);
+
+/* afp_shard_protocol() -> int: the version of the shard protocol this afp speaks (shardprotocol.h). */
+Datum
+afp_shard_protocol(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_INT32(AFP_SHARD_PROTOCOL);
+}
 
 /* The shard's catalogue: afp_tracks of the extension's schema, which must have its afp_landmark index. */
 static CatalogColumns
@@ -135,8 +145,8 @@ afp_shard_estimates(PG_FUNCTION_ARGS)
         uint64     *counts;
         Datum      *elems;
         uint32      used;
-        Datum       values[4];
-        bool        nulls[4] = {0};
+        Datum       values[SHARD_ESTIMATES_NATTS];
+        bool        nulls[SHARD_ESTIMATES_NATTS] = {0};
 
         CHECK_FOR_INTERRUPTS();
         afp_check_query_landmarks(probe);
@@ -152,10 +162,10 @@ afp_shard_estimates(PG_FUNCTION_ARGS)
         elems = palloc(sizeof(Datum) * Max(nhashes, 1));
         for (uint32 i = 0; i < nhashes; i++)
             elems[i] = Int64GetDatum((int64) counts[i]);
-        values[0] = Int32GetDatum(p + 1);
-        values[1] = Int32GetDatum((int32) used);
-        values[2] = Float8GetDatum(rows);
-        values[3] = PointerGetDatum(construct_array(elems, (int) nhashes, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+        values[SHARD_ESTIMATES_PROBE - 1] = Int32GetDatum(p + 1);
+        values[SHARD_ESTIMATES_BITS - 1] = Int32GetDatum((int32) used);
+        values[SHARD_ESTIMATES_ROWS - 1] = Float8GetDatum(rows);
+        values[SHARD_ESTIMATES_COUNTS - 1] = PointerGetDatum(construct_array(elems, (int) nhashes, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         pfree(counts);
         pfree(elems);
@@ -187,15 +197,15 @@ rank_row(TupleTableSlot *slot, uint32 votes, void *arg)
     RankRows   *r = (RankRows *) arg;
     bool        id_null;
     Datum       id = slot_getattr(slot, r->id_attnum, &id_null);
-    Datum       values[3];
-    bool        nulls[3] = {0};
+    Datum       values[SHARD_RANK_NATTS];
+    bool        nulls[SHARD_RANK_NATTS] = {0};
 
-    values[0] = Int32GetDatum(r->probe);
+    values[SHARD_RANK_PROBE - 1] = Int32GetDatum(r->probe);
     if (id_null)
-        nulls[1] = true;
+        nulls[SHARD_RANK_ID - 1] = true;
     else
-        values[1] = Int64GetDatum(afp_id_value(id, r->id_type));
-    values[2] = Int32GetDatum((int32) votes);
+        values[SHARD_RANK_ID - 1] = Int64GetDatum(afp_id_value(id, r->id_type));
+    values[SHARD_RANK_VOTES - 1] = Int32GetDatum((int32) votes);
     tuplestore_putvalues(r->rsinfo->setResult, r->rsinfo->setDesc, values, nulls);
 }
 
@@ -294,8 +304,8 @@ vote_items(HeapTuple tuple, TupleDesc desc, void *arg)
     {
         AfpVote     vote;
         AfpStatus   status;
-        Datum       values[11];
-        bool        nulls[11] = {0};
+        Datum       values[SHARD_VOTE_NATTS];
+        bool        nulls[SHARD_VOTE_NATTS] = {0};
 
         if (DatumGetInt64(v->ids[k]) != id)
             continue;
@@ -312,20 +322,20 @@ vote_items(HeapTuple tuple, TupleDesc desc, void *arg)
         }
         if (!afp_core_vote(&v->variants[k]->header, &track->header, &vote, &status))
             afp_raise(&status);
-        values[0] = Int32GetDatum(k + 1);
-        values[1] = Int64GetDatum(id);
+        values[SHARD_VOTE_ITEM - 1] = Int32GetDatum(k + 1);
+        values[SHARD_VOTE_ID - 1] = Int64GetDatum(id);
         if (title_null)
-            nulls[2] = true;
+            nulls[SHARD_VOTE_TITLE - 1] = true;
         else
-            values[2] = title;
-        values[3] = Int32GetDatum(vote.score);
-        values[4] = Int32GetDatum(vote.anchors);
-        values[5] = Int32GetDatum(vote.aligned_pairs);
-        values[6] = Int32GetDatum(vote.total_pairs);
-        values[7] = Float8GetDatum(vote.offset_frames);
-        values[8] = Int64GetDatum((int64) vote.clip_first_frame);
-        values[9] = Int64GetDatum((int64) vote.clip_last_frame);
-        values[10] = Float8GetDatum(vote.log_chance);
+            values[SHARD_VOTE_TITLE - 1] = title;
+        values[SHARD_VOTE_SCORE - 1] = Int32GetDatum(vote.score);
+        values[SHARD_VOTE_ANCHORS - 1] = Int32GetDatum(vote.anchors);
+        values[SHARD_VOTE_ALIGNED_PAIRS - 1] = Int32GetDatum(vote.aligned_pairs);
+        values[SHARD_VOTE_TOTAL_PAIRS - 1] = Int32GetDatum(vote.total_pairs);
+        values[SHARD_VOTE_OFFSET_FRAMES - 1] = Float8GetDatum(vote.offset_frames);
+        values[SHARD_VOTE_CLIP_FIRST_FRAME - 1] = Int64GetDatum((int64) vote.clip_first_frame);
+        values[SHARD_VOTE_CLIP_LAST_FRAME - 1] = Int64GetDatum((int64) vote.clip_last_frame);
+        values[SHARD_VOTE_LOG_CHANCE - 1] = Float8GetDatum(vote.log_chance);
         tuplestore_putvalues(v->rsinfo->setResult, v->rsinfo->setDesc, values, nulls);
     }
     MemoryContextSwitchTo(old);

@@ -1,6 +1,6 @@
 -- Signatures and labels of everything the extension installs.
 BEGIN;
-SELECT plan(161);
+SELECT plan(165);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -36,6 +36,7 @@ INSERT INTO expected_labels VALUES
   ('afp_shard_estimates(afp[], int)', 'record',         's', true, 'r'),
   ('afp_shard_rank(afp[], bigint[], int[], int[])', 'record', 's', true, 'r'),
   ('afp_shard_vote(afp, bigint[], float8[], float8[], float8[])', 'record', 's', true, 'r'),
+  ('afp_shard_protocol()',           'integer',          's', true, 's'),
   ('afp_shard_insert(bigint, text, afp, jsonb)', 'bigint', 'v', false, 'u'),
   ('afp_shard_delete(bigint)',       'bigint',           'v', false, 'u'),
   ('afp_catalog_columns(regclass)',  'record',           's', true, 's'),

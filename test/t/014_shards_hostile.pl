@@ -290,6 +290,17 @@ for my $case (@hostile)
 	$shards[$holder]->safe_psql($db, "CREATE OR REPLACE FUNCTION public.$signature{$fn} RETURNS SETOF record "
 		  . "LANGUAGE sql STABLE STRICT AS \$\$ SELECT * FROM $call{$fn} \$\$");
 }
+# A shard whose afp speaks another version of the protocol is named, before anything is asked of it.
+$shards[$holder]->safe_psql($db, q{CREATE OR REPLACE FUNCTION public.afp_shard_protocol() RETURNS int
+	LANGUAGE sql STABLE STRICT AS $$ SELECT 99 $$});
+($rc, $out, $err) = $coord->psql($db, $probe, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  08P01: shard p$holder of cluster "afp_shards" failed/, 'a shard of another protocol: 08P01 naming it')
+  or diag("rc $rc, out $out, err $err");
+like($err, qr/speaks shard protocol 99, the coordinator 1/, '... saying which versions');
+$shards[$holder]->safe_psql($db, q{CREATE OR REPLACE FUNCTION public.afp_shard_protocol() RETURNS int
+	AS '$libdir/afp', 'afp_shard_protocol' LANGUAGE C STABLE STRICT PARALLEL SAFE});
+is($coord->safe_psql($db, $probe), '1', '... and with the protocol restored the track is found again');
+
 # Under afp.shard_allow_partial a shard that answers malformed rows is left out, with a warning.
 $shards[$holder]->safe_psql($db, "CREATE OR REPLACE FUNCTION public.$signature{estimates} RETURNS SETOF record "
 	  . "LANGUAGE sql STABLE STRICT AS \$\$ SELECT probe, directory_bits, catalog_rows, NULL::bigint[] FROM $call{estimates} \$\$");
