@@ -20,6 +20,20 @@
 extern "C" {
 #endif
 
+/*
+ * Defaults of the search settings, written once for both zones: the afp.* settings the glue
+ * registers (module.c) and reads into AfpSearchSettings, and the core's SearchSettings and
+ * SearchLimits.
+ */
+#define AFP_DEFAULT_MAX_SPEED_CHANGE 0.05       /* afp.max_speed_change, a fraction */
+#define AFP_DEFAULT_MAX_TEMPO_CHANGE 0.08       /* afp.max_tempo_change, a fraction */
+#define AFP_DEFAULT_MAX_PITCH_SEMITONES 2.0     /* afp.max_pitch_change, semitones */
+#define AFP_DEFAULT_INDEX_MAX_POSTINGS 50000    /* afp.index_max_postings, postings */
+#define AFP_DEFAULT_INDEX_CANDIDATES 10         /* afp.index_candidates, rows */
+#define AFP_DEFAULT_INDEX_MIN_VOTES 3           /* afp.index_min_votes, distinct hashes */
+#define AFP_DEFAULT_MIN_SHARED_HASHES 5         /* afp.min_shared_hashes, distinct hashes */
+#define AFP_DEFAULT_MIN_CONFIDENCE 0.5          /* afp.min_confidence */
+
 /* What went wrong, one value per kind of error the glue reports differently. */
 typedef enum AfpStatusCode
 {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "afp_format.h"
+#include "facade.h"
 
 namespace afp {
 
@@ -39,8 +40,8 @@ inline constexpr int32_t kOffsetBinFrames = 2;
 inline constexpr uint64_t kVotesPerPosting = 8;
 
 struct SearchLimits {
-    uint64_t max_postings = 50000;   // postings read per search, at most (hashes with none are free)
-    uint32_t min_votes = 3;          // distinct hashes in two neighbouring bins for a row to rank
+    uint64_t max_postings = AFP_DEFAULT_INDEX_MAX_POSTINGS;  // postings read per search, at most (hashes with none are free)
+    uint32_t min_votes = AFP_DEFAULT_INDEX_MIN_VOTES;        // distinct hashes in two neighbouring bins for a row to rank
 };
 
 // A row the index vote puts forward for a full vote.

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "afp_format.h"
+#include "facade.h"
 #include "matcher.hpp"
 #include "policy.hpp"
 #include "warp.hpp"
@@ -29,14 +30,14 @@ namespace afp {
 
 // What a search may do: match_clip()'s settings (the afp.* GUCs), read once by the glue.
 struct SearchSettings {
-    double max_speed_change = 0.05;     // afp.max_speed_change
-    double max_tempo_change = 0.08;     // afp.max_tempo_change
-    double max_pitch_semitones = 2.0;   // afp.max_pitch_change
-    uint64_t max_postings = 50000;      // afp.index_max_postings
-    uint32_t candidates = 10;           // afp.index_candidates
-    uint32_t min_votes = 3;             // afp.index_min_votes
-    int32_t min_score = 5;              // afp.min_shared_hashes: a full vote below it is no candidate
-    double min_confidence = 0.5;        // afp.min_confidence
+    double max_speed_change = AFP_DEFAULT_MAX_SPEED_CHANGE;         // afp.max_speed_change
+    double max_tempo_change = AFP_DEFAULT_MAX_TEMPO_CHANGE;         // afp.max_tempo_change
+    double max_pitch_semitones = AFP_DEFAULT_MAX_PITCH_SEMITONES;   // afp.max_pitch_change
+    uint64_t max_postings = AFP_DEFAULT_INDEX_MAX_POSTINGS;         // afp.index_max_postings
+    uint32_t candidates = AFP_DEFAULT_INDEX_CANDIDATES;             // afp.index_candidates
+    uint32_t min_votes = AFP_DEFAULT_INDEX_MIN_VOTES;               // afp.index_min_votes
+    int32_t min_score = AFP_DEFAULT_MIN_SHARED_HASHES;  // afp.min_shared_hashes: a full vote below it is no candidate
+    double min_confidence = AFP_DEFAULT_MIN_CONFIDENCE;             // afp.min_confidence
     bool landmark_index = true;         // the catalogue has an afp_landmark index; else the share stages (GIN)
     bool plans_reads = false;           // the source is several indexes: plan from summed estimates here
 };

@@ -121,8 +121,16 @@ extern int    afp_max_audio_samples;
 extern int    afp_max_clip_seconds;
 extern int    afp_max_query_hashes;
 
-/* An hour of 48 kHz stereo: the default of afp.max_audio_samples. */
-#define AFP_DEFAULT_MAX_AUDIO_SAMPLES (3600 * 48000 * 2)
+/*
+ * Defaults of the settings the glue alone reads, written once for the variable and its
+ * registration (module.c); the search's are in facade.h.
+ */
+#define AFP_DEFAULT_MAX_AUDIO_SECONDS 3600                  /* afp.max_audio_seconds: an hour */
+#define AFP_DEFAULT_MAX_AUDIO_BYTES (256 * 1024 * 1024)     /* afp.max_audio_bytes */
+#define AFP_DEFAULT_MAX_AUDIO_SAMPLES (3600 * 48000 * 2)    /* afp.max_audio_samples: an hour of 48 kHz stereo */
+#define AFP_DEFAULT_MAX_CLIP_SECONDS 60                     /* afp.max_clip_seconds */
+#define AFP_DEFAULT_MAX_QUERY_HASHES 50000                  /* afp.max_query_hashes */
+#define AFP_DEFAULT_INDEX_PENDING_LIMIT 256                 /* afp.index_pending_limit, kB */
 extern int    afp_min_shared_hashes;
 extern double afp_min_confidence;
 extern double afp_max_speed_change;

@@ -45,8 +45,6 @@ PG_FUNCTION_INFO_V1(afp_sharded_match_afp);
 /* The PL/Proxy cluster: a foreign server of the plproxy wrapper with options p0 ... pN-1. */
 #define SHARD_CLUSTER "afp_shards"
 
-/* Directory bits to ask for before the shards have told theirs (more than any index has). */
-#define SHARD_ANY_BITS 32
 
 /* The shards of the cluster and which of them still answer. */
 typedef struct ShardSet
@@ -77,9 +75,6 @@ typedef struct ShardRows
  * afp, and nothing it sends may crash the coordinator.
  */
 typedef void (*ShardCheck) (const ShardRows *rows, int nparts, const void *arg);
-
-/* Directory bits the shards answered with last (the coarsest shard's); asked again when it changes. */
-static uint32 shard_bits = SHARD_ANY_BITS;
 
 /*
  * The shards (their connection strings, as configured) whose protocol this session has checked:
@@ -508,8 +503,9 @@ check_estimates(const ShardRows *rows, int nparts, const void *arg)
 
         if (probe < 1 || probe > shape->nprobes)
             MALFORMED(fn, "probe %d, of %d asked for", probe, shape->nprobes);
-        if (bits < 0 || bits > SHARD_ANY_BITS)
-            MALFORMED(fn, "directory_bits %d", bits);
+        if (bits != SHARD_COUNTS_PER_HASH)
+            MALFORMED(fn, "directory_bits %d: protocol %d counts per hash (%d)", bits, AFP_SHARD_PROTOCOL,
+                      SHARD_COUNTS_PER_HASH);
         if (isnan(catalog_rows) || isinf(catalog_rows) || catalog_rows < 0)
             MALFORMED(fn, "catalog_rows %g", catalog_rows);
         if (ARR_NDIM(counts) > 1 || ARR_HASNULL(counts) || ARR_ELEMTYPE(counts) != INT8OID)
@@ -668,63 +664,38 @@ vote_of(const ShardRows *rows, int i, AfpVote *vote)
 }
 
 /*
- * Postings per probe hash summed over the shards, all counted at the directory
- * bits of the coarsest shard; returns the catalogue's rows (the sum of the
- * shards'). estimates[s] gets one count per distinct hash of probes[s].
+ * Postings per probe hash summed over the shards (each counts per hash: protocol 1 answers
+ * directory_bits 32); returns the catalogue's rows (the sum of the shards'). estimates[s] gets one
+ * count per distinct hash of probes[s].
  */
 static double
 global_estimates(ShardSet *set, AfpDatum **probes, const uint32 *nhashes, int nprobes, uint64 **estimates)
 {
     Oid         argtypes[3] = {INT4ARRAYOID, set->afp_array_type, INT4OID};
-    Datum       args[3];
-    char       *sql = psprintf("SELECT " SHARD_ESTIMATES_COLUMNS " FROM %s.shard_estimates($1, $2, $3)", set->schema);
+    Datum       args[3] = {0, afp_array(set, probes, nprobes), Int32GetDatum(SHARD_COUNTS_PER_HASH)};
     EstimatesShape shape = {nprobes, nhashes};
+    ShardRows   rows = call_shards(set, psprintf("SELECT " SHARD_ESTIMATES_COLUMNS " FROM %s.shard_estimates($1, $2, $3)",
+                                                 set->schema),
+                                   3, argtypes, args, check_estimates, &shape);
+    double      catalogue_rows = 0;
 
-    args[1] = afp_array(set, probes, nprobes);
-    for (int attempt = 0; attempt < 2; attempt++)
+    for (int s = 0; s < nprobes; s++)
+        estimates[s] = palloc0(sizeof(uint64) * Max(nhashes[s], 1));
+    for (int i = 0; i < rows.n; i++)
     {
-        ShardRows   rows;
-        uint32      coarsest = SHARD_ANY_BITS;
-        bool        mixed = false;
-        double      catalogue_rows = 0;
+        bool        isnull;
+        int32       probe = DatumGetInt32(column(&rows, i, SHARD_ESTIMATES_PROBE, &isnull)) - 1;
+        ArrayType  *counts = DatumGetArrayTypeP(column(&rows, i, SHARD_ESTIMATES_COUNTS, &isnull));
+        int         n = ArrayGetNItems(ARR_NDIM(counts), ARR_DIMS(counts));
+        const int64 *c = (const int64 *) ARR_DATA_PTR(counts);
 
-        args[2] = Int32GetDatum((int32) shard_bits);
-        rows = call_shards(set, sql, 3, argtypes, args, check_estimates, &shape);
-        for (int i = 0; i < rows.n; i++)
-        {
-            bool        isnull;
-            uint32      bits = (uint32) DatumGetInt32(column(&rows, i, SHARD_ESTIMATES_BITS, &isnull));
-
-            if (i > 0 && bits != coarsest)
-                mixed = true;
-            coarsest = Min(coarsest, bits);
-        }
-        /* Counts at different bits do not add up: ask again at the coarsest. */
-        if ((mixed || coarsest != shard_bits) && attempt == 0 && rows.n > 0)
-        {
-            shard_bits = coarsest;
-            if (mixed)
-                continue;
-        }
-        for (int s = 0; s < nprobes; s++)
-            estimates[s] = palloc0(sizeof(uint64) * Max(nhashes[s], 1));
-        for (int i = 0; i < rows.n; i++)
-        {
-            bool        isnull;
-            int32       probe = DatumGetInt32(column(&rows, i, SHARD_ESTIMATES_PROBE, &isnull)) - 1;
-            ArrayType  *counts = DatumGetArrayTypeP(column(&rows, i, SHARD_ESTIMATES_COUNTS, &isnull));
-            int         n = ArrayGetNItems(ARR_NDIM(counts), ARR_DIMS(counts));
-            const int64 *c = (const int64 *) ARR_DATA_PTR(counts);
-
-            /* check_estimates has seen every value. */
-            if (probe == 0)
-                catalogue_rows += DatumGetFloat8(column(&rows, i, SHARD_ESTIMATES_ROWS, &isnull));
-            for (int k = 0; k < n; k++)
-                estimates[probe][k] += (uint64) c[k];
-        }
-        return catalogue_rows;
+        /* check_estimates has seen every value. */
+        if (probe == 0)
+            catalogue_rows += DatumGetFloat8(column(&rows, i, SHARD_ESTIMATES_ROWS, &isnull));
+        for (int k = 0; k < n; k++)
+            estimates[probe][k] += (uint64) c[k];
     }
-    pg_unreachable();
+    return catalogue_rows;
 }
 
 /* The shards as a candidate source of the one search (search.h). */

@@ -67,7 +67,7 @@ PG_FUNCTION_INFO_V1(afp_index_merge);
 /* ... and gathers at most this many postings (~150 h of audio): larger merges are VACUUM's. */
 #define LANDMARK_INSERT_MERGE_MAX ((uint64) 32 * 1000 * 1000)
 
-int         afp_index_pending_limit = 256;  /* kB */
+int         afp_index_pending_limit = AFP_DEFAULT_INDEX_PENDING_LIMIT;  /* kB */
 
 /* Set while the background worker merges during a load: the copy at the end waits for its last merge. */
 static bool skip_compaction = false;

@@ -12,19 +12,19 @@
 
 PG_MODULE_MAGIC;
 
-int    afp_max_audio_seconds = 3600;
-int    afp_max_audio_bytes = 256 * 1024 * 1024;
+int    afp_max_audio_seconds = AFP_DEFAULT_MAX_AUDIO_SECONDS;
+int    afp_max_audio_bytes = AFP_DEFAULT_MAX_AUDIO_BYTES;
 int    afp_max_audio_samples = AFP_DEFAULT_MAX_AUDIO_SAMPLES;
-int    afp_max_clip_seconds = 60;
-int    afp_max_query_hashes = 50000;
-int    afp_min_shared_hashes = 5;
-double afp_min_confidence = 0.5;
-double afp_max_speed_change = 0.05;
-double afp_max_tempo_change = 0.08;
-double afp_max_pitch_change = 2.0;
-int    afp_index_max_postings = 50000;
-int    afp_index_min_votes = 3;
-int    afp_index_candidates = 10;
+int    afp_max_clip_seconds = AFP_DEFAULT_MAX_CLIP_SECONDS;
+int    afp_max_query_hashes = AFP_DEFAULT_MAX_QUERY_HASHES;
+int    afp_min_shared_hashes = AFP_DEFAULT_MIN_SHARED_HASHES;
+double afp_min_confidence = AFP_DEFAULT_MIN_CONFIDENCE;
+double afp_max_speed_change = AFP_DEFAULT_MAX_SPEED_CHANGE;
+double afp_max_tempo_change = AFP_DEFAULT_MAX_TEMPO_CHANGE;
+double afp_max_pitch_change = AFP_DEFAULT_MAX_PITCH_SEMITONES;
+int    afp_index_max_postings = AFP_DEFAULT_INDEX_MAX_POSTINGS;
+int    afp_index_min_votes = AFP_DEFAULT_INDEX_MIN_VOTES;
+int    afp_index_candidates = AFP_DEFAULT_INDEX_CANDIDATES;
 bool   afp_use_landmark_index = true;
 bool   afp_shard_allow_partial = false;
 
@@ -39,14 +39,14 @@ _PG_init(void)
                             "Longest audio fingerprint() and match_clip() will decode.",
                             "Checked against the container header before decoding and again while decoding.",
                             &afp_max_audio_seconds,
-                            3600, 1, 86400,
+                            AFP_DEFAULT_MAX_AUDIO_SECONDS, 1, 86400,
                             PGC_SUSET, GUC_UNIT_S,
                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.max_audio_bytes",
                             "Largest encoded audio fingerprint() and match_clip() will accept.",
                             "Checked before any decoding starts.",
                             &afp_max_audio_bytes,
-                            256 * 1024 * 1024, 1, (int) MaxAllocSize,
+                            AFP_DEFAULT_MAX_AUDIO_BYTES, 1, (int) MaxAllocSize,
                             PGC_SUSET, GUC_UNIT_BYTE,
                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.max_audio_samples",
@@ -62,7 +62,7 @@ _PG_init(void)
                             "Matching cost grows with the clip; long recordings belong to match_segments(), "
                             "whose window_s is capped by this too.",
                             &afp_max_clip_seconds,
-                            60, 1, 86400,
+                            AFP_DEFAULT_MAX_CLIP_SECONDS, 1, 86400,
                             PGC_SUSET, GUC_UNIT_S,
                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.max_query_hashes",
@@ -71,7 +71,7 @@ _PG_init(void)
                             "GIN's scan setup costs the square of the query's keys; a 60 s clip's query "
                             "analysis has about 14,000 landmarks, a fingerprint of an hour about 200,000.",
                             &afp_max_query_hashes,
-                            50000, 1, INT_MAX,
+                            AFP_DEFAULT_MAX_QUERY_HASHES, 1, INT_MAX,
                             PGC_SUSET, 0,
                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.min_shared_hashes",
@@ -79,14 +79,14 @@ _PG_init(void)
                             "and the least score match_clip() reports.",
                             "match_clip() asks the GIN index for rows sharing this many hashes with the clip.",
                             &afp_min_shared_hashes,
-                            5, 1, 1000000,
+                            AFP_DEFAULT_MIN_SHARED_HASHES, 1, 1000000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
     DefineCustomRealVariable("afp.min_confidence",
                              "Least confidence match_clip() reports.",
                              NULL,
                              &afp_min_confidence,
-                             0.5, 0.0, 1.0,
+                             AFP_DEFAULT_MIN_CONFIDENCE, 0.0, 1.0,
                              PGC_USERSET, 0,
                              NULL, NULL, NULL);
     DefineCustomRealVariable("afp.max_speed_change",
@@ -94,7 +94,7 @@ _PG_init(void)
                              "A fraction: 0.05 tries speeds from 0.95 to 1.05 in steps of 0.005 when the clip "
                              "does not match as recorded. 0 turns the search off.",
                              &afp_max_speed_change,
-                             0.05, 0.0, 0.2,
+                             AFP_DEFAULT_MAX_SPEED_CHANGE, 0.0, 0.2,
                              PGC_USERSET, 0,
                              NULL, NULL, NULL);
     DefineCustomRealVariable("afp.max_tempo_change",
@@ -102,7 +102,7 @@ _PG_init(void)
                              "A fraction: 0.08 tries tempos from 0.92 to 1.08 in steps of 0.005, with the speeds, "
                              "when the clip does not match as recorded. 0 turns it off. Needs an afp_landmark index.",
                              &afp_max_tempo_change,
-                             0.08, 0.0, 0.2,
+                             AFP_DEFAULT_MAX_TEMPO_CHANGE, 0.0, 0.2,
                              PGC_USERSET, 0,
                              NULL, NULL, NULL);
     DefineCustomRealVariable("afp.max_pitch_change",
@@ -111,7 +111,7 @@ _PG_init(void)
                              "Shifts by whole and half semitones up to this are tried, with the speeds, when the "
                              "clip does not match as recorded. 0 turns it off. Needs an afp_landmark index.",
                              &afp_max_pitch_change,
-                             2.0, 0.0, 6.0,
+                             AFP_DEFAULT_MAX_PITCH_SEMITONES, 0.0, 6.0,
                              PGC_USERSET, 0,
                              NULL, NULL, NULL);
     DefineCustomIntVariable("afp.index_max_postings",
@@ -119,7 +119,7 @@ _PG_init(void)
                             "The scan reads the query's rarest hashes first until this budget is spent, "
                             "so its cost does not grow with the catalogue.",
                             &afp_index_max_postings,
-                            50000, 1000, 100000000,
+                            AFP_DEFAULT_INDEX_MAX_POSTINGS, 1000, 100000000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.index_pending_limit",
@@ -127,7 +127,7 @@ _PG_init(void)
                             "Every scan reads the pending postings whole, so a small limit keeps scans fast; an "
                             "index's pending_limit option overrides it. VACUUM merges them too.",
                             &afp_index_pending_limit,
-                            256, 64, MAX_KILOBYTES,
+                            AFP_DEFAULT_INDEX_PENDING_LIMIT, 64, MAX_KILOBYTES,
                             PGC_USERSET, GUC_UNIT_KB,
                             NULL, NULL, NULL);
     DefineCustomBoolVariable("afp.index_background_merge",
@@ -144,14 +144,14 @@ _PG_init(void)
                             "Aligned hashes a row needs in an afp_landmark index scan to be returned.",
                             NULL,
                             &afp_index_min_votes,
-                            3, 1, 1000,
+                            AFP_DEFAULT_INDEX_MIN_VOTES, 1, 1000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
     DefineCustomIntVariable("afp.index_candidates",
                             "Rows of an afp_landmark index scan that match_clip() verifies with the full vote.",
                             NULL,
                             &afp_index_candidates,
-                            10, 1, 10000,
+                            AFP_DEFAULT_INDEX_CANDIDATES, 1, 10000,
                             PGC_USERSET, 0,
                             NULL, NULL, NULL);
     DefineCustomBoolVariable("afp.shard_allow_partial",

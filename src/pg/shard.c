@@ -155,9 +155,9 @@ afp_shard_estimates(PG_FUNCTION_ARGS)
             afp_raise(&status);
         nhashes = afp_core_search_hashes(search, &hashes);
         counts = palloc(sizeof(uint64) * Max(nhashes, 1));
-        /* Exact counts per hash since 0.6.0: the protocol's bits column says 32. */
+        /* Exact counts per hash since 0.6.0: the protocol's bits column says so. */
         landmark_estimates(index, hashes, nhashes, counts);
-        used = 32;
+        used = SHARD_COUNTS_PER_HASH;
         afp_core_search_free(search);
         elems = palloc(sizeof(Datum) * Max(nhashes, 1));
         for (uint32 i = 0; i < nhashes; i++)

@@ -18,6 +18,7 @@
 #define AFP_SHARD_PROTOCOL 1
 
 /* afp_shard_estimates(probes afp[], bits int): one row per probe. */
+#define SHARD_COUNTS_PER_HASH 32    /* the bits asked for and answered: counts per hash, not per bucket */
 #define SHARD_ESTIMATES_COLUMNS "probe, directory_bits, catalog_rows, estimates"
 enum
 {
