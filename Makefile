@@ -2,7 +2,7 @@
 # linked into one module. `make && make install && make installcheck`.
 EXTENSION = afp afp_shards
 MODULE_big = afp
-DATA = sql/afp--0.1.0.sql sql/afp--0.1.0--0.2.0.sql sql/afp--0.2.0--0.3.0.sql sql/afp--0.3.0--0.4.0.sql sql/afp--0.4.0--0.5.0.sql sql/afp--0.5.0--0.6.0.sql sql/afp--0.6.0--0.7.0.sql \
+DATA = sql/afp--0.7.0.sql sql/afp--0.1.0.sql sql/afp--0.1.0--0.2.0.sql sql/afp--0.2.0--0.3.0.sql sql/afp--0.3.0--0.4.0.sql sql/afp--0.4.0--0.5.0.sql sql/afp--0.5.0--0.6.0.sql sql/afp--0.6.0--0.7.0.sql \
        sql/afp_shards--0.5.0.sql sql/afp_shards--0.5.0--0.7.0.sql sql/afp_shards--0.7.0.sql
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
