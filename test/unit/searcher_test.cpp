@@ -13,6 +13,7 @@
 
 #include "encode.hpp"
 #include "errors.hpp"
+#include "facade.h"
 #include "fingerprint.hpp"
 #include "format.hpp"
 #include "params.hpp"
@@ -57,22 +58,7 @@ Audio sped_up(const Audio& audio, double speed) {
 }
 
 uint32_t count_shared(const AfpHeader& a, const AfpHeader& b) {
-    const int32_t* x = afp_body_hashes(&a);
-    const int32_t* y = afp_body_hashes(&b);
-    uint32_t i = 0, j = 0, shared = 0;
-    while (i < a.count && j < b.count) {
-        if (x[i] < y[j]) {
-            ++i;
-        } else if (y[j] < x[i]) {
-            ++j;
-        } else {
-            const int32_t h = x[i];
-            ++shared;
-            while (i < a.count && x[i] == h) ++i;
-            while (j < b.count && y[j] == h) ++j;
-        }
-    }
-    return shared;
+    return afp_core_count_shared(afp_body_hashes(&a), a.count, afp_body_hashes(&b), b.count);
 }
 
 // One index over some of the catalogue's rows: postings hash -> (row id, frame), and the rows.
