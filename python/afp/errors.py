@@ -200,8 +200,8 @@ SQLSTATES = tuple(sorted(_ANY))
 
 # Errors raised by the extension's own C code carry one of these source files (the server sends the
 # base name of __FILE__): without a statement, only they are afp's.
-AFP_SOURCE_FILES = frozenset(("coordinator.c", "errors.c", "fingerprint.c", "gin.c", "match.c", "module.c",
-                              "shard.c", "type.c"))
+AFP_SOURCE_FILES = frozenset(("coordinator.c", "errors.c", "fingerprint.c", "gin.c", "localsource.c", "match.c",
+                              "module.c", "search.c", "shard.c", "type.c"))
 
 
 def _is_afp_source(filename: Optional[str]) -> bool:

@@ -45,7 +45,6 @@ PG_FUNCTION_INFO_V1(afp_sharded_match_afp);
 /* The PL/Proxy cluster: a foreign server of the plproxy wrapper with options p0 ... pN-1. */
 #define SHARD_CLUSTER "afp_shards"
 
-
 /* The shards of the cluster and which of them still answer. */
 typedef struct ShardSet
 {
