@@ -276,7 +276,13 @@ load_shards(ShardSet *set)
         set->live[p] = true;
     }
     set->failed = 0;
-    initStringInfo(&set->failures);
+    {
+        /* Read after SPI_finish (the partial answer's warning): in the function's context, not SPI's. */
+        MemoryContext old = MemoryContextSwitchTo(set->cxt);
+
+        initStringInfo(&set->failures);
+        MemoryContextSwitchTo(old);
+    }
 }
 
 /* The int4[] of the given partitions (RUN ON it: with modular_mapping, hash p is partition p). */

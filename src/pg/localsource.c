@@ -324,8 +324,13 @@ local_rank(CandidateSource *source, AfpSearcher *searcher)
     }
     if (index != NULL)
     {
-        index_close(index, AccessShareLock);
-        table_close(heap, AccessShareLock);
+        /*
+         * The locks stay to the end of the transaction, as the executor keeps them: the kept rows'
+         * fingerprints are detoasted by later steps, which a TRUNCATE or VACUUM FULL must not
+         * overtake.
+         */
+        index_close(index, NoLock);
+        table_close(heap, NoLock);
     }
 }
 
@@ -419,9 +424,10 @@ afp_local_source(const CatalogColumns *cols, Oid ext_nsp, Oid afp_type)
     src->afp_type = afp_type;
     src->cxt = CurrentMemoryContext;
     heap = table_open(cols->relid, AccessShareLock);
-    src->heap_desc = CreateTupleDescCopy(RelationGetDescr(heap));
+    /* With the columns' missing values: a row older than ADD COLUMN ... DEFAULT reads the default. */
+    src->heap_desc = CreateTupleDescCopyConstr(RelationGetDescr(heap));
     src->id_type = TupleDescAttr(src->heap_desc, cols->id_attnum - 1)->atttypid;
-    table_close(heap, AccessShareLock);
+    table_close(heap, NoLock);
     /*
      * The catalogue's rows for the confidence: the rows an afp_landmark index lists when it is
      * scanned directly (exact, and the same before and after ANALYZE or autovacuum), else what
@@ -432,7 +438,7 @@ afp_local_source(const CatalogColumns *cols, Oid ext_nsp, Oid afp_type)
         Relation    index = index_open(cols->direct_index, AccessShareLock);
 
         src->base.catalogue_rows = (double) landmark_index_rows(index);
-        index_close(index, AccessShareLock);
+        index_close(index, NoLock);
     }
     else
         src->base.catalogue_rows = catalog_rows(cols->relid);
