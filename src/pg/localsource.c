@@ -61,7 +61,8 @@ typedef struct LocalSource
 {
     CandidateSource base;
     CatalogColumns cols;
-    const char *operator_schema;    /* quoted: the afp extension's, for OPERATOR(schema.op) */
+    char       *share_sql;          /* the candidate queries of share probes and of index probes through SQL */
+    char       *rank_sql;
     Oid         afp_type;
     Oid         id_type;
     TupleDesc   heap_desc;          /* of the catalogue, for kept heap tuples */
@@ -292,10 +293,7 @@ local_rank(CandidateSource *source, AfpSearcher *searcher)
             Oid         argtypes[1] = {src->afp_type};
             int         nest = push_settings(names, values, 1);
 
-            afp_scan_candidate_rows(psprintf("SELECT %s FROM %s c WHERE c.%s OPERATOR(%s.%%) $1",
-                                             candidate_columns(&src->cols), src->cols.relation, src->cols.fp,
-                                             src->operator_schema),
-                                    1, argtypes, &probe_datum, rank_sql_row, src);
+            afp_scan_candidate_rows(src->share_sql, 1, argtypes, &probe_datum, rank_sql_row, src);
             AtEOXact_GUC(true, nest);
         }
         else if (index != NULL)
@@ -314,10 +312,7 @@ local_rank(CandidateSource *source, AfpSearcher *searcher)
             Datum       args[2] = {probe_datum, Int64GetDatum(probe.limit)};
             int         nest = push_settings(names, values, 2);
 
-            afp_scan_candidate_rows(psprintf("SELECT %s FROM %s c ORDER BY c.%s OPERATOR(%s.<~>) $1 LIMIT $2",
-                                             candidate_columns(&src->cols), src->cols.relation, src->cols.fp,
-                                             src->operator_schema),
-                                    2, argtypes, args, rank_sql_row, src);
+            afp_scan_candidate_rows(src->rank_sql, 2, argtypes, args, rank_sql_row, src);
             AtEOXact_GUC(true, nest);
         }
         pfree(DatumGetPointer(probe_datum));
@@ -358,23 +353,35 @@ local_vote(CandidateSource *source, AfpSearcher *searcher)
     const AfpVoteItem *items;
     uint32      nitems = afp_core_searcher_items(searcher, &items);
     MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "afp match row", ALLOCSET_DEFAULT_SIZES);
+    AfpDatum   *track = NULL;
+    uint64      track_handle = 0;
 
     for (uint32 k = 0; k < nitems; k++)
     {
-        const KeptRow *row = &src->rows[items[k].handle];
-        bool        isnull;
-        Datum       fp = kept_column(src, row, true, &isnull);
-        MemoryContext old;
         AfpStatus   status;
         bool        ok;
 
         CHECK_FOR_INTERRUPTS();
-        if (isnull)
-            continue;
-        old = MemoryContextSwitchTo(row_cxt);
-        ok = afp_core_searcher_vote_track(searcher, k, &afp_detoast(fp)->header, &status);
-        MemoryContextSwitchTo(old);
-        MemoryContextReset(row_cxt);
+        /*
+         * A row is detoasted once for the items that follow one another on it: the drift
+         * refinement votes one row in every tempo rendition.
+         */
+        if (track == NULL || items[k].handle != track_handle)
+        {
+            bool        isnull;
+            Datum       fp = kept_column(src, &src->rows[items[k].handle], true, &isnull);
+            MemoryContext old;
+
+            MemoryContextReset(row_cxt);
+            track = NULL;
+            if (isnull)
+                continue;
+            old = MemoryContextSwitchTo(row_cxt);
+            track = afp_detoast(fp);
+            MemoryContextSwitchTo(old);
+            track_handle = items[k].handle;
+        }
+        ok = afp_core_searcher_vote_track(searcher, k, &track->header, &status);
         if (!ok)
             afp_raise(&status);
     }
@@ -420,7 +427,15 @@ afp_local_source(const CatalogColumns *cols, Oid ext_nsp, Oid afp_type)
     src->base.landmark_index = cols->landmark_index && afp_use_landmark_index;
     src->base.what = !src->base.landmark_index ? "shared hashes" : OidIsValid(cols->direct_index) ? "index" : "index through SQL";
     src->cols = *cols;
-    src->operator_schema = quote_identifier(get_namespace_name(ext_nsp));
+    {
+        const char *operators = quote_identifier(get_namespace_name(ext_nsp));
+        char       *columns = candidate_columns(cols);
+
+        src->share_sql = psprintf("SELECT %s FROM %s c WHERE c.%s OPERATOR(%s.%%) $1", columns, cols->relation,
+                                  cols->fp, operators);
+        src->rank_sql = psprintf("SELECT %s FROM %s c ORDER BY c.%s OPERATOR(%s.<~>) $1 LIMIT $2", columns,
+                                 cols->relation, cols->fp, operators);
+    }
     src->afp_type = afp_type;
     src->cxt = CurrentMemoryContext;
     heap = table_open(cols->relid, AccessShareLock);
