@@ -12,6 +12,9 @@
 //       shift of a few bins is what a 2% speed change does to the middle of the band, and the
 //       speed search then finds the copy (an earlier version rotated copy k by 3k bins and also
 //       produced, at k = 160, an exact duplicate of the real fingerprints).
+//   afp-perf-tool vote  < COPY BINARY (id bigint, fp afp)
+//       The full vote of the first row's fingerprint (a clip) against every other row's, one line
+//       each: what the confidence of a match is made of (docs/accuracy.md).
 #include <time.h>
 
 #include <algorithm>
@@ -30,6 +33,7 @@
 #include "fingerprint.hpp"
 #include "format.hpp"
 #include "landmarks.hpp"
+#include "matcher.hpp"
 #include "params.hpp"
 
 namespace {
@@ -97,30 +101,60 @@ const char kCopySignature[] = "PGCOPY\n\377\r\n";  // 11 bytes with the trailing
 constexpr uint32_t kMinRotation = 40;
 constexpr uint32_t kRotations = 401;
 
+// Reads the header of a binary COPY stream.
+void read_copy_header(std::istream& in) {
+    char sig[11];
+    if (!in.read(sig, 11) || !std::equal(sig, sig + 11, kCopySignature)) throw std::runtime_error("not binary COPY");
+    get32(in);                                           // flags
+    in.ignore(static_cast<std::streamsize>(get32(in)));  // header extension
+}
+
+// Reads one (id bigint, fp afp) row as afp_send sent it, decoded and validated by the core;
+// false at the end of the stream.
+bool read_row(std::istream& in, uint64_t* id, std::vector<uint8_t>* body) {
+    const int16_t fields = static_cast<int16_t>(get16(in));
+    if (fields == -1) return false;
+    if (fields != 2) throw std::runtime_error("expected (id bigint, fp afp)");
+    if (get32(in) != 8) throw std::runtime_error("id must be bigint");
+    const uint64_t high = get32(in);  // two statements: the operands of | are unsequenced
+    *id = (high << 32) | get32(in);
+    const uint32_t len = get32(in);
+    std::string fp(len, '\0');
+    if (!in.read(fp.data(), len)) throw std::runtime_error("short fingerprint");
+    *body = afp::parse_binary(reinterpret_cast<const uint8_t*>(fp.data()), fp.size());
+    return true;
+}
+
+int vote() {
+    read_copy_header(std::cin);
+    uint64_t clip_id = 0;
+    std::vector<uint8_t> clip;
+    if (!read_row(std::cin, &clip_id, &clip)) throw std::runtime_error("no clip row");
+    const auto& q = *reinterpret_cast<const AfpHeader*>(clip.data());
+    std::printf("id,score,anchors,aligned_pairs,drift_pairs,total_pairs,offset_frames,clip_first,clip_last,log_chance\n");
+    uint64_t id = 0;
+    std::vector<uint8_t> track;
+    while (read_row(std::cin, &id, &track)) {
+        const afp::Vote v = afp::vote(q, *reinterpret_cast<const AfpHeader*>(track.data()));
+        std::printf("%llu,%d,%d,%d,%d,%d,%.1f,%u,%u,%.2f\n", static_cast<unsigned long long>(id), v.score, v.anchors,
+                    v.aligned_pairs, v.drift_pairs, v.total_pairs, v.offset_frames, v.clip_first_frame, v.clip_last_frame, v.log_chance);
+    }
+    return 0;
+}
+
 int grow(int first_copy, int last_copy) {
     if (first_copy < 1) throw std::runtime_error("copies are numbered from 1 (copy 0 is the real fingerprint)");
     const afp::ParamSet& params = afp::default_params();
     const uint32_t band = params.max_bin - params.min_bin + 1;
     std::istream& in = std::cin;
-    char sig[11];
-    if (!in.read(sig, 11) || !std::equal(sig, sig + 11, kCopySignature)) throw std::runtime_error("not binary COPY");
-    get32(in);                               // flags
-    in.ignore(static_cast<std::streamsize>(get32(in)));  // header extension
+    read_copy_header(in);
     std::string out(kCopySignature, 11);
     put32(out, 0);
     put32(out, 0);
     std::fwrite(out.data(), 1, out.size(), stdout);
-    while (true) {
-        const int16_t fields = static_cast<int16_t>(get16(in));
-        if (fields == -1) break;
-        if (fields != 2) throw std::runtime_error("expected (id bigint, fp afp)");
-        if (get32(in) != 8) throw std::runtime_error("id must be bigint");
-        const uint64_t id = (uint64_t{get32(in)} << 32) | get32(in);
-        const uint32_t len = get32(in);
-        std::string fp(len, '\0');
-        if (!in.read(fp.data(), len)) throw std::runtime_error("short fingerprint");
-        // The real fingerprint, as afp_send sent it: decoded (and validated) by the core.
-        const std::vector<uint8_t> body = afp::parse_binary(reinterpret_cast<const uint8_t*>(fp.data()), fp.size());
+    uint64_t id = 0;
+    std::vector<uint8_t> body;
+    while (read_row(in, &id, &body)) {
         AfpHeader header;
         std::memcpy(&header, body.data(), sizeof header);
         const uint32_t count = header.count;
@@ -180,7 +214,8 @@ int main(int argc, char** argv) {
         const std::string cmd = argc > 1 ? argv[1] : "";
         if (cmd == "split" && argc >= 4) return split(std::atoi(argv[2]), argc - 3, argv + 3);
         if (cmd == "grow" && argc == 4) return grow(std::atoi(argv[2]), std::atoi(argv[3]));
-        std::fprintf(stderr, "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY\n", argv[0]);
+        if (cmd == "vote" && argc == 2) return vote();
+        std::fprintf(stderr, "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY | vote\n", argv[0]);
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "afp-perf-tool: %s\n", e.what());

@@ -383,3 +383,16 @@ COMMENT ON FUNCTION afp_duplicates(regclass, float8) IS
 CREATE FUNCTION afp_shard_protocol() RETURNS int
     AS 'MODULE_PATHNAME', 'afp_shard_protocol' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION afp_shard_protocol() IS 'for a sharded catalogue''s coordinator: the shard protocol version this afp speaks';
+
+-- afp_shard_vote also answers drift_pairs (shard protocol 2): the pairs near a vote's best offset
+-- that it does not hold, by which the coordinator's searcher sees a clip drifting against a track
+-- and votes it in the other renditions.
+DROP FUNCTION afp_shard_vote(afp, bigint[], float8[], float8[], float8[]);
+CREATE FUNCTION afp_shard_vote(
+    query afp, ids bigint[], speeds float8[], tempos float8[], pitches float8[],
+    OUT item int, OUT id bigint, OUT title text, OUT score int, OUT anchors int, OUT aligned_pairs int,
+    OUT total_pairs int, OUT offset_frames float8, OUT clip_first_frame bigint, OUT clip_last_frame bigint,
+    OUT log_chance float8, OUT drift_pairs int)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'afp_shard_vote' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION afp_shard_vote(afp, bigint[], float8[], float8[], float8[]) IS 'for a sharded catalogue''s coordinator: full votes on this shard';

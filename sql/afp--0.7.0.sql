@@ -413,7 +413,7 @@ CREATE FUNCTION afp_shard_vote(
     query afp, ids bigint[], speeds float8[], tempos float8[], pitches float8[],
     OUT item int, OUT id bigint, OUT title text, OUT score int, OUT anchors int, OUT aligned_pairs int,
     OUT total_pairs int, OUT offset_frames float8, OUT clip_first_frame bigint, OUT clip_last_frame bigint,
-    OUT log_chance float8)
+    OUT log_chance float8, OUT drift_pairs int)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'afp_shard_vote' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION afp_shard_vote(afp, bigint[], float8[], float8[], float8[]) IS 'for a sharded catalogue''s coordinator: full votes on this shard';

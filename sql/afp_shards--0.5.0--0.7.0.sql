@@ -47,18 +47,21 @@ CREATE OR REPLACE FUNCTION @extschema@.shard_rank(
     SELECT probe, id, votes FROM %1$s.afp_shard_rank(probes, max_postings, min_votes, limits);
 $$ LANGUAGE plproxy$sql$, afp);
 
+    -- A result of another shape: dropped and made again (protocol 2 adds drift_pairs).
+    EXECUTE pg_catalog.format('DROP FUNCTION @extschema@.shard_vote(int[], %1$s.afp, bigint[], float8[], float8[], float8[])',
+                              afp);
     EXECUTE pg_catalog.format($sql$
-CREATE OR REPLACE FUNCTION @extschema@.shard_vote(
+CREATE FUNCTION @extschema@.shard_vote(
     parts int[], query %1$s.afp, ids bigint[], speeds float8[], tempos float8[], pitches float8[],
     OUT item int, OUT id bigint, OUT title text, OUT score int, OUT anchors int, OUT aligned_pairs int,
     OUT total_pairs int, OUT offset_frames float8, OUT clip_first_frame bigint, OUT clip_last_frame bigint,
-    OUT log_chance float8)
+    OUT log_chance float8, OUT drift_pairs int)
     RETURNS SETOF record AS $$
     CLUSTER 'afp_shards';
     SPLIT parts;
     RUN ON parts;
     SELECT item, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, clip_first_frame,
-           clip_last_frame, log_chance
+           clip_last_frame, log_chance, drift_pairs
       FROM %1$s.afp_shard_vote(query, ids, speeds, tempos, pitches);
 $$ LANGUAGE plproxy$sql$, afp);
 

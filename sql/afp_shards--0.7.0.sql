@@ -52,13 +52,13 @@ CREATE FUNCTION @extschema@.shard_vote(
     parts int[], query %1$s.afp, ids bigint[], speeds float8[], tempos float8[], pitches float8[],
     OUT item int, OUT id bigint, OUT title text, OUT score int, OUT anchors int, OUT aligned_pairs int,
     OUT total_pairs int, OUT offset_frames float8, OUT clip_first_frame bigint, OUT clip_last_frame bigint,
-    OUT log_chance float8)
+    OUT log_chance float8, OUT drift_pairs int)
     RETURNS SETOF record AS $$
     CLUSTER 'afp_shards';
     SPLIT parts;
     RUN ON parts;
     SELECT item, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, clip_first_frame,
-           clip_last_frame, log_chance
+           clip_last_frame, log_chance, drift_pairs
       FROM %1$s.afp_shard_vote(query, ids, speeds, tempos, pitches);
 $$ LANGUAGE plproxy$sql$, afp);
 

@@ -90,8 +90,8 @@ static_assert(sizeof(afp::VoteItem) == sizeof(AfpVoteItem), "VoteItem mirrors Af
 
 // A vote across the facade, field for field (the two structs are the same record).
 AfpVote c_vote(const afp::Vote& v) {
-    return AfpVote{v.score, v.anchors, v.aligned_pairs, v.total_pairs, v.offset_frames, v.clip_first_frame,
-                   v.clip_last_frame, v.log_chance};
+    return AfpVote{v.score,          v.anchors,          v.aligned_pairs,   v.total_pairs, v.drift_pairs,
+                   v.offset_frames,  v.clip_first_frame, v.clip_last_frame, v.log_chance};
 }
 
 afp::Vote cpp_vote(const AfpVote& v) {
@@ -100,6 +100,7 @@ afp::Vote cpp_vote(const AfpVote& v) {
     out.anchors = v.anchors;
     out.aligned_pairs = v.aligned_pairs;
     out.total_pairs = v.total_pairs;
+    out.drift_pairs = v.drift_pairs;
     out.offset_frames = v.offset_frames;
     out.clip_first_frame = v.clip_first_frame;
     out.clip_last_frame = v.clip_last_frame;

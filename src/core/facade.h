@@ -139,6 +139,7 @@ typedef struct AfpVote
     int32_t  anchors;          /* distinct clip times among the aligned landmarks */
     int32_t  aligned_pairs;    /* (clip, track) landmark pairs in the best offset window */
     int32_t  total_pairs;      /* all pairs with equal hashes, at any offset */
+    int32_t  drift_pairs;      /* pairs near the best window but outside it: the clip drifts there */
     double   offset_frames;    /* track frame minus clip frame, averaged over the window */
     uint32_t clip_first_frame; /* earliest aligned clip landmark */
     uint32_t clip_last_frame;  /* latest aligned clip landmark */

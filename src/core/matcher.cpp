@@ -46,7 +46,13 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
             while (i_end < clip.count && qh[i_end] == h) ++i_end;
             uint32_t j_end = j;
             while (j_end < track.count && th[j_end] == h) ++j_end;
-            for (uint32_t a = i; a < i_end; ++a) shared.push_back(Shared{qf[a], j_end - j});
+            // Every clip landmark of the hash could have paired with every track landmark of it:
+            // a hash the clip repeats (a tone, a loop, a metronome) aligns somewhere by chance
+            // as many times more often as the clip repeats it.
+            const uint64_t chance_pairs = static_cast<uint64_t>(i_end - i) * (j_end - j);
+            for (uint32_t a = i; a < i_end; ++a) {
+                shared.push_back(Shared{qf[a], static_cast<uint32_t>(std::min<uint64_t>(chance_pairs, UINT32_MAX))});
+            }
             for (uint32_t a = i; a < i_end; ++a) {
                 for (uint32_t b = j; b < j_end && pairs.size() < kMaxPairs; ++b) {
                     pairs.push_back(Pair{static_cast<int32_t>(tf[b]) - static_cast<int32_t>(qf[a]), i, qf[a]});
@@ -79,6 +85,17 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
         }
     }
 
+    // Pairs near the best window but outside it: many when the clip's offsets drift (a rendition
+    // other than the one voted), few by chance.
+    {
+        const int32_t lo_offset = pairs[best_lo].offset - kDriftFrames;
+        const int32_t hi_offset = pairs[best_lo].offset + width + kDriftFrames;
+        const auto by_offset = [](const Pair& p, int32_t o) { return p.offset < o; };
+        const auto first = std::lower_bound(pairs.begin(), pairs.end(), lo_offset, by_offset);
+        const auto last = std::lower_bound(pairs.begin(), pairs.end(), hi_offset, by_offset);
+        v.drift_pairs = static_cast<int32_t>(last - first) - static_cast<int32_t>(best_hi - best_lo);
+    }
+
     std::vector<uint32_t>& ids = ids_;
     std::vector<uint32_t>& times = times_;
     ids.clear();
@@ -100,11 +117,12 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
     v.offset_frames = offset_sum / static_cast<double>(best_hi - best_lo);
 
     // Null model. Landmarks anchored at one clip frame share their anchor peak, so they stand or
-    // fall together: the unit of evidence is a clip frame. A frame whose landmarks make k pairs
-    // with the track has one of them inside a given offset window by chance with probability
-    // p = min(1, k * width / span): a frame of a drone, a loop or a hum, whose hashes recur all
-    // over the track, aligns somewhere almost surely and proves little; a frame of rare hashes
-    // proves much. The evidence is the sum of -ln p over the frames aligned in the best window.
+    // fall together: the unit of evidence is a clip frame. A frame whose hashes make k pairs
+    // with the track, counting every landmark of the clip with those hashes, has one of them
+    // inside a given offset window by chance with probability p = min(1, k * width / span): a
+    // frame of a drone, a loop or a hum, whose hashes recur all over the track, or of a tone or
+    // a metronome, whose hashes recur all over the clip, aligns somewhere almost surely and
+    // proves little; a frame of hashes rare in both proves much. The evidence is the sum of -ln p over the frames aligned in the best window.
     // Its tail under the null (independent frames) is bounded with Chernoff,
     //   ln P(E >= e) <= min over theta of  sum_frames ln(1 - p + p^(1 - theta)) - theta * e,
     // and multiplied by the number of offset windows a chance alignment could have picked.
@@ -114,19 +132,19 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
                             : static_cast<double>(Spectrogram::frames_for(*params, clip.n_samples)) +
                                   Spectrogram::frames_for(*params, track.n_samples);
     const double windows = std::max(1.0, span / width);
-    auto chance_of = [&](uint32_t k) { return std::min(1.0, k * static_cast<double>(width) / span); };
+    auto chance_of = [&](uint64_t k) { return std::min(1.0, static_cast<double>(k) * width / span); };
 
     // Pairs per clip frame, then the aligned frames' evidence by a merge with the sorted times.
     std::sort(shared.begin(), shared.end(),
               [](const Shared& a, const Shared& b) { return a.clip_frame < b.clip_frame; });
-    std::vector<uint32_t>& frame_pairs = frame_pairs_;
+    std::vector<uint64_t>& frame_pairs = frame_pairs_;
     frame_pairs.clear();
     double evidence = 0.0;
     size_t t_idx = 0;
     for (size_t k = 0; k < shared.size();) {
         size_t run = k;
-        uint32_t total = 0;
-        while (run < shared.size() && shared[run].clip_frame == shared[k].clip_frame) total += shared[run++].pairs;
+        uint64_t total = 0;
+        while (run < shared.size() && shared[run].clip_frame == shared[k].clip_frame) total += shared[run++].chance_pairs;
         frame_pairs.push_back(total);
         while (t_idx < static_cast<size_t>(v.anchors) && times[t_idx] < shared[k].clip_frame) ++t_idx;
         if (t_idx < static_cast<size_t>(v.anchors) && times[t_idx] == shared[k].clip_frame) {

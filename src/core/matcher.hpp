@@ -11,6 +11,10 @@ namespace afp {
 // Half-width, in frames, of the offset window that counts as one alignment (+-16 ms).
 inline constexpr int32_t kOffsetTolerance = 1;
 
+// Half-width, in frames, of the neighbourhood of the best window whose other pairs are counted as
+// drift_pairs (+-0.5 s): a clip 5% off the track's tempo or speed drifts by 0.5 s over 10 s.
+inline constexpr int32_t kDriftFrames = 32;
+
 // The chance model treats aligned clip frames as independent; in music they are not (a shared
 // tempo, key or instrument makes neighbouring frames align together), so it overstates the
 // evidence of weak alignments. This allowance, in nats, was measured on held-out real music
@@ -26,6 +30,8 @@ struct Vote {
     int32_t anchors = 0;           // distinct clip frames among those pairs: independent moments of evidence
     int32_t aligned_pairs = 0;     // pairs inside the best window
     int32_t total_pairs = 0;       // pairs at any offset
+    int32_t drift_pairs = 0;       // pairs within kDriftFrames of the best window but outside it: an
+                                   // alignment that drifts (the clip is another rendition of the track)
     double offset_frames = 0.0;    // mean (track frame - clip frame) over the window's pairs
     uint32_t clip_first_frame = 0;
     uint32_t clip_last_frame = 0;
@@ -54,16 +60,17 @@ private:
         uint32_t hash_id;     // index of the hash's first landmark in the clip: one id per distinct hash
         uint32_t clip_frame;
     };
-    // A clip landmark whose hash the track holds: its clip frame and the track landmarks it pairs with.
+    // A clip landmark whose hash the track holds: its clip frame and the pairs its hash makes (clip
+    // landmarks of the hash times track landmarks of it: the chances it had to align).
     struct Shared {
         uint32_t clip_frame;
-        uint32_t pairs;
+        uint32_t chance_pairs;
     };
     std::vector<Pair> pairs_;
     std::vector<Shared> shared_;
     std::vector<uint32_t> ids_;
     std::vector<uint32_t> times_;
-    std::vector<uint32_t> frame_pairs_;
+    std::vector<uint64_t> frame_pairs_;
 };
 
 // Confidence that a vote is not chance, given the number of comparisons it competed with

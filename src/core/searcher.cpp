@@ -233,7 +233,7 @@ void Searcher::choose_items() {
     }
     answers_.assign(items_.size(), Vote{});
     answered_.assign(items_.size(), 0);
-    drifting_ = false;
+    refining_ = false;
     step_ = SearchStep::kVote;
 }
 
@@ -286,31 +286,37 @@ void Searcher::score_round() {
     }
     ++rounds_run_;
     if (accepted_ > 0) {
-        start_drift();
+        start_refinement();
         return;
     }
     round_start_ = round_end_;
     start_round();
 }
 
-void Searcher::start_drift() {
-    // Accepted rows found as recorded that align over less than kDriftSpan of the clip, voted again
-    // in every tempo rendition of the stages (see kDriftSpan). Share stages have none.
-    std::vector<uint32_t> tempos;
+void Searcher::start_refinement() {
+    // The best explanation, not the first good one (kDriftSpan): an accepted row whose alignment
+    // is partial or drifts may be a stretch of the clip that happens to line up in the rendition
+    // that found it (a clip 2% fast, read as recorded, at a passage it resembles; a time-stretched
+    // clip whose offsets drift), so it is voted again in every other rendition of the stages and
+    // keeps the one with the most evidence (finish_refinement). Rows below min_confidence are not
+    // answers to refine.
+    std::vector<uint32_t> all;
     for (const SearchStage& st : stages_) {
-        if (st.tempo != 1.0 && st.speed == 1.0 && st.pitch == 1.0) tempos.push_back(rendition_index(Rendition{st.speed, st.tempo, st.pitch}));
+        const uint32_t r = rendition_index(Rendition{st.speed, st.tempo, st.pitch});
+        if (std::find(all.begin(), all.end(), r) == all.end()) all.push_back(r);
     }
     const double clip_frames = static_cast<double>(query_.n_samples) / query_.hop;
     items_.clear();
     item_row_.clear();
-    for (size_t i = 0; i < rows_.size() && !tempos.empty(); ++i) {
+    for (size_t i = 0; i < rows_.size(); ++i) {
         const SearchMatch& row = rows_[i];
-        if (row.confidence < settings_.min_confidence || !as_recorded(row.rendition) ||
-            !(row.vote.clip_last_frame - row.vote.clip_first_frame < kDriftSpan * clip_frames)) {
-            continue;
-        }
-        for (uint32_t t : tempos) {
-            items_.push_back(VoteItem{row.handle, row.id, t});
+        const bool partial = row.vote.clip_last_frame - row.vote.clip_first_frame < kDriftSpan * clip_frames;
+        const bool drifts = row.vote.drift_pairs >= kDriftPairsShare * row.vote.aligned_pairs;
+        if (row.confidence < settings_.min_confidence || !(partial || drifts)) continue;
+        const uint32_t found_in = rendition_index(row.rendition);
+        for (uint32_t r : all) {
+            if (r == found_in) continue;
+            items_.push_back(VoteItem{row.handle, row.id, r});
             item_row_.push_back(static_cast<uint32_t>(i));
         }
     }
@@ -318,27 +324,35 @@ void Searcher::start_drift() {
         step_ = SearchStep::kDone;
         return;
     }
+    refined_renditions_ = static_cast<uint32_t>(all.size());
     answers_.assign(items_.size(), Vote{});
     answered_.assign(items_.size(), 0);
-    drifting_ = true;
+    refining_ = true;
     step_ = SearchStep::kVote;
 }
 
-void Searcher::finish_drift() {
-    // Each row keeps the best of its tempo renditions (in stage order) when it aligns more hashes.
+void Searcher::finish_refinement() {
+    // Each row keeps the rendition with the most evidence (the lowest chance) among those that
+    // align more of the clip's hashes than the one that found it. A row moved to another rendition
+    // was chosen among every rendition tried, so its confidence counts them all.
+    const SearchStage& first = stages_[round_start_];
+    const double compared = !first.shares || first.share_fraction > 0 ? catalogue_rows_ : 0;
+    const uint32_t trials = comparisons(compared, candidates_, std::max(refined_renditions_, last_renditions_));
     for (size_t k = 0; k < items_.size();) {
         const uint32_t row = item_row_[k];
-        Vote best;
+        const Vote* best = nullptr;
         Rendition best_r;
         for (; k < items_.size() && item_row_[k] == row; ++k) {
-            if (answered_[k] && vote_beats(answers_[k], best)) {
-                best = answers_[k];
+            if (!answered_[k] || answers_[k].score <= rows_[row].vote.score) continue;
+            if (best == nullptr || answers_[k].log_chance < best->log_chance) {
+                best = &answers_[k];
                 best_r = renditions_[items_[k].rendition];
             }
         }
-        if (best.score >= rows_[row].vote.score + 1) {
-            rows_[row].vote = best;
+        if (best != nullptr && best->log_chance < rows_[row].vote.log_chance) {
+            rows_[row].vote = *best;
             rows_[row].rendition = best_r;
+            rows_[row].confidence = confidence(*best, trials);
         }
     }
     step_ = SearchStep::kDone;
@@ -349,8 +363,8 @@ void Searcher::next() {
         case SearchStep::kEstimate: plan_probes(); break;
         case SearchStep::kRank: choose_items(); break;
         case SearchStep::kVote:
-            if (drifting_) {
-                finish_drift();
+            if (refining_) {
+                finish_refinement();
             } else {
                 score_round();
             }

@@ -1,7 +1,8 @@
 // searcher.hpp — the whole search of match_clip() and match_afp(), written once: its stages and
 // rounds, which rows get the full vote (the tie rule), de-duplication, scoring, confidence and the
-// drift refinement. It holds no catalogue. It asks a candidate source for what it needs, one step
-// at a time, and reads the source's answers:
+// refinement of partial alignments (the best explanation, not the first good one). It holds no
+// catalogue. It asks a candidate source for what it needs, one step at a time, and reads the
+// source's answers:
 //
 //   kEstimate  the postings the catalogue holds for each distinct hash of each probe (only when the
 //              source is several indexes, the shards of a sharded catalogue, whose counts add up:
@@ -139,8 +140,8 @@ private:
     void plan_probes();
     void choose_items();
     void score_round();
-    void start_drift();
-    void finish_drift();
+    void start_refinement();
+    void finish_refinement();
     uint32_t rendition_index(const Rendition& r);
     std::vector<uint8_t> probe_body(const SearchStage& st, uint32_t* min_shared);
 
@@ -151,12 +152,13 @@ private:
     size_t round_start_ = 0;             // first stage of the current round
     size_t round_end_ = 0;               // one past its last
     SearchStep step_ = SearchStep::kDone;
-    bool drifting_ = false;              // the kVote step is the drift refinement's
+    bool refining_ = false;              // the kVote step is the refinement's (start_refinement)
+    uint32_t refined_renditions_ = 0;    // the renditions the refinement votes rows in
 
     std::vector<SearchProbe> probes_;
     std::vector<std::vector<RankedCandidate>> ranked_;    // per probe
     std::vector<VoteItem> items_;
-    std::vector<uint32_t> item_row_;                      // drift: the row of rows_ each item refines
+    std::vector<uint32_t> item_row_;                      // refinement: the row of rows_ each item refines
     std::vector<Vote> answers_;
     std::vector<uint8_t> answered_;
     std::vector<Rendition> renditions_;

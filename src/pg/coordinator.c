@@ -591,6 +591,8 @@ check_votes(const ShardRows *rows, int nparts, const void *arg)
         /* NaN would make the ranking's comparisons inconsistent. */
         if (isnan(log_chance))
             MALFORMED(fn, "log_chance NaN");
+        if (DatumGetInt32(required(rows, i, SHARD_VOTE_DRIFT_PAIRS, fn)) < 0)
+            MALFORMED(fn, "drift_pairs %d", DatumGetInt32(required(rows, i, SHARD_VOTE_DRIFT_PAIRS, fn)));
     }
 }
 
@@ -665,6 +667,7 @@ vote_of(const ShardRows *rows, int i, AfpVote *vote)
     vote->clip_first_frame = (uint32) DatumGetInt64(column(rows, i, SHARD_VOTE_CLIP_FIRST_FRAME, &isnull));
     vote->clip_last_frame = (uint32) DatumGetInt64(column(rows, i, SHARD_VOTE_CLIP_LAST_FRAME, &isnull));
     vote->log_chance = DatumGetFloat8(column(rows, i, SHARD_VOTE_LOG_CHANCE, &isnull));
+    vote->drift_pairs = DatumGetInt32(column(rows, i, SHARD_VOTE_DRIFT_PAIRS, &isnull));
     return DatumGetInt32(column(rows, i, SHARD_VOTE_ITEM, &isnull)) - 1;
 }
 

@@ -336,6 +336,7 @@ vote_items(HeapTuple tuple, TupleDesc desc, void *arg)
         values[SHARD_VOTE_CLIP_FIRST_FRAME - 1] = Int64GetDatum((int64) vote.clip_first_frame);
         values[SHARD_VOTE_CLIP_LAST_FRAME - 1] = Int64GetDatum((int64) vote.clip_last_frame);
         values[SHARD_VOTE_LOG_CHANCE - 1] = Float8GetDatum(vote.log_chance);
+        values[SHARD_VOTE_DRIFT_PAIRS - 1] = Int32GetDatum(vote.drift_pairs);
         tuplestore_putvalues(v->rsinfo->setResult, v->rsinfo->setDesc, values, nulls);
     }
     MemoryContextSwitchTo(old);
@@ -346,7 +347,7 @@ vote_items(HeapTuple tuple, TupleDesc desc, void *arg)
  * afp_shard_vote(query afp, ids int8[], speeds float8[], tempos float8[], pitches float8[])
  *   -> (item int, id int8, title text, score int, anchors int, aligned_pairs int,
  *       total_pairs int, offset_frames float8, clip_first_frame int8,
- *       clip_last_frame int8, log_chance float8)
+ *       clip_last_frame int8, log_chance float8, drift_pairs int)
  * Item k votes the row with id ids[k] (if this shard holds it) with the query in
  * rendition (speeds[k], tempos[k], pitches[k]).
  */

@@ -12,10 +12,11 @@
 
 /*
  * Bumped whenever a call's arguments, columns or meaning change: a shard of another version is
- * a named error (08P01), never a guess. 1: the calls of afp 0.5.0 - 0.7.0 (estimates per hash
- * since 0.6.0, directory_bits always 32).
+ * a named error (08P01), never a guess. 1: the calls of afp 0.5.0 - 0.6.0 (estimates per hash
+ * since 0.6.0, directory_bits always 32). 2: afp 0.7.0, afp_shard_vote also answers drift_pairs
+ * (the searcher's refinement reads it).
  */
-#define AFP_SHARD_PROTOCOL 1
+#define AFP_SHARD_PROTOCOL 2
 
 /* afp_shard_estimates(probes afp[], bits int): one row per probe. */
 #define SHARD_COUNTS_PER_HASH 32    /* the bits asked for and answered: counts per hash, not per bucket */
@@ -43,7 +44,7 @@ enum
 
 /* afp_shard_vote(query afp, ids int8[], speeds, tempos, pitches float8[]): one row per item voted. */
 #define SHARD_VOTE_COLUMNS "item, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, " \
-    "clip_first_frame, clip_last_frame, log_chance"
+    "clip_first_frame, clip_last_frame, log_chance, drift_pairs"
 enum
 {
     SHARD_VOTE_ITEM = 1,            /* int, 1-based */
@@ -57,9 +58,10 @@ enum
     SHARD_VOTE_CLIP_FIRST_FRAME,    /* int8 */
     SHARD_VOTE_CLIP_LAST_FRAME,     /* int8 */
     SHARD_VOTE_LOG_CHANCE,          /* float8 */
-    SHARD_VOTE_NATTS = SHARD_VOTE_LOG_CHANCE
+    SHARD_VOTE_DRIFT_PAIRS,         /* int (protocol 2) */
+    SHARD_VOTE_NATTS = SHARD_VOTE_DRIFT_PAIRS
 };
 #define SHARD_VOTE_TYPES {INT4OID, INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, FLOAT8OID, \
-    INT8OID, INT8OID, FLOAT8OID}
+    INT8OID, INT8OID, FLOAT8OID, INT4OID}
 
 #endif /* AFP_SHARD_PROTOCOL_H */

@@ -228,7 +228,7 @@ $shards[$holder]->safe_psql($db, q{
 	CREATE FUNCTION public.real_vote(query afp, ids bigint[], speeds float8[], tempos float8[], pitches float8[],
 	    OUT item int, OUT id bigint, OUT title text, OUT score int, OUT anchors int, OUT aligned_pairs int,
 	    OUT total_pairs int, OUT offset_frames float8, OUT clip_first_frame bigint, OUT clip_last_frame bigint,
-	    OUT log_chance float8)
+	    OUT log_chance float8, OUT drift_pairs int)
 	    RETURNS SETOF record AS '$libdir/afp', 'afp_shard_vote' LANGUAGE C STABLE STRICT;
 });
 my %signature = (
@@ -239,13 +239,13 @@ my %signature = (
 	vote => 'afp_shard_vote(query afp, ids bigint[], speeds float8[], tempos float8[], pitches float8[], '
 	  . 'OUT item int, OUT id bigint, OUT title text, OUT score int, OUT anchors int, OUT aligned_pairs int, '
 	  . 'OUT total_pairs int, OUT offset_frames float8, OUT clip_first_frame bigint, OUT clip_last_frame bigint, '
-	  . 'OUT log_chance float8)');
+	  . 'OUT log_chance float8, OUT drift_pairs int)');
 my %call = (
 	estimates => 'public.real_estimates(probes, bits)',
 	rank => 'public.real_rank(probes, max_postings, min_votes, limits)',
 	vote => 'public.real_vote(query, ids, speeds, tempos, pitches)');
 my $vote_columns = 'item, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, clip_first_frame, '
-  . 'clip_last_frame, log_chance';
+  . 'clip_last_frame, log_chance, drift_pairs';
 my @hostile = (
 	[ estimates => 'estimates NULL', 'probe, directory_bits, catalog_rows, NULL::bigint[]' ],
 	[ estimates => 'estimates one short', 'probe, directory_bits, catalog_rows, estimates[2:]' ],
@@ -265,19 +265,23 @@ my @hostile = (
 	[ rank => 'votes NULL', 'probe, id, NULL::int' ],
 	[ rank => 'probe out of range', 'probe + 1000, id, votes' ],
 	[ vote => 'item NULL', 'NULL::int, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, '
-		  . 'clip_first_frame, clip_last_frame, log_chance' ],
+		  . 'clip_first_frame, clip_last_frame, log_chance, drift_pairs' ],
 	[ vote => 'score NULL', 'item, id, title, NULL::int, anchors, aligned_pairs, total_pairs, offset_frames, '
-		  . 'clip_first_frame, clip_last_frame, log_chance' ],
+		  . 'clip_first_frame, clip_last_frame, log_chance, drift_pairs' ],
 	[ vote => 'an item nobody asked for', 'item + 1000, id, title, score, anchors, aligned_pairs, total_pairs, '
-		  . 'offset_frames, clip_first_frame, clip_last_frame, log_chance' ],
+		  . 'offset_frames, clip_first_frame, clip_last_frame, log_chance, drift_pairs' ],
 	[ vote => 'another id than the item\'s', 'item, id + 1, title, score, anchors, aligned_pairs, total_pairs, '
-		  . 'offset_frames, clip_first_frame, clip_last_frame, log_chance' ],
+		  . 'offset_frames, clip_first_frame, clip_last_frame, log_chance, drift_pairs' ],
 	[ vote => 'log_chance NaN', "item, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, "
-		  . "clip_first_frame, clip_last_frame, 'NaN'::float8" ],
+		  . "clip_first_frame, clip_last_frame, 'NaN'::float8, drift_pairs" ],
 	[ vote => 'offset_frames infinite', "item, id, title, score, anchors, aligned_pairs, total_pairs, 'Infinity'::float8, "
-		  . 'clip_first_frame, clip_last_frame, log_chance' ],
+		  . 'clip_first_frame, clip_last_frame, log_chance, drift_pairs' ],
 	[ vote => 'clip frames out of range', 'item, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, '
-		  . 'clip_first_frame, -1::bigint, log_chance' ],
+		  . 'clip_first_frame, -1::bigint, log_chance, drift_pairs' ],
+	[ vote => 'drift_pairs NULL', 'item, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, '
+		  . 'clip_first_frame, clip_last_frame, log_chance, NULL::int' ],
+	[ vote => 'drift_pairs negative', 'item, id, title, score, anchors, aligned_pairs, total_pairs, offset_frames, '
+		  . 'clip_first_frame, clip_last_frame, log_chance, -1' ],
 );
 for my $case (@hostile)
 {
@@ -296,7 +300,7 @@ $shards[$holder]->safe_psql($db, q{CREATE OR REPLACE FUNCTION public.afp_shard_p
 ($rc, $out, $err) = $coord->psql($db, $probe, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 like($err, qr/ERROR:  08P01: shard p$holder of cluster "afp_shards" failed/, 'a shard of another protocol: 08P01 naming it')
   or diag("rc $rc, out $out, err $err");
-like($err, qr/speaks shard protocol 99, the coordinator 1/, '... saying which versions');
+like($err, qr/speaks shard protocol 99, the coordinator 2/, '... saying which versions');
 $shards[$holder]->safe_psql($db, q{CREATE OR REPLACE FUNCTION public.afp_shard_protocol() RETURNS int
 	AS '$libdir/afp', 'afp_shard_protocol' LANGUAGE C STABLE STRICT PARALLEL SAFE});
 is($coord->safe_psql($db, $probe), '1', '... and with the protocol restored the track is found again');
