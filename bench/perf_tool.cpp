@@ -12,12 +12,15 @@
 //       shift of a few bins is what a 2% speed change does to the middle of the band, and the
 //       speed search then finds the copy (an earlier version rotated copy k by 3k bins and also
 //       produced, at k = 160, an exact duplicate of the real fingerprints).
-//   afp-perf-tool vote  < COPY BINARY (id bigint, fp afp)
+//   afp-perf-tool vote [COMPARISONS]  < COPY BINARY (id bigint, fp afp)
 //       The full vote of the first row's fingerprint (a clip) against every other row's, one line
-//       each: what the confidence of a match is made of (docs/accuracy.md).
+//       each: what the confidence of a match is made of (docs/accuracy.md), and ln E, the log of
+//       the expected number of chance alignments as strong among COMPARISONS (default 1; a search
+//       compares catalogue rows x renditions tried): confidence = exp(-E).
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -125,19 +128,22 @@ bool read_row(std::istream& in, uint64_t* id, std::vector<uint8_t>* body) {
     return true;
 }
 
-int vote() {
+int vote(double comparisons) {
     read_copy_header(std::cin);
     uint64_t clip_id = 0;
     std::vector<uint8_t> clip;
     if (!read_row(std::cin, &clip_id, &clip)) throw std::runtime_error("no clip row");
     const auto& q = *reinterpret_cast<const AfpHeader*>(clip.data());
-    std::printf("id,score,anchors,aligned_pairs,drift_pairs,total_pairs,offset_frames,clip_first,clip_last,log_chance\n");
+    std::printf("id,score,anchors,aligned_pairs,drift_pairs,total_pairs,offset_frames,clip_first,clip_last,log_chance,"
+                "ln_expected\n");
     uint64_t id = 0;
     std::vector<uint8_t> track;
     while (read_row(std::cin, &id, &track)) {
         const afp::Vote v = afp::vote(q, *reinterpret_cast<const AfpHeader*>(track.data()));
-        std::printf("%llu,%d,%d,%d,%d,%d,%.1f,%u,%u,%.2f\n", static_cast<unsigned long long>(id), v.score, v.anchors,
-                    v.aligned_pairs, v.drift_pairs, v.total_pairs, v.offset_frames, v.clip_first_frame, v.clip_last_frame, v.log_chance);
+        const double ln_expected = std::log(std::max(comparisons, 1.0)) + v.log_chance + afp::kDependenceAllowance;
+        std::printf("%llu,%d,%d,%d,%d,%d,%.1f,%u,%u,%.2f,%.2f\n", static_cast<unsigned long long>(id), v.score, v.anchors,
+                    v.aligned_pairs, v.drift_pairs, v.total_pairs, v.offset_frames, v.clip_first_frame, v.clip_last_frame,
+                    v.log_chance, ln_expected);
     }
     return 0;
 }
@@ -214,8 +220,8 @@ int main(int argc, char** argv) {
         const std::string cmd = argc > 1 ? argv[1] : "";
         if (cmd == "split" && argc >= 4) return split(std::atoi(argv[2]), argc - 3, argv + 3);
         if (cmd == "grow" && argc == 4) return grow(std::atoi(argv[2]), std::atoi(argv[3]));
-        if (cmd == "vote" && argc == 2) return vote();
-        std::fprintf(stderr, "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY | vote\n", argv[0]);
+        if (cmd == "vote" && argc <= 3) return vote(argc == 3 ? std::atof(argv[2]) : 1.0);
+        std::fprintf(stderr, "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY | vote [COMPARISONS]\n", argv[0]);
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "afp-perf-tool: %s\n", e.what());

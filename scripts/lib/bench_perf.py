@@ -416,7 +416,8 @@ def time_pass(db, label, sql, clips, real, settings, warmup=8):
             title = real.get(tid)
             answers.append({"id": tid, "title": title, "distractor": tid not in real, "offset": offs[i],
                             "confidence": confs[i] if confs else None,
-                            "right": not clip["held"] and is_right(clip, title, offs[i])})
+                            "right": not clip["held"] and is_right(clip, title, offs[i]),
+                            "shared": clip["held"] and ba.shares_material(clip["title"], title)})
         res.append(dict(clip, ms=ms, cpu_ms=cpu_ms, answers=answers))
         if n % 50 == 0 or n == len(clips):
             el = time.time() - t0
@@ -446,7 +447,10 @@ def cell(res, kind, length):
     lat = "%s / %s ms (CPU %s)" % (fmt_ms(pct(ms, 0.5)), fmt_ms(pct(ms, 0.95)), fmt_ms(sum(cpu) / len(cpu)))
     distract = sum(bool(r["answers"]) and r["answers"][0]["distractor"] for r in sel)
     if kind in (HELD, NONMUSIC):
-        s = "%s · %d/%d answered" % (lat, sum(bool(r["answers"]) for r in sel), len(sel))
+        shared = sum(bool(r["answers"]) and r["answers"][0].get("shared", False) for r in sel)
+        s = "%s · %d/%d answered" % (lat, sum(bool(r["answers"]) for r in sel) - shared, len(sel))
+        if shared:
+            s += " (+%d naming the db track the clip's track shares material with)" % shared
     else:
         s = "%s · %d/%d" % (lat, sum(bool(r["answers"]) and r["answers"][0]["right"] for r in sel), len(sel))
     if distract:
@@ -459,9 +463,11 @@ def answer_summary(res):
     held = [r for r in res if r["kind"] == HELD]
     nonmusic = [r for r in res if r["kind"] == NONMUSIC]
     wrong = [r for r in db if r["answers"] and not r["answers"][0]["right"]]
-    s = ("%d distractor, %d other wrong of %d; held FP %d/%d"
+    shared = sum(bool(r["answers"]) and r["answers"][0].get("shared", False) for r in held)
+    s = ("%d distractor, %d other wrong of %d; held FP %d/%d%s"
          % (sum(r["answers"][0]["distractor"] for r in wrong), sum(not r["answers"][0]["distractor"] for r in wrong),
-            len(db), sum(bool(r["answers"]) for r in held), len(held)))
+            len(db), sum(bool(r["answers"]) for r in held) - shared, len(held),
+            " (+%d sharing material)" % shared if shared else ""))
     if nonmusic:
         s += "; non-music answered %d/%d" % (sum(bool(r["answers"]) for r in nonmusic), len(nonmusic))
     return s
@@ -799,7 +805,7 @@ def main():
                                ("non-music signals", lambda r: r["kind"] == NONMUSIC)):
                 vals = {"GIN": NB}
                 for path, _ in paths:
-                    wrong = [a for r in conf[path] if sel(r) for a in r["answers"] if not a["right"]]
+                    wrong = [a for r in conf[path] if sel(r) for a in r["answers"] if not a["right"] and not a["shared"]]
                     vals[path] = conf_summary([a["confidence"] for a in wrong], sum(a["distractor"] for a in wrong))
                 out("confidence of wrong rows, %s, %s" % (label, h), vals["landmark"], vals["GIN"],
                     "match_clip(bytes, cat, 5) with afp.min_confidence = 0: every returned row that is not the right "
