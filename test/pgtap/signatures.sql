@@ -1,6 +1,6 @@
 -- Signatures and labels of everything the extension installs.
 BEGIN;
-SELECT plan(165);
+SELECT plan(167);
 -- Settings are registered when the library loads; load it as a first call would.
 LOAD 'afp';
 
@@ -66,6 +66,14 @@ SELECT is(
   'clip bytea, catalog regclass DEFAULT afp_default_catalog(), max_results integer DEFAULT 5, OUT track_id bigint, OUT title text, OUT score integer, OUT offset_s double precision, OUT confidence real, OUT matched_s double precision, OUT clip_start_s double precision, OUT clip_end_s double precision, OUT track_start_s double precision, OUT track_end_s double precision, OUT speed double precision, OUT tempo double precision, OUT pitch double precision',
   'match_clip(clip, catalog DEFAULT afp_tracks, max_results DEFAULT 5): one function, no ambiguous overloads');
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'match_clip'), 1::bigint, 'match_clip has a single signature');
+-- What a shard answers a coordinator's full votes with (src/pg/shardprotocol.h, protocol 2).
+SELECT is(
+  (SELECT array_agg(a ORDER BY n) FROM pg_proc p, unnest(p.proargnames, p.proargmodes) WITH ORDINALITY u(a, m, n)
+   WHERE p.oid = 'afp_shard_vote(afp, bigint[], float8[], float8[], float8[])'::regprocedure AND m = 'o'),
+  ARRAY['item', 'id', 'title', 'score', 'anchors', 'aligned_pairs', 'total_pairs', 'offset_frames',
+        'clip_first_frame', 'clip_last_frame', 'log_chance', 'drift_pairs']::text[],
+  'afp_shard_vote returns a vote field for field, drift_pairs last');
+SELECT is(afp_shard_protocol(), 2, 'this afp speaks shard protocol 2');
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'afp'), '0.7.0', 'CREATE EXTENSION installs 0.7.0');
 SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'afp' AND version = '0.7.0'),
           false, 'afp 0.7.0 is not a trusted extension either');

@@ -78,6 +78,46 @@ TEST(Vote, ManyHashesAtOneInstantAreWeakEvidence) {
     EXPECT_LT(confidence(v, 6), 0.5);
 }
 
+TEST(Vote, HashesTheClipRepeatsAreWeakEvidence) {
+    // A metronome: six hashes at every beat of a 30 s clip (a beat every 31 frames). A track of
+    // unrelated music that holds the six at a steady beat for a while aligns with the clip at
+    // every beat there, twenty frames in one window; the clip's own repeats make that certain, so
+    // it proves nothing, also against a single row (1.0 before the chance counted the clip's
+    // repeats: a metronome matched a row of a 1,001 h catalogue so).
+    std::vector<int32_t> beat;
+    for (uint32_t k = 0; k < 6; ++k) beat.push_back(pack_hash({1, 60 + k * 37, 3, 10 + k}));
+    std::vector<Landmark> clip;
+    for (uint32_t t = 0; t < 1875; t += 31)
+        for (int32_t h : beat) clip.push_back({h, t});
+    test::Rng rng(11);
+    std::vector<Landmark> track;
+    for (int i = 0; i < 12000; ++i)
+        track.push_back({pack_hash({1, static_cast<uint32_t>(rng.below(480)), rng.below(200) - 100,
+                                    static_cast<uint32_t>(1 + rng.below(60))}),
+                         static_cast<uint32_t>(rng.below(13000))});
+    for (uint32_t t = 4000; t < 4000 + 20 * 31; t += 31)
+        for (int32_t h : beat) track.push_back({h, t});
+    auto tb = body_with(track, 13000 * 128);
+    auto cb = body_with(clip, 1875 * 128);
+    Vote v = vote(header(cb), header(tb));
+    EXPECT_EQ(v.score, 6);
+    EXPECT_GE(v.anchors, 20);
+    EXPECT_LT(confidence(v, 1), 0.01);
+
+    // The same aligned frames made of hashes the clip holds once each are strong evidence.
+    std::vector<Landmark> once;
+    std::vector<Landmark> track2 = track;
+    track2.resize(12000);
+    for (uint32_t b = 0; b < 20; ++b) {
+        const int32_t h = pack_hash({1, 40 + b * 20, 7, 20});
+        once.push_back({h, 100 + b * 31});
+        track2.push_back({h, 4000 + b * 31});
+    }
+    auto tb2 = body_with(track2, 13000 * 128);
+    auto cb2 = body_with(once, 1875 * 128);
+    EXPECT_GT(confidence(vote(header(cb2), header(tb2)), 1000), 0.99);
+}
+
 TEST(Vote, NothingSharedScoresZero) {
     auto tb = body_with({{pack_hash({1, 1, 1, 1}), 5}}, 80000);
     auto cb = body_with({{pack_hash({1, 2, 1, 1}), 5}}, 40000);
