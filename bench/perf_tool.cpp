@@ -12,11 +12,12 @@
 //       shift of a few bins is what a 2% speed change does to the middle of the band, and the
 //       speed search then finds the copy (an earlier version rotated copy k by 3k bins and also
 //       produced, at k = 160, an exact duplicate of the real fingerprints).
-//   afp-perf-tool vote [COMPARISONS]  < COPY BINARY (id bigint, fp afp)
+//   afp-perf-tool vote [COMPARISONS [SPEED TEMPO PITCH]]  < COPY BINARY (id bigint, fp afp)
 //       The full vote of the first row's fingerprint (a clip) against every other row's, one line
 //       each: what the confidence of a match is made of (docs/accuracy.md), and ln E, the log of
 //       the expected number of chance alignments as strong among COMPARISONS (default 1; a search
-//       compares catalogue rows x renditions tried): confidence = exp(-E).
+//       compares catalogue rows x renditions tried): confidence = exp(-E). With a rendition, the
+//       clip is read in it first (warp.hpp), as the search votes a row found in that rendition.
 #include <time.h>
 
 #include <algorithm>
@@ -37,6 +38,8 @@
 #include "format.hpp"
 #include "landmarks.hpp"
 #include "matcher.hpp"
+#include "searcher.hpp"
+#include "warp.hpp"
 #include "params.hpp"
 
 namespace {
@@ -128,11 +131,14 @@ bool read_row(std::istream& in, uint64_t* id, std::vector<uint8_t>* body) {
     return true;
 }
 
-int vote(double comparisons) {
+int vote(double comparisons, const afp::Rendition& rendition) {
     read_copy_header(std::cin);
     uint64_t clip_id = 0;
     std::vector<uint8_t> clip;
     if (!read_row(std::cin, &clip_id, &clip)) throw std::runtime_error("no clip row");
+    if (rendition.speed != 1.0 || rendition.tempo != 1.0 || rendition.pitch != 1.0) {
+        clip = afp::warped_body(*reinterpret_cast<const AfpHeader*>(clip.data()), rendition);
+    }
     const auto& q = *reinterpret_cast<const AfpHeader*>(clip.data());
     std::printf("id,score,anchors,aligned_pairs,drift_pairs,total_pairs,offset_frames,clip_first,clip_last,log_chance,"
                 "ln_expected\n");
@@ -220,8 +226,12 @@ int main(int argc, char** argv) {
         const std::string cmd = argc > 1 ? argv[1] : "";
         if (cmd == "split" && argc >= 4) return split(std::atoi(argv[2]), argc - 3, argv + 3);
         if (cmd == "grow" && argc == 4) return grow(std::atoi(argv[2]), std::atoi(argv[3]));
-        if (cmd == "vote" && argc <= 3) return vote(argc == 3 ? std::atof(argv[2]) : 1.0);
-        std::fprintf(stderr, "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY | vote [COMPARISONS]\n", argv[0]);
+        if (cmd == "vote" && (argc <= 3 || argc == 6)) {
+            const afp::Rendition r{argc == 6 ? std::atof(argv[3]) : 1.0, argc == 6 ? std::atof(argv[4]) : 1.0,
+                                   argc == 6 ? std::atof(argv[5]) : 1.0};
+            return vote(argc >= 3 ? std::atof(argv[2]) : 1.0, r);
+        }
+        std::fprintf(stderr, "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY | vote [COMPARISONS [SPEED TEMPO PITCH]]\n", argv[0]);
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "afp-perf-tool: %s\n", e.what());

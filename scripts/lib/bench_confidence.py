@@ -13,7 +13,8 @@ as it is), and runs every clip of one set against each with match_clip() (decode
   a drum loop, a synthesiser arpeggio loop, mains hum, espeak-ng speech, speech babble, noise.
 
 Two passes per catalogue: the default settings (what users get) and afp.min_confidence = 0 with
-5 rows (every candidate the accepting round scored, with its confidence). Prints a table per size
+up to 5 rows (every candidate the accepting round scored, with its confidence); then ln E of
+every candidate of match_afp (below). Prints a table per size
 and pass: answered clips per class, right / wrong track / wrong offset, the highest confidence of
 a wrong row; optionally writes every row (--results) and an SVG plot of the confidences of wrong
 candidates and right answers per size (--plot). An answer that names the db track a held track
@@ -271,35 +272,52 @@ def fmt_h(h):
 
 # ---------------------------------------------------------------------------------------------
 # ln E of every candidate: match_afp() with afp.min_confidence = 0 names the candidates of its
-# first round (the clip as recorded, one rendition, every catalogue row compared), and
-# afp-perf-tool votes each again and prints ln E, the log of the expected number of chance
-# alignments as strong: confidence = exp(-E), which a float4 rounds to 0 for E > ~100 and to 1
-# for E < ~1e-7, so ln E shows how far from the bar a candidate is where the confidence cannot.
+# first round (the clip as recorded, every catalogue row compared), some of them moved to another
+# rendition by the refinement (then compared among every rendition of the search), and
+# afp-perf-tool votes each again in its rendition and prints ln E, the log of the expected number
+# of chance alignments as strong: confidence = exp(-E), which a float4 rounds to 0 for E > ~100
+# and to 1 for E < ~1e-7, so ln E shows how far from the bar a candidate is where the confidence
+# cannot.
+
+def renditions_searched(cur):
+    """The renditions a search tries at the session's settings, the clip as recorded included
+    (the steps of src/core/policy.hpp: 0.5% of speed and of tempo, half a semitone of pitch)."""
+    def steps(setting, step):
+        cur.execute("SELECT current_setting(%s)::float8", (setting,))
+        return 2 * int(math.floor(cur.fetchone()[0] / step + 1e-9))
+    return 1 + steps("afp.max_speed_change", 0.005) + steps("afp.max_tempo_change", 0.005) + steps("afp.max_pitch_change", 0.5)
+
 
 def ln_expected(db, cat, clips, real):
-    """[(clip, answer title, offset, ln E)] for every as-recorded candidate of every clip."""
+    """[(clip, rank, answer title, offset, ln E)] for every candidate of every clip, best first."""
     c = bp.connect(db, {"afp.min_confidence": "0"})
     cur = c.cursor()
-    cur.execute("SELECT count(*) FROM %s" % cat)
+    cur.execute("SELECT count(*) FROM %s" % devlib.ident(cat))
     rows = cur.fetchone()[0]
-    cur.execute("SELECT c.id, m.track_id, m.offset_s FROM perf_clips c, LATERAL match_afp(c.fp, %s::regclass, 5) m "
-                "WHERE m.speed = 1 AND m.tempo = 1 AND m.pitch = 1" % devlib.literal(devlib.ident(cat)))
-    candidates = {}
-    for clip_id, track_id, offset in cur.fetchall():
-        candidates.setdefault(clip_id, []).append((track_id, offset))
+    renditions = renditions_searched(cur)
+    cur.execute("SELECT c.id, m.ordinality, m.track_id, m.offset_s, m.speed, m.tempo, m.pitch "
+                "FROM perf_clips c, LATERAL match_afp(c.fp, %s::regclass, 5) WITH ORDINALITY m "
+                "ORDER BY c.id, m.ordinality" % devlib.literal(devlib.ident(cat)))
+    groups = {}  # (clip, rendition) -> [(rank, track, offset)]
+    for clip_id, rank, track_id, offset, speed, tempo, pitch in cur.fetchall():
+        groups.setdefault((clip_id, (speed, tempo, pitch)), []).append((rank, track_id, offset))
     c.close()
     by_id = {cl["id"]: cl for cl in clips}
     out = []
-    for clip_id, cands in sorted(candidates.items()):
-        ids = ",".join(str(int(t)) for t, _ in cands)
+    for (clip_id, rendition), cands in sorted(groups.items()):
+        ids = ",".join(str(int(t)) for _, t, _ in cands)
         sql = ("COPY (SELECT 0::int8, fp FROM perf_clips WHERE id = %d UNION ALL "
-               "SELECT * FROM (SELECT id, fp FROM %s WHERE id IN (%s) ORDER BY id) s) TO STDOUT BINARY" % (clip_id, cat, ids))
+               "SELECT * FROM (SELECT id, fp FROM %s WHERE id IN (%s) ORDER BY id) s) TO STDOUT BINARY"
+               % (clip_id, devlib.ident(cat), ids))
         copy = subprocess.run(["psql", "-X", "-q", "-d", db, "-c", sql], capture_output=True, check=True).stdout
-        lines = subprocess.run([bp.PERF_TOOL, "vote", str(rows)], input=copy, capture_output=True,
-                               check=True).stdout.decode().splitlines()[1:]
+        as_recorded = rendition == (1.0, 1.0, 1.0)
+        compared = rows * (1 if as_recorded else renditions)
+        lines = subprocess.run([bp.PERF_TOOL, "vote", str(compared)] + [repr(x) for x in rendition],
+                               input=copy, capture_output=True, check=True).stdout.decode().splitlines()[1:]
         ln_e = {int(l.split(",")[0]): float(l.split(",")[-1]) for l in lines}
-        for track_id, offset in cands:
-            out.append((by_id[clip_id], real.get(track_id), offset, ln_e[int(track_id)]))
+        for rank, track_id, offset in cands:
+            out.append((by_id[clip_id], rank, real.get(track_id), offset, ln_e[int(track_id)]))
+    out.sort(key=lambda x: (x[0]["id"], x[1]))
     return out
 
 
@@ -328,7 +346,7 @@ def plot_svg(path, panels):
          '<text x="%d" y="22" font-size="15" font-weight="bold">How sure afp is of wrong candidates: ln E, E = expected '
          'chance alignments as strong</text>' % 10,
          '<text x="%d" y="42" fill="#444">confidence = exp(-E); left of the dashed line (E = ln 2) a row is answered '
-         '(confidence &gt; 0.5). Every candidate of match_afp with afp.min_confidence = 0, 5 rows per clip.</text>' % 10]
+         '(confidence &gt; 0.5). Every candidate of match_afp with afp.min_confidence = 0 (up to 5 rows per clip).</text>' % 10]
     rng = np.random.default_rng(1)
     ticks = [-1000, -100, -10, -1, 0, 1, 10, 100, 1000]
     for p, (hours, series) in enumerate(panels):
@@ -423,7 +441,7 @@ def main():
                         f.write(json.dumps(dict(r, hours=hours, run=label), default=str) + "\n")
         firsts = set()
         strongest = {}
-        for clip, title, offset, ln_e in ln_expected(args.database, cat, clips, real):
+        for clip, _rank, title, offset, ln_e in ln_expected(args.database, cat, clips, real):
             answer = {"title": title, "right": not clip["held"] and bp.is_right(clip, title, offset),
                       "shared": clip["held"] and ba.shares_material(clip["title"], title)}
             kind = classify(clip, answer)
@@ -433,7 +451,7 @@ def main():
             elif kind == "right" and clip["id"] not in firsts:
                 series.setdefault("right", []).append(ln_e)
             firsts.add(clip["id"])
-        report.append("%s, candidates of match_afp as recorded (afp.min_confidence 0): the strongest wrong row's ln E: %s "
+        report.append("%s, candidates of match_afp (afp.min_confidence 0): the strongest wrong row's ln E: %s "
                       "(a row is answered below ln E = -0.37)" % (fmt_h(hours), ", ".join(
                           "%s %.1f" % (k, v) for k, v in sorted(strongest.items())) or "none"))
         report.append("")

@@ -85,17 +85,6 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
         }
     }
 
-    // Pairs near the best window but outside it: many when the clip's offsets drift (a rendition
-    // other than the one voted), few by chance.
-    {
-        const int32_t lo_offset = pairs[best_lo].offset - kDriftFrames;
-        const int32_t hi_offset = pairs[best_lo].offset + width + kDriftFrames;
-        const auto by_offset = [](const Pair& p, int32_t o) { return p.offset < o; };
-        const auto first = std::lower_bound(pairs.begin(), pairs.end(), lo_offset, by_offset);
-        const auto last = std::lower_bound(pairs.begin(), pairs.end(), hi_offset, by_offset);
-        v.drift_pairs = static_cast<int32_t>(last - first) - static_cast<int32_t>(best_hi - best_lo);
-    }
-
     std::vector<uint32_t>& ids = ids_;
     std::vector<uint32_t>& times = times_;
     ids.clear();
@@ -115,6 +104,25 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
     v.anchors = static_cast<int32_t>(std::unique(times.begin(), times.end()) - times.begin());
     v.aligned_pairs = static_cast<int32_t>(best_hi - best_lo);
     v.offset_frames = offset_sum / static_cast<double>(best_hi - best_lo);
+
+    // Pairs near the best window but outside it, of clip frames the window does not hold: many when
+    // the clip's offsets drift (other parts of the clip line up a little earlier or later: a
+    // rendition other than the one voted), few by chance. The window's own frames pairing again
+    // nearby (a sustained note, a fast beat) are not drift and are left out.
+    {
+        const int32_t lo_offset = pairs[best_lo].offset - kDriftFrames;
+        const int32_t hi_offset = pairs[best_lo].offset + width + kDriftFrames;
+        const auto by_offset = [](const Pair& p, int32_t o) { return p.offset < o; };
+        const auto first = std::lower_bound(pairs.begin(), pairs.end(), lo_offset, by_offset);
+        const auto last = std::lower_bound(pairs.begin(), pairs.end(), hi_offset, by_offset);
+        int32_t drift = 0;
+        for (auto it = first; it != last; ++it) {
+            const size_t k = static_cast<size_t>(it - pairs.begin());
+            if (k >= best_lo && k < best_hi) continue;
+            if (!std::binary_search(times.begin(), times.begin() + v.anchors, it->clip_frame)) ++drift;
+        }
+        v.drift_pairs = drift;
+    }
 
     // Null model. Landmarks anchored at one clip frame share their anchor peak, so they stand or
     // fall together: the unit of evidence is a clip frame. A frame whose hashes make k pairs

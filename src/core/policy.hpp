@@ -96,8 +96,8 @@ inline constexpr double kShareSpeedFraction = 0.15;
 // accepted row is voted again in every other rendition of the stages, and keeps the one with the
 // most evidence, when its alignment is partial (over less than kDriftSpan of the clip) or drifts
 // (the pairs within kDriftFrames of its best window but outside it are at least kDriftPairsShare of
-// those inside: 2-8% for clean recordings of the development corpus, 3-6 times for 10 s clips 5%
-// off the tempo read as recorded).
+// those inside: 0-1% for clean 10 s recordings of the development corpus, 3-6 times for 10 s clips
+// 5% off the tempo read as recorded).
 inline constexpr double kDriftSpan = 0.6;
 inline constexpr double kDriftPairsShare = 0.5;
 

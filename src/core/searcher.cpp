@@ -310,7 +310,9 @@ void Searcher::start_refinement() {
     item_row_.clear();
     for (size_t i = 0; i < rows_.size(); ++i) {
         const SearchMatch& row = rows_[i];
-        const bool partial = row.vote.clip_last_frame - row.vote.clip_first_frame < kDriftSpan * clip_frames;
+        // The vote's frames are in the coordinates of the rendition that found the row.
+        const bool partial =
+            row.vote.clip_last_frame - row.vote.clip_first_frame < kDriftSpan * clip_frames * row.rendition.time_scale();
         const bool drifts = row.vote.drift_pairs >= kDriftPairsShare * row.vote.aligned_pairs;
         if (row.confidence < settings_.min_confidence || !(partial || drifts)) continue;
         const uint32_t found_in = rendition_index(row.rendition);
@@ -332,9 +334,11 @@ void Searcher::start_refinement() {
 }
 
 void Searcher::finish_refinement() {
-    // Each row keeps the rendition with the most evidence (the lowest chance) among those that
-    // align more of the clip's hashes than the one that found it. A row moved to another rendition
-    // was chosen among every rendition tried, so its confidence counts them all.
+    // Each row takes the rendition with the most evidence (the lowest chance) among those that
+    // align more of the clip's hashes than the one that found it, if its confidence there, which
+    // counts every rendition tried (it was chosen among them all), is higher: a slightly better
+    // alignment among sixty renditions is no better explanation than the one its round accepted,
+    // and must not take that answer away. A row that stays keeps its round's confidence.
     const SearchStage& first = stages_[round_start_];
     const double compared = !first.shares || first.share_fraction > 0 ? catalogue_rows_ : 0;
     const uint32_t trials = comparisons(compared, candidates_, std::max(refined_renditions_, last_renditions_));
@@ -349,7 +353,8 @@ void Searcher::finish_refinement() {
                 best_r = renditions_[items_[k].rendition];
             }
         }
-        if (best != nullptr && best->log_chance < rows_[row].vote.log_chance) {
+        if (best != nullptr && best->log_chance < rows_[row].vote.log_chance &&
+            confidence(*best, trials) > rows_[row].confidence) {
             rows_[row].vote = *best;
             rows_[row].rendition = best_r;
             rows_[row].confidence = confidence(*best, trials);

@@ -363,8 +363,8 @@ local_vote(CandidateSource *source, AfpSearcher *searcher)
 
         CHECK_FOR_INTERRUPTS();
         /*
-         * A row is detoasted once for the items that follow one another on it: the drift
-         * refinement votes one row in every tempo rendition.
+         * A row is detoasted once for the items that follow one another on it: the refinement
+         * votes one row in every other rendition.
          */
         if (track == NULL || items[k].handle != track_handle)
         {

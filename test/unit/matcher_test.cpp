@@ -118,6 +118,30 @@ TEST(Vote, HashesTheClipRepeatsAreWeakEvidence) {
     EXPECT_GT(confidence(vote(header(cb2), header(tb2)), 1000), 0.99);
 }
 
+TEST(Vote, DriftPairsTellAClipThatDriftsFromOneThatFits) {
+    // A cut of the track aligns in one window; the same cut 5% slower, read as recorded, lines up
+    // a stretch at a time: the rest of its frames pair just before or after the best window.
+    test::Rng rng(21);
+    std::vector<Landmark> track;
+    for (int i = 0; i < 6000; ++i)
+        track.push_back({pack_hash({1, static_cast<uint32_t>(rng.below(480)), rng.below(200) - 100,
+                                    static_cast<uint32_t>(1 + rng.below(60))}),
+                         static_cast<uint32_t>(rng.below(12000))});
+    std::vector<Landmark> exact;
+    std::vector<Landmark> slower;
+    for (const Landmark& l : track) {
+        if (l.frame < 3000 || l.frame >= 3625) continue;  // a 10 s cut at frame 3,000
+        exact.push_back({l.hash, l.frame - 3000});
+        slower.push_back({l.hash, static_cast<uint32_t>(std::lround((l.frame - 3000) * 1.05))});
+    }
+    auto tb = body_with(track, 12000 * 128);
+    Vote fits = vote(header(body_with(exact, 625 * 128)), header(tb));
+    Vote drifts = vote(header(body_with(slower, 660 * 128)), header(tb));
+    EXPECT_GE(fits.aligned_pairs, 250);
+    EXPECT_LT(fits.drift_pairs, 0.05 * fits.aligned_pairs);
+    EXPECT_GE(drifts.drift_pairs, 0.5 * drifts.aligned_pairs);
+}
+
 TEST(Vote, NothingSharedScoresZero) {
     auto tb = body_with({{pack_hash({1, 1, 1, 1}), 5}}, 80000);
     auto cb = body_with({{pack_hash({1, 2, 1, 1}), 5}}, 40000);
