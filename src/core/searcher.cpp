@@ -335,13 +335,15 @@ void Searcher::start_refinement() {
 
 void Searcher::finish_refinement() {
     // Each row takes the rendition with the most evidence (the lowest chance) among those that
-    // align more of the clip's hashes than the one that found it, if its confidence there, which
-    // counts every rendition tried (it was chosen among them all), is higher: a slightly better
-    // alignment among sixty renditions is no better explanation than the one its round accepted,
-    // and must not take that answer away. A row that stays keeps its round's confidence.
+    // align more of the clip's hashes than the one that found it, if the expected number of chance
+    // alignments as strong is smaller there, counting every rendition tried (it was chosen among
+    // them all), than in its round: a slightly better alignment among sixty renditions is no
+    // better explanation than the one its round accepted, and must not take that answer away. A
+    // row that stays keeps its round's confidence.
     const SearchStage& first = stages_[round_start_];
     const double compared = !first.shares || first.share_fraction > 0 ? catalogue_rows_ : 0;
     const uint32_t trials = comparisons(compared, candidates_, std::max(refined_renditions_, last_renditions_));
+    const uint32_t round_trials = comparisons(compared, candidates_, last_renditions_);
     for (size_t k = 0; k < items_.size();) {
         const uint32_t row = item_row_[k];
         const Vote* best = nullptr;
@@ -353,8 +355,10 @@ void Searcher::finish_refinement() {
                 best_r = renditions_[items_[k].rendition];
             }
         }
-        if (best != nullptr && best->log_chance < rows_[row].vote.log_chance &&
-            confidence(*best, trials) > rows_[row].confidence) {
+        // Compared as ln E (the confidence itself is 1 for both once the evidence is strong).
+        if (best != nullptr &&
+            std::log(static_cast<double>(trials)) + best->log_chance <
+                std::log(static_cast<double>(round_trials)) + rows_[row].vote.log_chance) {
             rows_[row].vote = *best;
             rows_[row].rendition = best_r;
             rows_[row].confidence = confidence(*best, trials);

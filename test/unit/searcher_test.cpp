@@ -377,6 +377,22 @@ TEST_F(SearcherTest, APartialAlignmentAsRecordedDoesNotStopTheRenditionThatExpla
     expect_same(matches, search(shards, clip, SearchSettings{}), "the partial passage, sharded");
 }
 
+TEST_F(SearcherTest, AStrongDriftingMatchStillMovesToItsRendition) {
+    // 0.75% faster with the pitch kept, 10 s: as recorded the alignment drifts and is strong enough
+    // for a confidence of 1 (ln chance -65); in a tempo rendition it is stronger still (-146).
+    // Confidence saturates at 1 on both sides, so the refinement must compare the expected chance
+    // alignments, not the confidences (comparing confidences, the row stayed as recorded).
+    Audio stretched = synth_song(300 + 0, 30.0, 44100, 2, 1.0075);
+    Clip clip = clip_of(cut(stretched, 8.0, 10.0));
+    Drive drive;
+    auto refined = search(catalogue(1), clip, SearchSettings{}, &drive);
+    ASSERT_FALSE(refined.empty());
+    EXPECT_EQ(refined[0].id, id_of(0));
+    ASSERT_EQ(drive.rounds, 1u) << "not accepted as recorded: the test tests nothing";
+    EXPECT_NEAR(refined[0].rendition.tempo, 1.0075, 0.0051);
+    EXPECT_EQ(refined[0].confidence, 1.0);
+}
+
 TEST_F(SearcherTest, ThreeShardsGiveOneIndexsAnswerOnEveryClip) {
     std::vector<Clip> clips;
     clips.push_back(clip_of(cut((*songs_)[0], 3.0, 5.0)));
@@ -455,6 +471,7 @@ TEST_F(SearcherTest, AnswersOutsideTheRequestAreRefused) {
     uint64_t count = 0;
     EXPECT_THROW(s.add_estimates(0, &count, 1), Error);
 }
+
 
 
 
