@@ -300,11 +300,7 @@ void Searcher::start_refinement() {
     // clip whose offsets drift), so it is voted again in every other rendition of the stages and
     // keeps the one with the most evidence (finish_refinement). Rows below min_confidence are not
     // answers to refine.
-    std::vector<uint32_t> all;
-    for (const SearchStage& st : stages_) {
-        const uint32_t r = rendition_index(Rendition{st.speed, st.tempo, st.pitch});
-        if (std::find(all.begin(), all.end(), r) == all.end()) all.push_back(r);
-    }
+    std::vector<uint32_t> all;  // the stages' renditions, in stage order: made for the first row refined
     const double clip_frames = static_cast<double>(query_.n_samples) / query_.hop;
     items_.clear();
     item_row_.clear();
@@ -315,6 +311,12 @@ void Searcher::start_refinement() {
             row.vote.clip_last_frame - row.vote.clip_first_frame < kDriftSpan * clip_frames * row.rendition.time_scale();
         const bool drifts = row.vote.drift_pairs >= kDriftPairsShare * row.vote.aligned_pairs;
         if (row.confidence < settings_.min_confidence || !(partial || drifts)) continue;
+        if (all.empty()) {
+            for (const SearchStage& st : stages_) {
+                const uint32_t r = rendition_index(Rendition{st.speed, st.tempo, st.pitch});
+                if (std::find(all.begin(), all.end(), r) == all.end()) all.push_back(r);
+            }
+        }
         const uint32_t found_in = rendition_index(row.rendition);
         for (uint32_t r : all) {
             if (r == found_in) continue;
@@ -326,7 +328,6 @@ void Searcher::start_refinement() {
         step_ = SearchStep::kDone;
         return;
     }
-    refined_renditions_ = static_cast<uint32_t>(all.size());
     answers_.assign(items_.size(), Vote{});
     answered_.assign(items_.size(), 0);
     refining_ = true;
@@ -342,7 +343,8 @@ void Searcher::finish_refinement() {
     // row that stays keeps its round's confidence.
     const SearchStage& first = stages_[round_start_];
     const double compared = !first.shares || first.share_fraction > 0 ? catalogue_rows_ : 0;
-    const uint32_t trials = comparisons(compared, candidates_, std::max(refined_renditions_, last_renditions_));
+    // Every rendition of the stages was tried for the rows refined.
+    const uint32_t trials = comparisons(compared, candidates_, renditions_tried(stages_.data(), stages_.size(), stages_.size() - 1));
     const uint32_t round_trials = comparisons(compared, candidates_, last_renditions_);
     for (size_t k = 0; k < items_.size();) {
         const uint32_t row = item_row_[k];

@@ -153,7 +153,6 @@ private:
     size_t round_end_ = 0;               // one past its last
     SearchStep step_ = SearchStep::kDone;
     bool refining_ = false;              // the kVote step is the refinement's (start_refinement)
-    uint32_t refined_renditions_ = 0;    // the renditions the refinement votes rows in
 
     std::vector<SearchProbe> probes_;
     std::vector<std::vector<RankedCandidate>> ranked_;    // per probe

@@ -574,6 +574,7 @@ check_votes(const ShardRows *rows, int nparts, const void *arg)
         int64       first = DatumGetInt64(required(rows, i, SHARD_VOTE_CLIP_FIRST_FRAME, fn));
         int64       last = DatumGetInt64(required(rows, i, SHARD_VOTE_CLIP_LAST_FRAME, fn));
         double      log_chance = DatumGetFloat8(required(rows, i, SHARD_VOTE_LOG_CHANCE, fn));
+        int32       drift_pairs = DatumGetInt32(required(rows, i, SHARD_VOTE_DRIFT_PAIRS, fn));
 
         if (item < 1 || item > shape->nitems)
             MALFORMED(fn, "item %d, of %d asked for", item, shape->nitems);
@@ -591,8 +592,8 @@ check_votes(const ShardRows *rows, int nparts, const void *arg)
         /* NaN would make the ranking's comparisons inconsistent. */
         if (isnan(log_chance))
             MALFORMED(fn, "log_chance NaN");
-        if (DatumGetInt32(required(rows, i, SHARD_VOTE_DRIFT_PAIRS, fn)) < 0)
-            MALFORMED(fn, "drift_pairs %d", DatumGetInt32(required(rows, i, SHARD_VOTE_DRIFT_PAIRS, fn)));
+        if (drift_pairs < 0)
+            MALFORMED(fn, "drift_pairs %d", drift_pairs);
     }
 }
 

@@ -13,6 +13,24 @@ using namespace afp;
 using afp::test::body_with;
 using afp::test::header;
 
+namespace {
+
+// n landmarks of hashes anywhere in the band, at frames below `frames`: unrelated music.
+std::vector<Landmark> random_landmarks(test::Rng& rng, int n, int frames) {
+    std::vector<Landmark> out;
+    for (int i = 0; i < n; ++i) {
+        // One field at a time: the draws stay in this order whatever the compiler does.
+        const auto f1 = static_cast<uint32_t>(rng.below(480));
+        const int32_t df = rng.below(200) - 100;
+        const auto dt = static_cast<uint32_t>(1 + rng.below(60));
+        const auto frame = static_cast<uint32_t>(rng.below(frames));
+        out.push_back({pack_hash({1, f1, df, dt}), frame});
+    }
+    return out;
+}
+
+}  // namespace
+
 TEST(Vote, RecoversAKnownOffsetAmongDistractors) {
     test::Rng rng(5);
     std::vector<Landmark> track;
@@ -90,11 +108,7 @@ TEST(Vote, HashesTheClipRepeatsAreWeakEvidence) {
     for (uint32_t t = 0; t < 1875; t += 31)
         for (int32_t h : beat) clip.push_back({h, t});
     test::Rng rng(11);
-    std::vector<Landmark> track;
-    for (int i = 0; i < 12000; ++i)
-        track.push_back({pack_hash({1, static_cast<uint32_t>(rng.below(480)), rng.below(200) - 100,
-                                    static_cast<uint32_t>(1 + rng.below(60))}),
-                         static_cast<uint32_t>(rng.below(13000))});
+    std::vector<Landmark> track = random_landmarks(rng, 12000, 13000);
     for (uint32_t t = 4000; t < 4000 + 20 * 31; t += 31)
         for (int32_t h : beat) track.push_back({h, t});
     auto tb = body_with(track, 13000 * 128);
@@ -122,11 +136,7 @@ TEST(Vote, DriftPairsTellAClipThatDriftsFromOneThatFits) {
     // A cut of the track aligns in one window; the same cut 5% slower, read as recorded, lines up
     // a stretch at a time: the rest of its frames pair just before or after the best window.
     test::Rng rng(21);
-    std::vector<Landmark> track;
-    for (int i = 0; i < 6000; ++i)
-        track.push_back({pack_hash({1, static_cast<uint32_t>(rng.below(480)), rng.below(200) - 100,
-                                    static_cast<uint32_t>(1 + rng.below(60))}),
-                         static_cast<uint32_t>(rng.below(12000))});
+    const std::vector<Landmark> track = random_landmarks(rng, 6000, 12000);
     std::vector<Landmark> exact;
     std::vector<Landmark> slower;
     for (const Landmark& l : track) {

@@ -61,6 +61,11 @@ uint32_t count_shared(const AfpHeader& a, const AfpHeader& b) {
     return afp_core_count_shared(afp_body_hashes(&a), a.count, afp_body_hashes(&b), b.count);
 }
 
+// A cut of the catalogue's song `song` (seeds 300 + song) played at `tempo` with its pitch kept.
+Clip stretched_clip(int song, double tempo, double at_s, double length_s) {
+    return clip_of(cut(synth_song(300 + song, 30.0, 44100, 2, tempo), at_s, length_s));
+}
+
 // One index over some of the catalogue's rows: postings hash -> (row id, frame), and the rows.
 struct FakeIndex {
     std::map<int64_t, const std::vector<uint8_t>*> rows;
@@ -259,8 +264,7 @@ TEST_F(SearcherTest, NoRenditionsMeansNoRenditionsRound) {
 }
 
 TEST_F(SearcherTest, ATempoChangedClipIsReadInATempoRendition) {
-    Audio stretched = synth_song(300 + 2, 30.0, 44100, 2, 1.03);
-    Clip clip = clip_of(cut(stretched, 5.0, 10.0));
+    Clip clip = stretched_clip(2, 1.03, 5.0, 10.0);
     auto matches = search(catalogue(1), clip, SearchSettings{});
     ASSERT_FALSE(matches.empty());
     EXPECT_EQ(matches[0].id, id_of(2));
@@ -271,8 +275,7 @@ TEST_F(SearcherTest, ATempoChangedClipIsReadInATempoRendition) {
 TEST_F(SearcherTest, TheRefinementRevotesAShortAlignmentInTheOtherRenditions) {
     // 1.25% faster with the pitch kept: accepted as recorded over part of the clip, then the tempo
     // renditions align more of it. Without tempo renditions the row stays as recorded.
-    Audio stretched = synth_song(300 + 2, 30.0, 44100, 2, 1.0125);
-    Clip clip = clip_of(cut(stretched, 8.0, 12.0));
+    Clip clip = stretched_clip(2, 1.0125, 8.0, 12.0);
     Drive drive;
     auto refined = search(catalogue(1), clip, SearchSettings{}, &drive);
     ASSERT_FALSE(refined.empty());
@@ -382,8 +385,7 @@ TEST_F(SearcherTest, AStrongDriftingMatchStillMovesToItsRendition) {
     // for a confidence of 1 (ln chance -65); in a tempo rendition it is stronger still (-146).
     // Confidence saturates at 1 on both sides, so the refinement must compare the expected chance
     // alignments, not the confidences (comparing confidences, the row stayed as recorded).
-    Audio stretched = synth_song(300 + 0, 30.0, 44100, 2, 1.0075);
-    Clip clip = clip_of(cut(stretched, 8.0, 10.0));
+    Clip clip = stretched_clip(0, 1.0075, 8.0, 10.0);
     Drive drive;
     auto refined = search(catalogue(1), clip, SearchSettings{}, &drive);
     ASSERT_FALSE(refined.empty());
