@@ -115,13 +115,14 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
         const auto by_offset = [](const Pair& p, int32_t o) { return p.offset < o; };
         const auto first = std::lower_bound(pairs.begin(), pairs.end(), lo_offset, by_offset);
         const auto last = std::lower_bound(pairs.begin(), pairs.end(), hi_offset, by_offset);
-        int32_t drift = 0;
-        for (auto it = first; it != last; ++it) {
-            const size_t k = static_cast<size_t>(it - pairs.begin());
-            if (k >= best_lo && k < best_hi) continue;
-            if (!std::binary_search(times.begin(), times.begin() + v.anchors, it->clip_frame)) ++drift;
-        }
-        v.drift_pairs = drift;
+        const auto window_frames_end = times.begin() + v.anchors;
+        const auto others = [&](auto from, auto to) {
+            return static_cast<int32_t>(std::count_if(from, to, [&](const Pair& p) {
+                return !std::binary_search(times.begin(), window_frames_end, p.clip_frame);
+            }));
+        };
+        // The window is pairs[best_lo, best_hi): its two flanks.
+        v.drift_pairs = others(first, pairs.begin() + best_lo) + others(pairs.begin() + best_hi, last);
     }
 
     // Null model. Landmarks anchored at one clip frame share their anchor peak, so they stand or
@@ -130,7 +131,8 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
     // inside a given offset window by chance with probability p = min(1, k * width / span): a
     // frame of a drone, a loop or a hum, whose hashes recur all over the track, or of a tone or
     // a metronome, whose hashes recur all over the clip, aligns somewhere almost surely and
-    // proves little; a frame of hashes rare in both proves much. The evidence is the sum of -ln p over the frames aligned in the best window.
+    // proves little; a frame of hashes rare in both proves much. The evidence is the sum of -ln p
+    // over the frames aligned in the best window.
     // Its tail under the null (independent frames) is bounded with Chernoff,
     //   ln P(E >= e) <= min over theta of  sum_frames ln(1 - p + p^(1 - theta)) - theta * e,
     // and multiplied by the number of offset windows a chance alignment could have picked.
