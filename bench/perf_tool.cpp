@@ -18,6 +18,9 @@
 //       the expected number of chance alignments as strong among COMPARISONS (default 1; a search
 //       compares catalogue rows x renditions tried): confidence = exp(-E). With a rendition, the
 //       clip is read in it first (warp.hpp), as the search votes a row found in that rendition.
+//   afp-perf-tool vote-clip FILE [COMPARISONS [SPEED TEMPO PITCH]]  < COPY BINARY (id bigint, fp afp)
+//       The same for an audio file analysed as match_clip() analyses a clip (its denser query
+//       landmarks, which are what the search votes), against every row.
 #include <time.h>
 
 #include <algorithm>
@@ -131,11 +134,19 @@ bool read_row(std::istream& in, uint64_t* id, std::vector<uint8_t>* body) {
     return true;
 }
 
-int vote(double comparisons, const afp::Rendition& rendition) {
+int vote(double comparisons, const afp::Rendition& rendition, const char* clip_file) {
     read_copy_header(std::cin);
-    uint64_t clip_id = 0;
     std::vector<uint8_t> clip;
-    if (!read_row(std::cin, &clip_id, &clip)) throw std::runtime_error("no clip row");
+    if (clip_file != nullptr) {
+        const std::vector<uint8_t> bytes = read_file(clip_file);
+        const afp::AudioLimits limits{86400.0, size_t{1} << 31, uint64_t{1} << 40};
+        const afp::ParamSet& params = afp::default_params();
+        const afp::ClipFingerprints fps = afp::fingerprint_clip(bytes.data(), bytes.size(), limits, nullptr, params);
+        clip = afp::encode_body(afp::query_params(params), fps.query.n_samples, fps.query.landmarks);
+    } else {
+        uint64_t clip_id = 0;
+        if (!read_row(std::cin, &clip_id, &clip)) throw std::runtime_error("no clip row");
+    }
     if (rendition.speed != 1.0 || rendition.tempo != 1.0 || rendition.pitch != 1.0) {
         clip = afp::warped_body(*reinterpret_cast<const AfpHeader*>(clip.data()), rendition);
     }
@@ -226,12 +237,19 @@ int main(int argc, char** argv) {
         const std::string cmd = argc > 1 ? argv[1] : "";
         if (cmd == "split" && argc >= 4) return split(std::atoi(argv[2]), argc - 3, argv + 3);
         if (cmd == "grow" && argc == 4) return grow(std::atoi(argv[2]), std::atoi(argv[3]));
-        if (cmd == "vote" && (argc <= 3 || argc == 6)) {
-            const afp::Rendition r{argc == 6 ? std::atof(argv[3]) : 1.0, argc == 6 ? std::atof(argv[4]) : 1.0,
-                                   argc == 6 ? std::atof(argv[5]) : 1.0};
-            return vote(argc >= 3 ? std::atof(argv[2]) : 1.0, r);
+        // vote-clip FILE takes the clip from a file and then the arguments vote takes.
+        const bool from_file = cmd == "vote-clip" && argc >= 3;
+        const int base = from_file ? 1 : 0;
+        if ((cmd == "vote" || from_file) && (argc <= 3 + base || argc == 6 + base)) {
+            const bool warped = argc == 6 + base;
+            const afp::Rendition r{warped ? std::atof(argv[3 + base]) : 1.0, warped ? std::atof(argv[4 + base]) : 1.0,
+                                   warped ? std::atof(argv[5 + base]) : 1.0};
+            return vote(argc >= 3 + base ? std::atof(argv[2 + base]) : 1.0, r, from_file ? argv[2] : nullptr);
         }
-        std::fprintf(stderr, "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY | vote [COMPARISONS [SPEED TEMPO PITCH]]\n", argv[0]);
+        std::fprintf(stderr,
+                     "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY | vote [COMPARISONS [SPEED TEMPO PITCH]]"
+                     " | vote-clip FILE [COMPARISONS [SPEED TEMPO PITCH]]\n",
+                     argv[0]);
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "afp-perf-tool: %s\n", e.what());

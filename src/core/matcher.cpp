@@ -17,6 +17,11 @@ namespace {
 // Pairs examined per (clip, track) comparison; past this a pathological track stops adding pairs.
 constexpr size_t kMaxPairs = size_t{1} << 20;
 
+// Evidence in fixed point (2^-20 nats) to choose the best window by an exact sliding sum.
+constexpr double kEvidenceScale = 1 << 20;
+
+int64_t evidence_units(double nats) { return std::llround(nats * kEvidenceScale); }
+
 }  // namespace
 
 Vote vote(const AfpHeader& clip, const AfpHeader& track) {
@@ -71,19 +76,72 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
         return a.clip_frame < b.clip_frame;
     });
 
+    // The null model below weighs each clip frame by how easily its hashes align by chance, so
+    // its weights are known before any window is chosen.
     const int32_t width = 2 * kOffsetTolerance + 1;
+    const ParamSet* params = find_params(clip.param_set);
+    const double span = params == nullptr
+                            ? 1.0
+                            : static_cast<double>(Spectrogram::frames_for(*params, clip.n_samples)) +
+                                  Spectrogram::frames_for(*params, track.n_samples);
+    const double windows = std::max(1.0, span / width);
+    auto chance_of = [&](uint64_t k) { return std::min(1.0, static_cast<double>(k) * width / span); };
+
+    // Pairs per clip frame (frame_pairs, for the bound) and each frame's weight -ln p (by frame).
+    std::sort(shared.begin(), shared.end(),
+              [](const Shared& a, const Shared& b) { return a.clip_frame < b.clip_frame; });
+    std::vector<uint64_t>& frame_pairs = frame_pairs_;
+    std::vector<double>& frame_nats = frame_nats_;
+    std::vector<int64_t>& frame_weight = frame_weight_;
+    std::vector<uint32_t>& frame_hits = frame_hits_;
+    frame_pairs.clear();
+    // Sized by the last clip frame that pairs, never cleared: a frame's weight is written before it
+    // is read, and every count the window raises it lowers again (a match_afp query can be a whole
+    // track of hundreds of thousands of frames, voted against many rows).
+    const size_t frames = static_cast<size_t>(shared.back().clip_frame) + 1;
+    if (frame_nats.size() < frames) {
+        frame_nats.resize(frames);
+        frame_weight.resize(frames);
+        frame_hits.resize(frames, 0);
+    }
+    for (size_t k = 0; k < shared.size();) {
+        size_t run = k;
+        uint64_t total = 0;
+        while (run < shared.size() && shared[run].clip_frame == shared[k].clip_frame) total += shared[run++].chance_pairs;
+        frame_pairs.push_back(total);
+        frame_nats[shared[k].clip_frame] = -std::log(chance_of(total));
+        frame_weight[shared[k].clip_frame] = evidence_units(frame_nats[shared[k].clip_frame]);
+        k = run;
+    }
+
+    // The best window is the one with the most evidence: distinct clip frames, each worth its
+    // weight, not the most pairs. Pairs of common hashes, and frames that pair several times,
+    // count more than they prove: in looping music, counting pairs named a near-repeat of the
+    // clip's passage over the true place. Weights are fixed-point so that the sliding sum is exact
+    // and the choice does not depend on the order of additions. Ties go to more pairs, then to
+    // the earlier offset.
     size_t best_lo = 0;
     size_t best_hi = 0;
+    int64_t best_evidence = -1;
+    int64_t window_evidence = 0;
     size_t hi = 0;
     for (size_t lo = 0; lo < pairs.size(); ++lo) {
-        if (lo > 0 && pairs[lo].offset == pairs[lo - 1].offset) continue;
-        if (hi < lo) hi = lo;
-        while (hi < pairs.size() && pairs[hi].offset < pairs[lo].offset + width) ++hi;
-        if (hi - lo > best_hi - best_lo) {
+        if (lo > 0) {
+            if (--frame_hits[pairs[lo - 1].clip_frame] == 0) window_evidence -= frame_weight[pairs[lo - 1].clip_frame];
+            if (pairs[lo].offset == pairs[lo - 1].offset) continue;
+        }
+        while (hi < pairs.size() && pairs[hi].offset < pairs[lo].offset + width) {
+            if (frame_hits[pairs[hi].clip_frame]++ == 0) window_evidence += frame_weight[pairs[hi].clip_frame];
+            ++hi;
+        }
+        if (window_evidence > best_evidence || (window_evidence == best_evidence && hi - lo > best_hi - best_lo)) {
+            best_evidence = window_evidence;
             best_lo = lo;
             best_hi = hi;
         }
     }
+    // The last window's pairs are still counted (every earlier pair was taken out): take them out.
+    for (size_t k = pairs.size() - 1; k < hi; ++k) --frame_hits[pairs[k].clip_frame];
 
     std::vector<uint32_t>& ids = ids_;
     std::vector<uint32_t>& times = times_;
@@ -136,31 +194,9 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
     // Its tail under the null (independent frames) is bounded with Chernoff,
     //   ln P(E >= e) <= min over theta of  sum_frames ln(1 - p + p^(1 - theta)) - theta * e,
     // and multiplied by the number of offset windows a chance alignment could have picked.
-    const ParamSet* params = find_params(clip.param_set);
-    const double span = params == nullptr
-                            ? 1.0
-                            : static_cast<double>(Spectrogram::frames_for(*params, clip.n_samples)) +
-                                  Spectrogram::frames_for(*params, track.n_samples);
-    const double windows = std::max(1.0, span / width);
-    auto chance_of = [&](uint64_t k) { return std::min(1.0, static_cast<double>(k) * width / span); };
-
-    // Pairs per clip frame, then the aligned frames' evidence by a merge with the sorted times.
-    std::sort(shared.begin(), shared.end(),
-              [](const Shared& a, const Shared& b) { return a.clip_frame < b.clip_frame; });
-    std::vector<uint64_t>& frame_pairs = frame_pairs_;
-    frame_pairs.clear();
     double evidence = 0.0;
-    size_t t_idx = 0;
-    for (size_t k = 0; k < shared.size();) {
-        size_t run = k;
-        uint64_t total = 0;
-        while (run < shared.size() && shared[run].clip_frame == shared[k].clip_frame) total += shared[run++].chance_pairs;
-        frame_pairs.push_back(total);
-        while (t_idx < static_cast<size_t>(v.anchors) && times[t_idx] < shared[k].clip_frame) ++t_idx;
-        if (t_idx < static_cast<size_t>(v.anchors) && times[t_idx] == shared[k].clip_frame) {
-            evidence -= std::log(chance_of(total));
-        }
-        k = run;
+    for (size_t t = 0; t < static_cast<size_t>(v.anchors); ++t) {
+        evidence += frame_nats[times[t]];
     }
     // Frames grouped by pair count: most make one or two pairs, so the bound costs a few logs.
     std::sort(frame_pairs.begin(), frame_pairs.end());

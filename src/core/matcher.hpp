@@ -40,12 +40,13 @@ struct Vote {
 
 // Merge-joins the two hash arrays (both ascending), histograms track frame minus clip frame for
 // every pair of equal hashes, and scores the (2 * kOffsetTolerance + 1)-frame window holding the
-// most pairs. The score counts distinct clip hashes, so it never exceeds the number of distinct
+// most evidence. The score counts distinct clip hashes, so it never exceeds the number of distinct
 // hashes the two fingerprints share: the bound the GIN threshold relies on.
-// The chance model weighs clip frames instead: landmarks sharing an anchor peak are not
-// independent (one chord onset common to two songs yields a burst of equal hashes at one
-// instant), so each distinct clip time is one piece of evidence, worth more the rarer its hashes
-// are in the track (see the null model in matcher.cpp).
+// The evidence weighs clip frames instead: landmarks sharing an anchor peak are not independent
+// (one chord onset common to two songs yields a burst of equal hashes at one instant), so each
+// distinct clip time is one piece of evidence, worth more the rarer its hashes are in the track
+// and in the clip (see the null model in matcher.cpp). The window is the one with the most
+// evidence, not the most pairs, so that the offset names the place that explains the clip best.
 Vote vote(const AfpHeader& clip, const AfpHeader& track);
 
 // vote() with its working memory kept between calls: the pair lists of one comparison, reused by
@@ -71,6 +72,9 @@ private:
     std::vector<uint32_t> ids_;
     std::vector<uint32_t> times_;
     std::vector<uint64_t> frame_pairs_;
+    std::vector<double> frame_nats_;      // by clip frame: -ln of its chance to align in a window
+    std::vector<int64_t> frame_weight_;   // the same in fixed point, to choose the window
+    std::vector<uint32_t> frame_hits_;    // by clip frame: its pairs in the sliding window
 };
 
 // Confidence that a vote is not chance, given the number of comparisons it competed with

@@ -91,9 +91,70 @@ TEST(Vote, ManyHashesAtOneInstantAreWeakEvidence) {
     auto tb = body_with(track, 160000);
     auto cb = body_with(clip, 40000);
     Vote v = vote(header(cb), header(tb));
-    EXPECT_GE(v.score, 8);
+    // The burst is one frame of evidence: its eight pairs do not outweigh two frames of rare
+    // hashes, and whichever window the vote takes proves little.
     EXPECT_LE(v.anchors, 2);
     EXPECT_LT(confidence(v, 6), 0.5);
+}
+
+TEST(Vote, TheOffsetIsThePlaceWithTheMostEvidenceNotTheMostPairs) {
+    // Place A (offset 100): three clip frames of four hashes each that the track also holds 29
+    // times elsewhere: twelve pairs in one window, of hashes that align anywhere. Place B (offset
+    // 700): six clip frames of one hash the track holds once: six pairs of rare hashes. Counting
+    // pairs named A (a loop's near-repeat outvoting the true place); the evidence names B.
+    std::vector<Landmark> track;
+    std::vector<Landmark> clip;
+    test::Rng rng(21);
+    for (uint32_t f = 0; f < 3; ++f) {
+        for (uint32_t k = 0; k < 4; ++k) {
+            const int32_t h = pack_hash({1, 40 + f * 60 + k * 10, 3, 5});
+            clip.push_back({h, 10 + f * 10});
+            track.push_back({h, 110 + f * 10});
+            for (int copy = 0; copy < 29; ++copy) track.push_back({h, static_cast<uint32_t>(rng.below(2000))});
+        }
+    }
+    for (uint32_t f = 0; f < 6; ++f) {
+        const int32_t h = pack_hash({1, 300 + f * 20, -4, 9});
+        clip.push_back({h, 50 + f * 10});
+        track.push_back({h, 750 + f * 10});
+    }
+    auto tb = body_with(track, 2000 * 128);
+    auto cb = body_with(clip, 300 * 128);
+    Vote v = vote(header(cb), header(tb));
+    // (A scattered copy of a common hash may fall into B's window too.)
+    EXPECT_NEAR(v.offset_frames, 700.0, 0.5);
+    EXPECT_GE(v.anchors, 6);
+    EXPECT_GE(v.score, 6);
+    EXPECT_LE(v.aligned_pairs, 8);
+}
+
+TEST(Vote, AMatcherVotesLikeAFreshOneAfterAnyComparison) {
+    // A Matcher keeps its per-frame tables between calls (a long clip, then short ones): every vote
+    // must equal the one of a fresh Matcher, whatever came before it.
+    test::Rng rng(33);
+    auto random_body = [&](int landmarks, uint32_t frames) {
+        std::vector<Landmark> lm;
+        for (int i = 0; i < landmarks; ++i) {
+            lm.push_back({pack_hash({1, static_cast<uint32_t>(rng.below(64)), rng.below(20) - 10, 1 + static_cast<uint32_t>(rng.below(8))}),
+                          static_cast<uint32_t>(rng.below(frames))});
+        }
+        return body_with(lm, frames * 128);
+    };
+    const auto track = random_body(4000, 3000);
+    const std::vector<std::vector<uint8_t>> clips = {random_body(3000, 2900), random_body(200, 300), random_body(50, 40),
+                                                     random_body(3000, 2900), random_body(200, 300)};
+    Matcher reused;
+    for (const auto& clip : clips) {
+        const Vote a = reused.vote(header(clip), header(track));
+        const Vote b = vote(header(clip), header(track));
+        EXPECT_EQ(a.score, b.score);
+        EXPECT_EQ(a.anchors, b.anchors);
+        EXPECT_EQ(a.aligned_pairs, b.aligned_pairs);
+        EXPECT_EQ(a.drift_pairs, b.drift_pairs);
+        EXPECT_EQ(a.offset_frames, b.offset_frames);
+        EXPECT_EQ(a.log_chance, b.log_chance);
+        EXPECT_GT(a.total_pairs, 0);
+    }
 }
 
 TEST(Vote, HashesTheClipRepeatsAreWeakEvidence) {
