@@ -262,12 +262,14 @@ void Searcher::score_round() {
         if (answers_[k].score < settings_.min_score) continue;
         rows_.push_back(SearchMatch{items_[k].handle, items_[k].id, answers_[k], renditions_[items_[k].rendition], 0});
     }
-    // Each track's best row: the renditions may find a track at neighbouring speeds. Rows arrive in
-    // probe and rank order, whatever the source, so the stable sort keeps the same one.
+    // Each track's best row: the renditions may find a track at neighbouring speeds, and the row
+    // kept is the one with the most evidence (the lowest chance), as the vote keeps the offset
+    // with the most evidence; more shared hashes only break a tie. Rows arrive in probe and rank
+    // order, whatever the source, so the stable sort keeps the same one.
     std::stable_sort(rows_.begin(), rows_.end(), [](const SearchMatch& x, const SearchMatch& y) {
         if (x.id != y.id) return x.id < y.id;
-        if (x.vote.score != y.vote.score) return x.vote.score > y.vote.score;
-        return x.vote.log_chance < y.vote.log_chance;
+        if (x.vote.log_chance != y.vote.log_chance) return x.vote.log_chance < y.vote.log_chance;
+        return x.vote.score > y.vote.score;
     });
     rows_.erase(std::unique(rows_.begin(), rows_.end(), [](const SearchMatch& a, const SearchMatch& b) { return a.id == b.id; }),
                 rows_.end());

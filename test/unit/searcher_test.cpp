@@ -433,6 +433,46 @@ TEST_F(SearcherTest, RowsTiedInVotesAreTakenByIdNotByArrival) {
     EXPECT_EQ(matches[0].id, 4);
 }
 
+TEST_F(SearcherTest, ATrackFoundInSeveralRenditionsKeepsTheOneWithTheMostEvidence) {
+    // Every probe ranks row 7; the votes are made up: as recorded nothing aligns, at speed 1.02 the
+    // row shares more hashes (45) but with less evidence (ln chance -50), at speed 0.98 fewer (40)
+    // with more (-80). The answer is the rendition and offset with the most evidence.
+    Clip clip = clip_of(cut((*songs_)[0], 3.0, 5.0));
+    Searcher s(hdr(clip.query), &hdr(clip.reference), SearchSettings{});
+    s.set_catalogue_rows(1000);
+    const uint32_t clip_frames = hdr(clip.query).n_samples / hdr(clip.query).hop;
+    for (int guard = 0; s.step() != SearchStep::kDone; ++guard) {
+        ASSERT_LT(guard, 100);
+        if (s.step() == SearchStep::kRank) {
+            for (size_t p = 0; p < s.probes().size(); ++p) s.add_ranked(p, 0, false, 7, 10);
+        } else if (s.step() == SearchStep::kVote) {
+            for (size_t k = 0; k < s.items().size(); ++k) {
+                const Rendition& r = s.renditions()[s.items()[k].rendition];
+                Vote v;
+                v.clip_first_frame = 0;
+                v.clip_last_frame = 2 * clip_frames;  // the whole clip: nothing to refine
+                const bool fast = std::abs(r.speed - 1.02) < 1e-9 && r.tempo == 1.0 && r.pitch == 1.0;
+                const bool slow = std::abs(r.speed - 0.98) < 1e-9 && r.tempo == 1.0 && r.pitch == 1.0;
+                if (fast || slow) {
+                    v.score = fast ? 45 : 40;
+                    v.anchors = v.aligned_pairs = v.score;
+                    v.total_pairs = 100;
+                    v.offset_frames = fast ? 100.0 : 200.0;
+                    v.log_chance = fast ? -50.0 : -80.0;
+                }
+                s.add_vote(k, v);
+            }
+        }
+        s.next();
+    }
+    const auto matches = s.matches();
+    ASSERT_EQ(matches.size(), 1u);
+    EXPECT_EQ(matches[0].id, 7);
+    EXPECT_NEAR(matches[0].rendition.speed, 0.98, 1e-9);
+    EXPECT_EQ(matches[0].vote.offset_frames, 200.0);
+    EXPECT_EQ(matches[0].vote.score, 40);
+}
+
 TEST_F(SearcherTest, TheShareStagesFindAClipWithoutALandmarkIndex) {
     SearchSettings settings;
     settings.landmark_index = false;
