@@ -454,6 +454,10 @@ def main():
         report.append("%s, candidates of match_afp (afp.min_confidence 0): the strongest wrong row's ln E: %s "
                       "(a row is answered below ln E = -0.37)" % (fmt_h(hours), ", ".join(
                           "%s %.1f" % (k, v) for k, v in sorted(strongest.items())) or "none"))
+        right = sorted(series.get("right", []))
+        if right:
+            report.append("%s, right first rows: %d, ln E min %.1f, median %.1f, max %.1f" % (
+                fmt_h(hours), len(right), right[0], right[len(right) // 2], right[-1]))
         report.append("")
         panels.append((hours, series))
     print("afp confidence benchmark: %d clips (%d refused by fingerprint())" % (len(clips), len(refused)))
