@@ -96,8 +96,8 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
     std::vector<uint32_t>& frame_hits = frame_hits_;
     frame_pairs.clear();
     // Sized by the last clip frame that pairs, never cleared: a frame's weight is written before it
-    // is read, and every count the window raises it lowers again (a match_afp query can be a whole
-    // track of hundreds of thousands of frames, voted against many rows).
+    // is read, and every count the window raises it lowers again (afp_vote_distance and <~> can
+    // vote a whole track, hundreds of thousands of frames, against many rows).
     const size_t frames = static_cast<size_t>(shared.back().clip_frame) + 1;
     if (frame_nats.size() < frames) {
         frame_nats.resize(frames);
@@ -116,10 +116,10 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
 
     // The best window is the one with the most evidence: distinct clip frames, each worth its
     // weight, not the most pairs. Pairs of common hashes, and frames that pair several times,
-    // count more than they prove: in looping music, counting pairs named a near-repeat of the
-    // clip's passage over the true place. Weights are fixed-point so that the sliding sum is exact
-    // and the choice does not depend on the order of additions. Ties go to more pairs, then to
-    // the earlier offset.
+    // count more than they prove: in looping music, counting pairs named near-repeats of the
+    // clip's passage over the true place more often (docs/accuracy.md). Weights are fixed-point
+    // so that the sliding sum is exact and the choice does not depend on the order of additions.
+    // Ties go to more pairs, then to the earlier offset.
     size_t best_lo = 0;
     size_t best_hi = 0;
     int64_t best_evidence = -1;
