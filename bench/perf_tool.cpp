@@ -47,6 +47,9 @@
 
 namespace {
 
+// A development tool reads the files it is given: caps far above any real recording.
+const afp::AudioLimits kToolLimits{86400.0, size_t{1} << 31, uint64_t{1} << 40};
+
 double cpu_seconds() {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -60,14 +63,13 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 int split(int repeats, int argc, char** argv) {
-    const afp::AudioLimits limits{86400.0, size_t{1} << 31, uint64_t{1} << 40};
     std::printf("file,audio_s,decode_cpu_s,fingerprint_cpu_s\n");
     for (int a = 0; a < argc; ++a) {
         const std::vector<uint8_t> bytes = read_file(argv[a]);
         double audio_s = 0.0;
         double t0 = cpu_seconds();
         for (int r = 0; r < repeats; ++r) {
-            afp::MemoryDecoder decoder(bytes.data(), bytes.size(), limits.max_seconds, limits.max_samples);
+            afp::MemoryDecoder decoder(bytes.data(), bytes.size(), kToolLimits.max_seconds, kToolLimits.max_samples);
             std::vector<float> block;
             while (true) {
                 block.clear();
@@ -77,7 +79,7 @@ int split(int repeats, int argc, char** argv) {
         }
         const double decode = (cpu_seconds() - t0) / repeats;
         t0 = cpu_seconds();
-        for (int r = 0; r < repeats; ++r) afp::fingerprint_audio(bytes.data(), bytes.size(), limits, false, nullptr);
+        for (int r = 0; r < repeats; ++r) afp::fingerprint_audio(bytes.data(), bytes.size(), kToolLimits, false, nullptr);
         const double whole = (cpu_seconds() - t0) / repeats;
         std::printf("%s,%.3f,%.6f,%.6f\n", argv[a], audio_s, decode, whole);
     }
@@ -139,9 +141,8 @@ int vote(double comparisons, const afp::Rendition& rendition, const char* clip_f
     std::vector<uint8_t> clip;
     if (clip_file != nullptr) {
         const std::vector<uint8_t> bytes = read_file(clip_file);
-        const afp::AudioLimits limits{86400.0, size_t{1} << 31, uint64_t{1} << 40};
         const afp::ParamSet& params = afp::default_params();
-        const afp::ClipFingerprints fps = afp::fingerprint_clip(bytes.data(), bytes.size(), limits, nullptr, params);
+        const afp::ClipFingerprints fps = afp::fingerprint_clip(bytes.data(), bytes.size(), kToolLimits, nullptr, params);
         clip = afp::encode_body(afp::query_params(params), fps.query.n_samples, fps.query.landmarks);
     } else {
         uint64_t clip_id = 0;

@@ -253,6 +253,16 @@ void Searcher::vote_track(size_t k, const AfpHeader& track) {
     add_vote(k, matcher_.vote(clip, track));
 }
 
+uint32_t Searcher::round_comparisons(uint32_t renditions) const {
+    // Confidence depends on how many tracks competed and how many renditions were tried (each is
+    // another chance to align by luck). An index stage, or a share stage whose probe was itself a
+    // strict test, counts every row of the catalogue as compared; a share stage at min_score voted
+    // every row that could align, and counts those.
+    const SearchStage& first = stages_[round_start_];
+    const double compared = !first.shares || first.share_fraction > 0 ? catalogue_rows_ : 0;
+    return comparisons(compared, candidates_, renditions);
+}
+
 void Searcher::score_round() {
     rows_.clear();
     candidates_ = 0;
@@ -273,14 +283,8 @@ void Searcher::score_round() {
     });
     rows_.erase(std::unique(rows_.begin(), rows_.end(), [](const SearchMatch& a, const SearchMatch& b) { return a.id == b.id; }),
                 rows_.end());
-    // Confidence depends on how many tracks competed and how many renditions were tried (each is
-    // another chance to align by luck). An index stage, or a share stage whose probe was itself a
-    // strict test, counts every row of the catalogue as compared; a share stage at min_score voted
-    // every row that could align, and counts those.
-    const SearchStage& first = stages_[round_start_];
-    const double compared = !first.shares || first.share_fraction > 0 ? catalogue_rows_ : 0;
     last_renditions_ = renditions_tried(stages_.data(), stages_.size(), round_end_ - 1);
-    const uint32_t trials = comparisons(compared, candidates_, last_renditions_);
+    const uint32_t trials = round_comparisons(last_renditions_);
     accepted_ = 0;
     for (SearchMatch& row : rows_) {
         row.confidence = confidence(row.vote, trials);
@@ -343,11 +347,9 @@ void Searcher::finish_refinement() {
     // them all), than in its round: a slightly better alignment among sixty renditions is no
     // better explanation than the one its round accepted, and must not take that answer away. A
     // row that stays keeps its round's confidence.
-    const SearchStage& first = stages_[round_start_];
-    const double compared = !first.shares || first.share_fraction > 0 ? catalogue_rows_ : 0;
     // Every rendition of the stages was tried for the rows refined.
-    const uint32_t trials = comparisons(compared, candidates_, renditions_tried(stages_.data(), stages_.size(), stages_.size() - 1));
-    const uint32_t round_trials = comparisons(compared, candidates_, last_renditions_);
+    const uint32_t trials = round_comparisons(renditions_tried(stages_.data(), stages_.size(), stages_.size() - 1));
+    const uint32_t round_trials = round_comparisons(last_renditions_);
     for (size_t k = 0; k < items_.size();) {
         const uint32_t row = item_row_[k];
         const Vote* best = nullptr;

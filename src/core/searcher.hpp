@@ -140,6 +140,7 @@ private:
     void plan_probes();
     void choose_items();
     void score_round();
+    uint32_t round_comparisons(uint32_t renditions) const;  // the round's rows x renditions, for confidence
     void start_refinement();
     void finish_refinement();
     uint32_t rendition_index(const Rendition& r);
