@@ -1,6 +1,6 @@
 # AfpTest.pm — helpers the PostgreSQL TAP tests of test/t share: a throwaway node with the
 # installed afp extension and the fixture songs and clips loaded, distractor fingerprints made in
-# SQL, a whole-server SIGKILL, and the two ways of answering ORDER BY fp <~> q LIMIT k (the
+# SQL, a streaming standby, a whole-server SIGKILL, and the two ways of answering ORDER BY fp <~> q LIMIT k (the
 # afp_landmark index, a sequential scan) with the plan checked.
 #
 # The nodes are PostgreSQL::Test::Cluster nodes: their own data directory under TESTDIR, their own
@@ -51,6 +51,23 @@ sub node
 	$node->start;
 	load($node) unless $params{empty};
 	return $node;
+}
+
+# A started streaming standby of a node made with allows_streaming, from a fresh base backup. It
+# streams through a physical replication slot of its own name, so the primary keeps every WAL
+# segment until the standby has it: without one, a busy machine let a primary's checkpoints remove
+# segments a lagging standby still needed ("requested WAL segment ... has already been removed"),
+# and the standby never caught up.
+sub standby
+{
+	my ($primary, $name) = @_;
+	$primary->safe_psql('postgres', "SELECT pg_create_physical_replication_slot('$name', true)");
+	$primary->backup("${name}_base");
+	my $standby = PostgreSQL::Test::Cluster->new($name);
+	$standby->init_from_backup($primary, "${name}_base", has_streaming => 1);
+	$standby->append_conf('postgresql.conf', "log_min_messages = warning\nprimary_slot_name = '$name'\n");
+	$standby->start;
+	return $standby;
 }
 
 # Loads the extension, the fixtures and distractor() into the postgres database of a node.

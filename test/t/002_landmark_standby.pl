@@ -20,11 +20,7 @@ $primary->safe_psql($db, q{
 	CREATE INDEX tracks_fp_idx ON tracks USING afp_landmark (fp);
 	INSERT INTO tracks SELECT id, fp FROM songs WHERE id > 4;
 });
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->append_conf('postgresql.conf', "log_min_messages = warning\n");
-$standby->start;
+my $standby = AfpTest::standby($primary, 'standby');
 $primary->wait_for_catchup($standby, 'replay');
 
 # Everything but free_pages: the free space map is not WAL-logged, each server keeps its own.

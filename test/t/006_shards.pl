@@ -25,11 +25,7 @@ $single->safe_psql($db, q{
 	SELECT 6 + (s.id - 1) * 10 + k, 'distractor ' || s.id || '/' || k, distractor(s.fp, s.id * 100 + k)
 	  FROM songs s, generate_series(1, 10) k;
 });
-$single->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($single, 'base', has_streaming => 1);
-$standby->append_conf('postgresql.conf', "log_min_messages = warning\n");
-$standby->start;
+my $standby = AfpTest::standby($single, 'standby');
 
 # Three shards with the afp extension, and a coordinator with afp, plproxy and afp_shards.
 my @shards = map { AfpTest::node("shard$_", empty => 1) } 1 .. 3;

@@ -21,11 +21,7 @@ use AfpTest;
 my $db = 'postgres';
 # Without data checksums, which 18's initdb turns on by default: section 4 edits a page by hand.
 my $node = AfpTest::node('merge', allows_streaming => 1, init => { no_data_checksums => 1 });
-$node->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('merge_standby');
-$standby->init_from_backup($node, 'base', has_streaming => 1);
-$standby->append_conf('postgresql.conf', "log_min_messages = warning\n");
-$standby->start;
+my $standby = AfpTest::standby($node, 'merge_standby');
 
 sub start_psql { return AfpTest::start_psql($node, $db, @_); }
 

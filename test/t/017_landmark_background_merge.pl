@@ -16,11 +16,7 @@ use AfpTest;
 
 my $db = 'postgres';
 my $node = AfpTest::node('bgmerge', allows_streaming => 1, conf => ['afp.index_background_merge = on']);
-$node->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('bgmerge_standby');
-$standby->init_from_backup($node, 'base', has_streaming => 1);
-$standby->append_conf('postgresql.conf', "log_min_messages = warning\n");
-$standby->start;
+my $standby = AfpTest::standby($node, 'bgmerge_standby');
 
 my $workers = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'afp_landmark merge'";
 # The shape a full merge leaves: nothing pending and runs of the mix space's slices (several) or one run.
