@@ -21,6 +21,11 @@
 //   afp-perf-tool vote-clip FILE [COMPARISONS [SPEED TEMPO PITCH]]  < COPY BINARY (id bigint, fp afp)
 //       The same for an audio file analysed as match_clip() analyses a clip (its denser query
 //       landmarks, which are what the search votes), against every row.
+//   afp-perf-tool places FILE [SPEED TEMPO PITCH]  < COPY BINARY (id bigint, fp afp)
+//       The five places of an audio file (analysed as match_clip() analyses it, read in the
+//       rendition given) in every row with the most evidence, at least 0.5 s apart, one line each:
+//       the first is where the vote places the clip; how close the next come says whether the clip
+//       could tell its place from another (docs/accuracy.md, "Which place").
 #include <time.h>
 
 #include <algorithm>
@@ -136,8 +141,9 @@ bool read_row(std::istream& in, uint64_t* id, std::vector<uint8_t>* body) {
     return true;
 }
 
-int vote(double comparisons, const afp::Rendition& rendition, const char* clip_file) {
-    read_copy_header(std::cin);
+// The clip as a search votes it: from an audio file analysed as match_clip() analyses a clip (its
+// denser query landmarks), or else the first COPY row; read in the rendition given.
+std::vector<uint8_t> clip_body(const afp::Rendition& rendition, const char* clip_file) {
     std::vector<uint8_t> clip;
     if (clip_file != nullptr) {
         const std::vector<uint8_t> bytes = read_file(clip_file);
@@ -151,6 +157,12 @@ int vote(double comparisons, const afp::Rendition& rendition, const char* clip_f
     if (rendition.speed != 1.0 || rendition.tempo != 1.0 || rendition.pitch != 1.0) {
         clip = afp::warped_body(*reinterpret_cast<const AfpHeader*>(clip.data()), rendition);
     }
+    return clip;
+}
+
+int vote(double comparisons, const afp::Rendition& rendition, const char* clip_file) {
+    read_copy_header(std::cin);
+    const std::vector<uint8_t> clip = clip_body(rendition, clip_file);
     const auto& q = *reinterpret_cast<const AfpHeader*>(clip.data());
     std::printf("id,score,anchors,aligned_pairs,drift_pairs,total_pairs,offset_frames,clip_first,clip_last,log_chance,"
                 "ln_expected\n");
@@ -162,6 +174,27 @@ int vote(double comparisons, const afp::Rendition& rendition, const char* clip_f
         std::printf("%llu,%d,%d,%d,%d,%d,%.1f,%u,%u,%.2f,%.2f\n", static_cast<unsigned long long>(id), v.score, v.anchors,
                     v.aligned_pairs, v.drift_pairs, v.total_pairs, v.offset_frames, v.clip_first_frame, v.clip_last_frame,
                     v.log_chance, ln_expected);
+    }
+    return 0;
+}
+
+int places(const afp::Rendition& rendition, const char* clip_file) {
+    read_copy_header(std::cin);
+    const std::vector<uint8_t> clip = clip_body(rendition, clip_file);
+    const auto& q = *reinterpret_cast<const AfpHeader*>(clip.data());
+    const afp::ParamSet& params = afp::default_params();
+    const double seconds_per_frame = static_cast<double>(params.hop) / params.sample_rate;
+    std::printf("id,place,offset_s,anchors,evidence,shared_with_first\n");
+    afp::Matcher matcher;
+    uint64_t id = 0;
+    std::vector<uint8_t> track;
+    while (read_row(std::cin, &id, &track)) {
+        const std::vector<afp::Place> found = matcher.places(q, *reinterpret_cast<const AfpHeader*>(track.data()), 5);
+        for (size_t k = 0; k < found.size(); ++k) {
+            const afp::Place& p = found[k];
+            std::printf("%llu,%zu,%.3f,%d,%.2f,%.2f\n", static_cast<unsigned long long>(id), k + 1,
+                        p.offset_frames * seconds_per_frame, p.anchors, p.evidence, p.shared_with_first);
+        }
     }
     return 0;
 }
@@ -238,6 +271,12 @@ int main(int argc, char** argv) {
         const std::string cmd = argc > 1 ? argv[1] : "";
         if (cmd == "split" && argc >= 4) return split(std::atoi(argv[2]), argc - 3, argv + 3);
         if (cmd == "grow" && argc == 4) return grow(std::atoi(argv[2]), std::atoi(argv[3]));
+        if (cmd == "places" && (argc == 3 || argc == 6)) {
+            const bool warped = argc == 6;
+            const afp::Rendition r{warped ? std::atof(argv[3]) : 1.0, warped ? std::atof(argv[4]) : 1.0,
+                                   warped ? std::atof(argv[5]) : 1.0};
+            return places(r, argv[2]);
+        }
         // vote-clip FILE takes the clip from a file and then the arguments vote takes.
         const bool from_file = cmd == "vote-clip" && argc >= 3;
         const int base = from_file ? 1 : 0;
@@ -249,7 +288,7 @@ int main(int argc, char** argv) {
         }
         std::fprintf(stderr,
                      "usage: %s split REPEATS FILE... | grow FIRST_COPY LAST_COPY | vote [COMPARISONS [SPEED TEMPO PITCH]]"
-                     " | vote-clip FILE [COMPARISONS [SPEED TEMPO PITCH]]\n",
+                     " | vote-clip FILE [COMPARISONS [SPEED TEMPO PITCH]] | places FILE [SPEED TEMPO PITCH]\n",
                      argv[0]);
         return 2;
     } catch (const std::exception& e) {

@@ -10,6 +10,7 @@ import argparse
 import concurrent.futures
 import csv
 import hashlib
+import io
 import math
 import os
 import random
@@ -32,6 +33,14 @@ TIGHT_OFFSET_S = 0.032
 # Log-spectrogram correlation above which two places of one track hold the same passage; two
 # random places of one track of the development corpus correlate at 0.1 to 0.75.
 REPEAT_SIMILARITY = 0.85
+
+# --places: afp-perf-tool votes each answered clip again in the answer's rendition and lists its
+# places in the answered track with the most evidence (bench/perf_tool.cpp). The chance model
+# allows kDependenceAllowance (src/core/matcher.hpp) for the evidence it overstates in music; a
+# second place closer than that to the first is one the clip cannot tell from its answer.
+PERF_TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "build", "cmake", "afp-perf-tool")
+DEPENDENCE_ALLOWANCE_NATS = 19.0
 
 # Tracks of the development corpus that share recorded material across the db/held split, so a
 # clip of one is rightly answered with the other: SuperTux's "call of the winding path" (held) and
@@ -461,13 +470,29 @@ def make_clip(clip, babble, tmpdir):
 def query(db, data):
     t0 = time.perf_counter()
     with db.conn().cursor() as cur:
-        cur.execute("SELECT track_id, title, score, offset_s, confidence "
+        cur.execute("SELECT track_id, title, score, offset_s, confidence, speed, tempo, pitch "
                     "FROM match_clip(%s, 'bench_tracks'::regclass, 5)", (psycopg2.Binary(data),))
         rows = cur.fetchall()
     return rows, (time.perf_counter() - t0) * 1000.0
 
 
-def evaluate(db, clips, babble, jobs, workdir, save_dir=None):
+def places(db, data, row, tmpdir):
+    """The clip's places in the answered track (afp-perf-tool places), strongest first: (offset_s,
+    evidence in nats) each."""
+    clip_path = os.path.join(tmpdir, "places-clip")
+    with open(clip_path, "wb") as f:
+        f.write(data)
+    buf = io.BytesIO()
+    with db.conn().cursor() as cur:
+        cur.copy_expert("COPY (SELECT id::bigint, fp FROM bench_tracks WHERE id = %d) TO STDOUT (FORMAT binary)"
+                        % int(row[0]), buf)
+    out = subprocess.run([PERF_TOOL, "places", clip_path, repr(row[5]), repr(row[6]), repr(row[7])],
+                         input=buf.getvalue(), capture_output=True, check=True).stdout.decode()
+    lines = list(csv.DictReader(io.StringIO(out)))
+    return [(float(l["offset_s"]), float(l["evidence"])) for l in lines]
+
+
+def evaluate(db, clips, babble, jobs, workdir, save_dir=None, with_places=False):
     results = []
     t0 = time.time()
     lock = threading.Lock()
@@ -487,6 +512,8 @@ def evaluate(db, clips, babble, jobs, workdir, save_dir=None):
         r["bytes"] = len(data)
         if rows:
             r.update(answer=rows[0][1], score=rows[0][2], answer_offset=rows[0][3], confidence=rows[0][4])
+            if with_places and clip["kind"] == "db":
+                r["places"] = places(db, data, rows[0], local.tmp)
         else:
             r.update(answer=None, score=0, answer_offset=None, confidence=0.0)
         with lock:
@@ -613,6 +640,9 @@ def report(results, lengths, elapsed, ingest_s, args, n_db, n_held, hours_db):
                % (ms[len(ms) // 2], ms[int(0.95 * len(ms))]))
     out.append("time: ingest %.0f s, clips %.0f s with %d workers" % (ingest_s, elapsed, args.jobs))
 
+    if args.places:
+        out.append("")
+        out.append(places_report(db))
     if args.min_confidence is not None and float(args.min_confidence) == 0.0:
         out.append("")
         out.append("confidence of the first row (db clips: right answers kept; negatives: answers given)")
@@ -625,6 +655,31 @@ def report(results, lengths, elapsed, ingest_s, args, n_db, n_held, hours_db):
             wr = sum(r["answer"] is not None and not is_right(r) and r["confidence"] >= th for r in db)
             rows.append(["%.2f" % th, pct(kept, len(db)), fp, wr])
         out.append(table(["threshold", "recall (db clips)", "false positives (negatives)", "wrong answers (db clips)"], rows))
+    return "\n".join(out)
+
+
+def places_report(db):
+    """How close each answer's second place came: the evidence of the first place (where the vote
+    put the clip) minus that of the strongest place more than 0.5 s from it, by what the answer was."""
+    answered = [r for r in db if r.get("places")]
+    moved = sum(abs(r["places"][0][0] - r["answer_offset"]) > OFFSET_TOLERANCE_S for r in answered)
+    groups = (("at the clip's place", lambda r: is_right(r) and not r["repeat"]),
+              ("at a repeat of its audio", lambda r: r["repeat"]),
+              ("right track, offset off", lambda r: r["answer"] == r["track"] and not is_right(r)),
+              ("another track", lambda r: r["answer"] != r["track"]))
+    rows = []
+    for label, member in groups:
+        cell = [r for r in answered if member(r)]
+        margins = sorted(r["places"][0][1] - (r["places"][1][1] if len(r["places"]) > 1 else 0.0) for r in cell)
+        rows.append([label, len(cell),
+                     sum(m < 5 for m in margins), sum(m < 10 for m in margins),
+                     sum(m < DEPENDENCE_ALLOWANCE_NATS for m in margins),
+                     "%.1f" % margins[len(margins) // 2] if margins else "—"])
+    out = ["which place: the first place's evidence minus the second's, in nats (afp-perf-tool places, the "
+           "answer's rendition; %d of %d first places differ from the answer's offset by more than %.1f s)"
+           % (moved, len(answered), OFFSET_TOLERANCE_S), ""]
+    out.append(table(["answers", "n", "margin < 5", "< 10", "< %g (the dependence allowance)" % DEPENDENCE_ALLOWANCE_NATS,
+                      "median margin"], rows))
     return "\n".join(out)
 
 
@@ -651,6 +706,9 @@ def main():
                     help="another setting for the queries, e.g. --set afp.index_max_postings=100000")
     ap.add_argument("--results", default=None, help="write one CSV row per clip here")
     ap.add_argument("--save-clips", default=None, help="keep each clip's bytes in this directory")
+    ap.add_argument("--places", action="store_true",
+                    help="vote each answered db clip again (afp-perf-tool places) and report how close "
+                         "the best other place in the track came")
     args = ap.parse_args()
 
     for tool in ("sox", "soxi", "espeak-ng"):
@@ -683,7 +741,7 @@ def main():
         log("querying %d clips with %d workers" % (len(clips), args.jobs))
         if args.save_clips:
             os.makedirs(args.save_clips, exist_ok=True)
-        results, elapsed = evaluate(db, clips, babble, args.jobs, workdir, args.save_clips)
+        results, elapsed = evaluate(db, clips, babble, args.jobs, workdir, args.save_clips, args.places)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         db.close()

@@ -29,7 +29,35 @@ Vote vote(const AfpHeader& clip, const AfpHeader& track) {
     return matcher.vote(clip, track);
 }
 
-Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
+// Calls visit(lo, hi, evidence) for each window of pairs [lo, hi) starting at a distinct offset,
+// in offset order: the pairs within the window's width of its first, and the fixed-point evidence
+// of their distinct clip frames, summed as the window slides. Leaves frame_hits_ all zero.
+template <typename Visit>
+void Matcher::slide_windows(Visit&& visit) {
+    const std::vector<Pair>& pairs = pairs_;
+    std::vector<uint32_t>& frame_hits = frame_hits_;
+    const std::vector<int64_t>& frame_weight = frame_weight_;
+    const int32_t width = 2 * kOffsetTolerance + 1;
+    int64_t window_evidence = 0;
+    size_t hi = 0;
+    for (size_t lo = 0; lo < pairs.size(); ++lo) {
+        if (lo > 0) {
+            if (--frame_hits[pairs[lo - 1].clip_frame] == 0) window_evidence -= frame_weight[pairs[lo - 1].clip_frame];
+            if (pairs[lo].offset == pairs[lo - 1].offset) continue;
+        }
+        while (hi < pairs.size() && pairs[hi].offset < pairs[lo].offset + width) {
+            if (frame_hits[pairs[hi].clip_frame]++ == 0) window_evidence += frame_weight[pairs[hi].clip_frame];
+            ++hi;
+        }
+        visit(lo, hi, window_evidence);
+    }
+    // The last window's pairs are still counted (every earlier pair was taken out): take them out.
+    if (!pairs.empty()) {
+        for (size_t k = pairs.size() - 1; k < hi; ++k) --frame_hits[pairs[k].clip_frame];
+    }
+}
+
+Matcher::Chance Matcher::prepare(const AfpHeader& clip, const AfpHeader& track) {
     std::vector<Pair>& pairs = pairs_;
     std::vector<Shared>& shared = shared_;
     pairs.clear();
@@ -67,9 +95,8 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
             j = j_end;
         }
     }
-    Vote v;
-    v.total_pairs = static_cast<int32_t>(pairs.size());
-    if (pairs.empty()) return v;
+    Chance chance;
+    if (pairs.empty()) return chance;
     std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) {
         if (a.offset != b.offset) return a.offset < b.offset;
         if (a.hash_id != b.hash_id) return a.hash_id < b.hash_id;
@@ -84,8 +111,9 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
                             ? 1.0
                             : static_cast<double>(Spectrogram::frames_for(*params, clip.n_samples)) +
                                   Spectrogram::frames_for(*params, track.n_samples);
-    const double windows = std::max(1.0, span / width);
-    auto chance_of = [&](uint64_t k) { return std::min(1.0, static_cast<double>(k) * width / span); };
+    chance.span = span;
+    chance.windows = std::max(1.0, span / width);
+    const auto chance_of = [&](uint64_t k) { return chance.of(k); };
 
     // Pairs per clip frame (frame_pairs, for the bound) and each frame's weight -ln p (by frame).
     std::sort(shared.begin(), shared.end(),
@@ -113,6 +141,19 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
         frame_weight[shared[k].clip_frame] = evidence_units(frame_nats[shared[k].clip_frame]);
         k = run;
     }
+    return chance;
+}
+
+Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
+    const Chance chance = prepare(clip, track);
+    const std::vector<Pair>& pairs = pairs_;
+    std::vector<uint64_t>& frame_pairs = frame_pairs_;
+    const std::vector<double>& frame_nats = frame_nats_;
+    const int32_t width = 2 * kOffsetTolerance + 1;
+    const auto chance_of = [&](uint64_t k) { return chance.of(k); };
+    Vote v;
+    v.total_pairs = static_cast<int32_t>(pairs.size());
+    if (pairs.empty()) return v;
 
     // The best window is the one with the most evidence: distinct clip frames, each worth its
     // weight, not the most pairs. Pairs of common hashes, and frames that pair several times,
@@ -123,25 +164,13 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
     size_t best_lo = 0;
     size_t best_hi = 0;
     int64_t best_evidence = -1;
-    int64_t window_evidence = 0;
-    size_t hi = 0;
-    for (size_t lo = 0; lo < pairs.size(); ++lo) {
-        if (lo > 0) {
-            if (--frame_hits[pairs[lo - 1].clip_frame] == 0) window_evidence -= frame_weight[pairs[lo - 1].clip_frame];
-            if (pairs[lo].offset == pairs[lo - 1].offset) continue;
-        }
-        while (hi < pairs.size() && pairs[hi].offset < pairs[lo].offset + width) {
-            if (frame_hits[pairs[hi].clip_frame]++ == 0) window_evidence += frame_weight[pairs[hi].clip_frame];
-            ++hi;
-        }
+    slide_windows([&](size_t lo, size_t hi, int64_t window_evidence) {
         if (window_evidence > best_evidence || (window_evidence == best_evidence && hi - lo > best_hi - best_lo)) {
             best_evidence = window_evidence;
             best_lo = lo;
             best_hi = hi;
         }
-    }
-    // The last window's pairs are still counted (every earlier pair was taken out): take them out.
-    for (size_t k = pairs.size() - 1; k < hi; ++k) --frame_hits[pairs[k].clip_frame];
+    });
 
     std::vector<uint32_t>& ids = ids_;
     std::vector<uint32_t>& times = times_;
@@ -212,8 +241,61 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
         }
         best_bound = std::min(best_bound, log_mgf - theta * evidence);
     }
-    v.log_chance = std::log(windows) + best_bound;
+    v.log_chance = std::log(chance.windows) + best_bound;
     return v;
+}
+
+std::vector<Place> Matcher::places(const AfpHeader& clip, const AfpHeader& track, size_t max_places) {
+    prepare(clip, track);
+    const std::vector<Pair>& pairs = pairs_;
+    std::vector<Place> out;
+    if (pairs.empty() || max_places == 0) return out;
+    // Every window's evidence, then the strongest windows at least kDriftFrames apart, strongest
+    // first (ties: the earlier offset), as vote() would choose each if the ones before were absent.
+    struct Seen {
+        int64_t evidence;
+        int32_t offset;
+        size_t lo;
+        size_t hi;
+    };
+    std::vector<Seen> seen;
+    slide_windows([&](size_t lo, size_t hi, int64_t evidence) {
+        seen.push_back(Seen{evidence, pairs[lo].offset, lo, hi});
+    });
+    std::stable_sort(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) {
+        if (a.evidence != b.evidence) return a.evidence > b.evidence;
+        return a.hi - a.lo > b.hi - b.lo;
+    });
+    const int32_t apart = 2 * kOffsetTolerance + 1 + kDriftFrames;
+    std::vector<uint32_t> first_frames;  // the first place's clip frames, to weigh what others share
+    for (const Seen& w : seen) {
+        if (out.size() == max_places) break;
+        const bool near = std::any_of(out.begin(), out.end(), [&](const Place& p) {
+            return std::abs(w.offset - p.window_offset) < apart;
+        });
+        if (near) continue;
+        std::vector<uint32_t> frames;
+        double offset_sum = 0.0;
+        for (size_t k = w.lo; k < w.hi; ++k) {
+            frames.push_back(pairs[k].clip_frame);
+            offset_sum += pairs[k].offset;
+        }
+        std::sort(frames.begin(), frames.end());
+        frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
+        Place p;
+        p.window_offset = w.offset;
+        p.offset_frames = offset_sum / static_cast<double>(w.hi - w.lo);
+        p.anchors = static_cast<int32_t>(frames.size());
+        for (uint32_t t : frames) {
+            p.evidence += frame_nats_[t];
+            if (out.empty() || std::binary_search(first_frames.begin(), first_frames.end(), t)) {
+                p.shared_with_first += frame_nats_[t];
+            }
+        }
+        if (out.empty()) first_frames = frames;
+        out.push_back(p);
+    }
+    return out;
 }
 
 double confidence(const Vote& vote, uint32_t candidates) {

@@ -1,6 +1,7 @@
 // matcher.hpp — offset voting between a clip fingerprint and a track fingerprint.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -49,13 +50,44 @@ struct Vote {
 // evidence, not the most pairs, so that the offset names the place that explains the clip best.
 Vote vote(const AfpHeader& clip, const AfpHeader& track);
 
+// A place of the clip in the track: an offset window and the evidence it holds, as the vote weighs
+// it (distinct clip frames, -ln p each).
+struct Place {
+    int32_t window_offset = 0;       // the window's first offset (track frame - clip frame)
+    double offset_frames = 0.0;      // mean offset over the window's pairs, as Vote::offset_frames
+    int32_t anchors = 0;             // distinct clip frames aligned there
+    double evidence = 0.0;           // their weight in nats
+    double shared_with_first = 0.0;  // the weight of those also aligned at the first place
+};
+
 // vote() with its working memory kept between calls: the pair lists of one comparison, reused by
 // the next (a search votes dozens of candidates). One Matcher per thread of calls.
 class Matcher {
 public:
     Vote vote(const AfpHeader& clip, const AfpHeader& track);
 
+    // The max_places places of the clip in the track with the most evidence, strongest first, each
+    // more than kDriftFrames from the ones before it: the first is where vote() places the clip
+    // (its window, the same evidence), the next say how close another place came. For analysis
+    // (afp-perf-tool places); a search does not call it.
+    std::vector<Place> places(const AfpHeader& clip, const AfpHeader& track, size_t max_places);
+
 private:
+    // What the null model needs once the pairs are known: a frame whose hashes make k pairs aligns
+    // in a given window by chance with probability of(k).
+    struct Chance {
+        double span = 1.0;     // offsets a chance alignment can take, in frames
+        double windows = 1.0;  // offset windows among them
+        double of(uint64_t k) const noexcept {
+            return std::min(1.0, static_cast<double>(k) * (2 * kOffsetTolerance + 1) / span);
+        }
+    };
+    // Pairs the clip's landmarks with the track's, sorted by offset, and weighs each clip frame
+    // that pairs (frame_nats_, frame_weight_, frame_pairs_).
+    Chance prepare(const AfpHeader& clip, const AfpHeader& track);
+    template <typename Visit>
+    void slide_windows(Visit&& visit);
+
     struct Pair {
         int32_t offset;       // track frame - clip frame
         uint32_t hash_id;     // index of the hash's first landmark in the clip: one id per distinct hash

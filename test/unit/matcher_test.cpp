@@ -235,3 +235,48 @@ TEST(Confidence, FallsWithMoreCandidatesAndRisesWithScore) {
     EXPECT_GT(confidence(strong, 1000), 0.999);
     EXPECT_NEAR(confidence(weak, 1), std::exp(-0.3), 1e-12);
 }
+
+TEST(Places, TheFirstPlaceIsTheVotesAndTheOthersSayHowCloseAnotherCame) {
+    // A track that plays the clip's passage whole at frame 700 and again, with a third of it
+    // missing, at frame 2000 (a repeat played with changes); random landmarks around both.
+    test::Rng rng(8);
+    std::vector<Landmark> passage = random_landmarks(rng, 120, 300);
+    std::vector<Landmark> track = random_landmarks(rng, 600, 3000);
+    for (size_t i = 0; i < passage.size(); ++i) {
+        track.push_back({passage[i].hash, passage[i].frame + 700});
+        if (i % 3 != 0) track.push_back({passage[i].hash, passage[i].frame + 2000});
+        // The clip's hashes occur elsewhere too, where they align only by chance.
+        track.push_back({passage[i].hash, static_cast<uint32_t>(rng.below(3000))});
+    }
+    std::sort(track.begin(), track.end());
+    track.erase(std::unique(track.begin(), track.end()), track.end());
+    std::sort(passage.begin(), passage.end());
+    passage.erase(std::unique(passage.begin(), passage.end()), passage.end());
+    const auto tb = body_with(track, 3100 * 128);
+    const auto cb = body_with(passage, 300 * 128);
+
+    Matcher matcher;
+    const std::vector<Place> found = matcher.places(header(cb), header(tb), 3);
+    ASSERT_EQ(found.size(), 3u);
+    const Vote v = vote(header(cb), header(tb));
+    EXPECT_EQ(found[0].offset_frames, v.offset_frames);
+    EXPECT_EQ(found[0].anchors, v.anchors);
+    EXPECT_EQ(found[0].shared_with_first, found[0].evidence);
+    // The repeat comes second, with about two thirds of the evidence, all of it also at the first.
+    EXPECT_NEAR(found[1].offset_frames, 2000.0, 1.0);
+    EXPECT_GT(found[1].evidence, 0.5 * found[0].evidence);
+    EXPECT_LT(found[1].evidence, 0.8 * found[0].evidence);
+    EXPECT_NEAR(found[1].shared_with_first, found[1].evidence, 1e-9);
+    // Places are apart, strongest first; a chance place is far weaker.
+    for (size_t a = 0; a < found.size(); ++a) {
+        for (size_t b = a + 1; b < found.size(); ++b) {
+            EXPECT_GT(std::abs(found[a].window_offset - found[b].window_offset), kDriftFrames);
+            EXPECT_GE(found[a].evidence, found[b].evidence);
+        }
+    }
+    EXPECT_LT(found[2].evidence, 0.25 * found[0].evidence);
+    // The search's vote is unchanged by the analysis, and a reused Matcher still votes like a fresh one.
+    const Vote again = matcher.vote(header(cb), header(tb));
+    EXPECT_EQ(again.offset_frames, v.offset_frames);
+    EXPECT_EQ(again.log_chance, v.log_chance);
+}
