@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -250,8 +251,9 @@ std::vector<Place> Matcher::places(const AfpHeader& clip, const AfpHeader& track
     const std::vector<Pair>& pairs = pairs_;
     std::vector<Place> out;
     if (pairs.empty() || max_places == 0) return out;
-    // Every window's evidence, then the strongest windows at least kDriftFrames apart, strongest
-    // first (ties: the earlier offset), as vote() would choose each if the ones before were absent.
+    // Every window's evidence; then, strongest first (ties as vote() breaks them: more pairs, then
+    // the earlier offset), each window that starts more than kDriftFrames beyond the windows of the
+    // places already taken: the best place outside their neighbourhoods (the drift_pairs flanks).
     struct Seen {
         int64_t evidence;
         int32_t offset;
