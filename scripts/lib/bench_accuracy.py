@@ -34,7 +34,7 @@ TIGHT_OFFSET_S = 0.032
 # random places of one track of the development corpus correlate at 0.1 to 0.75.
 REPEAT_SIMILARITY = 0.85
 
-# --places: afp-perf-tool votes each answered clip again in the answer's rendition and lists its
+# --places: afp-perf-tool votes each answered db clip again in the answer's rendition and lists its
 # places in the answered track with the most evidence (bench/perf_tool.cpp). The chance model
 # allows kDependenceAllowance (src/core/matcher.hpp) for the evidence it overstates in music; a
 # second place closer than that to the first is one the clip cannot tell from its answer.
@@ -676,7 +676,8 @@ def places_report(db):
                      sum(m < DEPENDENCE_ALLOWANCE_NATS for m in margins),
                      "%.1f" % margins[len(margins) // 2] if margins else "—"])
     out = ["which place: the first place's evidence minus the second's, in nats (afp-perf-tool places, the "
-           "answer's rendition; %d of %d first places differ from the answer's offset by more than %.1f s)"
+           "answer's rendition; %d of %d first places differ from the answer's offset by more than %.1f s; "
+           "the tool ran beside the timed queries, so this run's latencies are not comparable with a plain one)"
            % (moved, len(answered), OFFSET_TOLERANCE_S), ""]
     out.append(table(["answers", "n", "margin < 5", "< 10", "< %g (the dependence allowance)" % DEPENDENCE_ALLOWANCE_NATS,
                       "median margin"], rows))

@@ -247,10 +247,11 @@ Vote Matcher::vote(const AfpHeader& clip, const AfpHeader& track) {
 }
 
 std::vector<Place> Matcher::places(const AfpHeader& clip, const AfpHeader& track, size_t max_places) {
+    std::vector<Place> out;
+    if (max_places == 0) return out;
     prepare(clip, track);
     const std::vector<Pair>& pairs = pairs_;
-    std::vector<Place> out;
-    if (pairs.empty() || max_places == 0) return out;
+    if (pairs.empty()) return out;
     // Every window's evidence; then, strongest first (ties as vote() breaks them: more pairs, then
     // the earlier offset), each window that starts more than kDriftFrames beyond the windows of the
     // places already taken: the best place outside their neighbourhoods (the drift_pairs flanks).
@@ -261,6 +262,8 @@ std::vector<Place> Matcher::places(const AfpHeader& clip, const AfpHeader& track
         size_t hi;
     };
     std::vector<Seen> seen;
+    // Reserved first: nothing may throw while the window slides, or frame_hits_ stays dirty.
+    seen.reserve(pairs.size());
     slide_windows([&](size_t lo, size_t hi, int64_t evidence) {
         seen.push_back(Seen{evidence, pairs[lo].offset, lo, hi});
     });

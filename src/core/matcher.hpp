@@ -67,7 +67,8 @@ public:
     Vote vote(const AfpHeader& clip, const AfpHeader& track);
 
     // The max_places places of the clip in the track with the most evidence, strongest first, each
-    // more than kDriftFrames from the ones before it: the first is where vote() places the clip
+    // each window starting at least its width plus kDriftFrames (35 frames, ~0.5 s) from those
+    // of the places before it, outside their drift flanks: the first is where vote() places the clip
     // (its window, the same evidence), the next say how close another place came. For analysis
     // (afp-perf-tool places); a search does not call it.
     std::vector<Place> places(const AfpHeader& clip, const AfpHeader& track, size_t max_places);
